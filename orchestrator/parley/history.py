@@ -1,0 +1,26 @@
+"""What has been said in a session, kept across interrupted turns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Exchange:
+    user: str
+    # What the avatar actually said: for an interrupted turn, only the part spoken before barge-in.
+    assistant: str
+    interrupted: bool = False
+
+
+class History:
+    def __init__(self, max_exchanges: int = 64) -> None:
+        self.max_exchanges = max_exchanges
+        self.exchanges: list[Exchange] = []
+
+    def add(self, user: str, assistant: str, interrupted: bool = False) -> None:
+        self.exchanges.append(Exchange(user.strip(), assistant.strip(), interrupted))
+        del self.exchanges[: -self.max_exchanges]
+
+    def clear(self) -> None:
+        self.exchanges.clear()

@@ -1,0 +1,85 @@
+"""Persona + history + the caller's words → the prompt an LLM engine is given.
+
+Two styles, chosen per model in the registry (and overridable in the stack config):
+- ``chat``: system prompt and turns as messages; the engine applies the model's own chat template.
+- ``completion``: a few-shot transcript for base models, ending with the avatar's name and a colon;
+  the reply is one line, so a newline and the next speaker's label stop it.
+The oldest exchanges are dropped (then the few-shot examples) until the prompt fits the context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from parley.config import Persona
+from parley.history import Exchange, History
+from parley.stages import Prompt
+
+# Added per chat message for the template's role markers, which count_tokens does not see.
+_CHAT_MESSAGE_OVERHEAD = 8
+INTERRUPTED_MARK = " —"
+
+
+class PromptTooLong(ValueError):
+    pass
+
+
+def _said(ex: Exchange) -> str:
+    return ex.assistant + (INTERRUPTED_MARK if ex.interrupted else "")
+
+
+class PromptBuilder:
+    def __init__(self, persona: Persona, style: str) -> None:
+        if style not in ("chat", "completion"):
+            raise ValueError(f"unknown prompt style {style!r}; allowed: chat, completion")
+        self.persona = persona
+        self.style = style
+
+    def stop(self) -> list[str]:
+        if self.style == "chat":
+            return list(self.persona.stop)
+        p = self.persona
+        return ["\n", f"{p.user_label}:", f"{p.name}:", *p.stop]
+
+    def render(self, exchanges: list[Exchange], user_text: str) -> Prompt:
+        p = self.persona
+        if self.style == "chat":
+            messages = [{"role": "system", "content": p.fill(p.system_prompt).strip()}]
+            for ex in exchanges:
+                messages.append({"role": "user", "content": ex.user})
+                messages.append({"role": "assistant", "content": _said(ex)})
+            messages.append({"role": "user", "content": user_text.strip()})
+            return Prompt(messages=messages, stop=self.stop())
+        lines = [p.fill(p.preamble).strip(), ""]
+        for ex in exchanges:
+            lines.append(f"{p.user_label}: {ex.user}")
+            lines.append(f"{p.name}: {_said(ex)}")
+        lines.append(f"{p.user_label}: {' '.join(user_text.split())}")
+        lines.append(f"{p.name}:")
+        return Prompt(text="\n".join(lines), stop=self.stop())
+
+    def build(
+        self, history: History, user_text: str, count_tokens: Callable[[str], int], budget: int
+    ) -> Prompt:
+        """The fullest prompt that fits ``budget`` tokens, dropping the oldest context first."""
+        examples = [Exchange(e.user, e.assistant) for e in self.persona.examples]
+        past = list(history.exchanges)
+        while True:
+            prompt = self.render(examples + past, user_text)
+            if self._tokens(prompt, count_tokens) <= budget:
+                return prompt
+            if past:
+                past.pop(0)
+            elif len(examples) > 1:
+                examples.pop(0)
+            else:
+                raise PromptTooLong(
+                    f"the persona prompt and this message need more than {budget} tokens; "
+                    "shorten the message or the persona, or raise llm.context_size"
+                )
+
+    @staticmethod
+    def _tokens(prompt: Prompt, count_tokens: Callable[[str], int]) -> int:
+        if prompt.text is not None:
+            return count_tokens(prompt.text)
+        return sum(count_tokens(m["content"]) + _CHAT_MESSAGE_OVERHEAD for m in prompt.messages)

@@ -1,0 +1,156 @@
+"""One conversational turn from text in to speech and visemes out.
+
+    user text ─► prompt ─► LLM (thread) ─► TextDelta ─► splitter ─► TextChunk ─► TTS (thread) ─► SpokenChunk
+
+The LLM and TTS run concurrently in worker threads joined by a bounded queue, so the first clause is
+spoken while the LLM is still writing the rest. ``Conversation.reply`` yields every event in order
+and ends with ``TurnDone``. Cancelling the turn's token (barge-in) or closing the generator stops the
+LLM between tokens and the TTS between chunks; the history keeps only what was delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from parley.config import Settings
+from parley.engines import engine_class
+from parley.events import SpokenChunk, TextChunk, TextDelta, TurnDone, TurnTimings
+from parley.history import History
+from parley.modelstore import ModelStore
+from parley.prompt import PromptBuilder
+from parley.splitter import ClauseSplitter
+from parley.stages import Cancelled, CancelToken, LLMEngine, TTSEngine, VisemeMapper
+from parley.visemes import CoarticulatedVisemes
+
+# Chunks waiting for TTS: small, so a cancelled turn has little queued work to throw away.
+_TTS_QUEUE = 4
+_END = object()
+
+
+@dataclass
+class Engines:
+    llm: LLMEngine
+    tts: TTSEngine
+    visemes: VisemeMapper
+
+
+def build_engines(settings: Settings, store: ModelStore) -> Engines:
+    stack = settings.stack
+    return Engines(
+        llm=engine_class("llm", stack.llm.engine).from_settings(settings, store),
+        tts=engine_class("tts", stack.tts.engine).from_settings(settings, store),
+        visemes=CoarticulatedVisemes(stack.visemes.fps, stack.visemes.coarticulation_ms),
+    )
+
+
+class Conversation:
+    """A persona talking with one caller: its history and the engines it speaks through."""
+
+    def __init__(self, settings: Settings, engines: Engines, history: History | None = None) -> None:
+        self.settings = settings
+        self.engines = engines
+        self.history = history or History()
+        self.prompts = PromptBuilder(settings.persona, settings.prompt_style)
+
+    def _prompt(self, user_text: str):
+        llm = self.engines.llm
+        budget = llm.context_size - self.settings.stack.llm.max_tokens
+        return self.prompts.build(self.history, user_text, llm.count_tokens, budget)
+
+    def warm_up(self) -> None:
+        """Prefill the persona's prompt, so the first reply does not wait for it (blocking)."""
+        self.engines.llm.prefill(self._prompt(""))
+
+    async def reply(self, user_text: str, cancel: CancelToken | None = None) -> AsyncIterator:
+        cancel = cancel or CancelToken()
+        llm_cfg = self.settings.stack.llm
+        llm = self.engines.llm
+        prompt = self._prompt(user_text)
+        loop = asyncio.get_running_loop()
+        t0 = time.perf_counter()
+        ms = lambda: (time.perf_counter() - t0) * 1000.0  # noqa: E731
+        timings = TurnTimings()
+        events: asyncio.Queue = asyncio.Queue()
+        chunks: asyncio.Queue = asyncio.Queue(maxsize=_TTS_QUEUE)
+
+        def put_chunk(item) -> None:
+            # Blocks the LLM thread while TTS is behind: back-pressure instead of an unbounded backlog.
+            # The TTS loop drains the queue until _END even when cancelled, so this cannot deadlock.
+            if item is not _END and cancel.cancelled:
+                return
+            asyncio.run_coroutine_threadsafe(chunks.put(item), loop).result()
+
+        def run_llm() -> None:
+            splitter = ClauseSplitter(self.settings.stack.splitter)
+            index = 0
+
+            def emit(texts: list[str], final: bool = False) -> None:
+                nonlocal index
+                for i, text in enumerate(texts):
+                    chunk = TextChunk(text, index, final and i == len(texts) - 1)
+                    index += 1
+                    loop.call_soon_threadsafe(events.put_nowait, chunk)
+                    put_chunk(chunk)
+
+            try:
+                for piece in llm.stream(prompt, llm_cfg.max_tokens, cancel):
+                    if timings.llm_first_token_ms is None:
+                        timings.llm_first_token_ms = ms()
+                    timings.tokens += 1
+                    loop.call_soon_threadsafe(events.put_nowait, TextDelta(piece))
+                    emit(splitter.feed(piece))
+                emit(splitter.flush(), final=True)
+                timings.llm_done_ms = ms()
+            finally:
+                put_chunk(_END)
+
+        async def run_tts() -> None:
+            failure = None
+            while (chunk := await chunks.get()) is not _END:
+                if cancel.cancelled:
+                    continue
+                if timings.first_chunk_ms is None:
+                    timings.first_chunk_ms = ms()
+                try:
+                    speech = await asyncio.to_thread(self.engines.tts.synthesize, chunk.text, cancel)
+                except Cancelled:
+                    continue
+                except Exception as exc:  # stop the LLM too, then report the failure
+                    failure = failure or exc
+                    cancel.cancel(f"TTS failed: {exc}")
+                    continue
+                if cancel.cancelled:
+                    continue
+                speech.index = chunk.index
+                if timings.first_audio_ms is None:
+                    timings.first_audio_ms = ms()
+                timings.audio_seconds += speech.duration
+                await events.put(SpokenChunk(speech, self.engines.visemes.track(speech)))
+            if failure is not None:
+                raise failure
+
+        llm_task = asyncio.ensure_future(asyncio.to_thread(run_llm))
+        tts_task = asyncio.ensure_future(run_tts())
+        both = asyncio.gather(llm_task, tts_task, return_exceptions=True)
+        both.add_done_callback(lambda _: events.put_nowait(_END))
+        spoken: list[str] = []
+        try:
+            while (event := await events.get()) is not _END:
+                if isinstance(event, SpokenChunk):
+                    spoken.append(event.speech.text)
+                yield event
+        finally:
+            if not both.done():
+                cancel.cancel("turn closed")
+            results = await both
+            # Only what reached the consumer goes into the history, marked if it was cut short.
+            self.history.add(user_text, " ".join(spoken), interrupted=cancel.cancelled)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        timings.total_ms = ms()
+        timings.interrupted = cancel.cancelled
+        yield TurnDone(user=user_text, reply=" ".join(spoken), timings=timings)
