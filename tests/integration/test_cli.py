@@ -1,0 +1,48 @@
+"""The CLI's model, doctor and error paths as a user meets them."""
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import write_stack
+
+
+def parley(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "parley.cli", *args], capture_output=True, text=True,
+                          timeout=300, **kw)
+
+
+def test_models_list_and_verify():
+    listed = parley("models", "list")
+    assert listed.returncode == 0
+    assert "gemma3-270m" in listed.stdout and "qwen2.5-0.5b-instruct" in listed.stdout and "Apache-2.0" in listed.stdout
+    verified = parley("models", "verify")
+    assert verified.returncode == 0, verified.stdout
+    assert verified.stdout.count(": ok") == 3
+
+
+def test_verify_and_fetch_fail_clearly_for_a_hub_only_model_offline(tmp_path):
+    env = {"PARLEY_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    verified = parley("models", "verify", "qwen2.5-0.5b-instruct", env=env)
+    assert verified.returncode == 1 and "not fetched" in verified.stdout
+    unknown = parley("models", "fetch", "no-such-model", env=env)
+    assert unknown.returncode == 2 and "known:" in unknown.stderr
+
+
+def test_missing_model_names_the_fix(tmp_path):
+    proc = parley("say", "hello", "--out", str(tmp_path / "o"), env={"PARLEY_HOME": str(tmp_path), "PATH": "/usr/bin"})
+    assert proc.returncode == 2 and "parley models fetch piper-en_US-joe-medium" in proc.stderr
+
+
+def test_config_error_is_reported_not_raised(tmp_path):
+    proc = parley("--config", str(write_stack(tmp_path, **{"tts.engine": "espeak"})), "say", "hi", "--out", str(tmp_path))
+    assert proc.returncode == 2 and "tts.engine" in proc.stderr and "allowed: piper" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_doctor_reports_machine_models_and_ports():
+    proc = parley("doctor", "--json")
+    assert proc.returncode == 0
+    checks = {(c["group"], c["name"]): c for c in json.loads(proc.stdout)}
+    assert checks[("models", "gemma3-270m")]["ok"] and ("machine", "cpu") in checks and ("ports", "8080") in checks
+    assert "cores" in checks[("machine", "cpu")]["detail"]

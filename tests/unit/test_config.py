@@ -1,0 +1,104 @@
+import pytest
+
+from parley.config import ConfigError, load_settings
+from tests.conftest import CONFIGS, write_stack
+
+
+def test_default_stack_loads():
+    s = load_settings(CONFIGS / "cpu.yaml")
+    assert s.stack.llm.engine == "llama_cpp"
+    assert s.prompt_style == "completion"  # gemma3-270m is a base model
+    assert s.persona.name == "Ada"
+
+
+@pytest.mark.parametrize("persona", sorted(p.name for p in (CONFIGS / "personas").glob("*.yaml")))
+def test_every_persona_is_valid_and_swaps_by_config_only(tmp_path, persona):
+    s = load_settings(write_stack(tmp_path, persona=str(CONFIGS / "personas" / persona)))
+    assert s.persona.examples and s.persona.fill(s.persona.system_prompt).strip()
+
+
+def test_unknown_engine_names_file_key_and_allowed(tmp_path):
+    path = write_stack(tmp_path, **{"llm.engine": "llamacpp"})
+    with pytest.raises(ConfigError) as err:
+        load_settings(path)
+    msg = str(err.value)
+    assert str(path) in msg and "llm.engine" in msg and "llama_cpp" in msg and "'llamacpp'" in msg
+
+
+def test_unknown_key_lists_allowed_keys(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_settings(write_stack(tmp_path, **{"tts.speed": 2}))
+    msg = str(err.value)
+    assert "tts.speed" in msg and "unknown key" in msg and "length_scale" in msg
+
+
+def test_bad_value_type(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_settings(write_stack(tmp_path, **{"llm.max_tokens": "lots"}))
+    assert "llm.max_tokens" in str(err.value)
+
+
+def test_prompt_style_lists_allowed_values(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_settings(write_stack(tmp_path, **{"llm.prompt_style": "fewshot"}))
+    assert "llm.prompt_style" in str(err.value) and "'completion'" in str(err.value)
+
+
+def test_unknown_model_names_registry_choices(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_settings(write_stack(tmp_path, **{"llm.model": "gpt-5"}))
+    msg = str(err.value)
+    assert "llm.model" in msg and "gpt-5" in msg and "gemma3-270m" in msg and "qwen2.5-0.5b-instruct" in msg
+
+
+def test_voice_must_be_a_tts_model(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_settings(write_stack(tmp_path, **{"tts.voice": "gemma3-270m"}))
+    assert "tts.voice" in str(err.value) and "piper-en_US-joe-medium" in str(err.value)
+
+
+def test_invalid_yaml_gives_line(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("llm:\n  engine: [llama_cpp\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(path)
+    assert f"{path}:" in str(err.value) and "not valid YAML" in str(err.value)
+
+
+def test_missing_file_and_non_mapping(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_settings(tmp_path / "nope.yaml")
+    path = tmp_path / "list.yaml"
+    path.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_settings(path)
+
+
+def test_missing_persona_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="file not found") as err:
+        load_settings(write_stack(tmp_path, persona=str(tmp_path / "ghost.yaml")))
+    assert "ghost.yaml" in str(err.value)
+
+
+def test_persona_unknown_placeholder(tmp_path):
+    import yaml
+
+    persona = yaml.safe_load((CONFIGS / "personas" / "tutor.yaml").read_text())
+    persona["system_prompt"] = "You are {name}, talking about {topic}."
+    ppath = tmp_path / "p.yaml"
+    ppath.write_text(yaml.safe_dump(persona))
+    with pytest.raises(ConfigError) as err:
+        load_settings(write_stack(tmp_path, persona=str(ppath)))
+    assert "system_prompt" in str(err.value) and "topic" in str(err.value) and "knowledge" in str(err.value)
+
+
+def test_registry_sources_must_cover_files(tmp_path):
+    import yaml
+
+    reg = yaml.safe_load((CONFIGS / "models.yaml").read_text())
+    del reg["models"]["whisper-tiny.en"]["sources"][0]["files"]["vocabulary.txt"]
+    rpath = tmp_path / "models.yaml"
+    rpath.write_text(yaml.safe_dump(reg))
+    with pytest.raises(ConfigError) as err:
+        load_settings(write_stack(tmp_path, models=str(rpath)))
+    assert "whisper-tiny.en" in str(err.value) and "vocabulary.txt" in str(err.value)

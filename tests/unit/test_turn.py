@@ -1,0 +1,190 @@
+"""The turn's plumbing (ordering, concurrency, cancellation, failures) with scripted engines.
+
+These engines obey the same Protocols as the real ones but are deterministic and fast, so every
+ordering and cancellation path can be checked; tests/integration runs the same turn on real models.
+"""
+
+import asyncio
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from parley.events import PhonemeTiming, SpeechSegment, SpokenChunk, TextChunk, TextDelta, TurnDone
+from parley.stages import LLMEngine, TTSEngine
+from parley.turn import Conversation, Engines
+from parley.visemes import CoarticulatedVisemes
+
+
+class ScriptedLLM:
+    context_size = 100_000
+
+    def __init__(self, reply, delay=0.0):
+        self.pieces = reply.split(" ")
+        self.delay = delay
+        self.produced = 0
+
+    def count_tokens(self, text):
+        return len(text.split())
+
+    def prefill(self, prompt):
+        pass
+
+    def stream(self, prompt, max_tokens, cancel):
+        for i, word in enumerate(self.pieces[:max_tokens]):
+            if cancel.cancelled:
+                return
+            time.sleep(self.delay)
+            self.produced += 1
+            yield word if i == 0 else " " + word
+
+
+class ToneTTS:
+    sample_rate = 16000
+
+    def __init__(self, delay=0.0, fail_on=None):
+        self.delay = delay
+        self.fail_on = fail_on
+        self.spoken = []
+
+    def synthesize(self, text, cancel=None):
+        time.sleep(self.delay)
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        if self.fail_on and self.fail_on in text:
+            raise RuntimeError("voice model crashed")
+        self.spoken.append(text)
+        n = 1600 * len(text.split())
+        audio = (0.1 * np.sin(np.arange(n) / 5)).astype(np.float32)
+        return SpeechSegment(text, audio, self.sample_rate, [PhonemeTiming("a", 0.0, n / self.sample_rate)])
+
+
+def conversation(settings, llm, tts):
+    assert isinstance(llm, LLMEngine) and isinstance(tts, TTSEngine)
+    return Conversation(settings, Engines(llm, tts, CoarticulatedVisemes()))
+
+
+async def collect(agen, stop_after=None):
+    events = []
+    async for event in agen:
+        events.append(event)
+        if stop_after and stop_after(event):
+            break
+    return events
+
+
+REPLY = "Sure, the library is in Hartley Hall. It opens at eight. The cafe is next door, by the lake."
+
+
+def test_events_flow_in_order_and_history_records_the_turn(settings):
+    conv = conversation(settings, ScriptedLLM(REPLY), ToneTTS())
+    events = asyncio.run(collect(conv.reply("Where is the library?")))
+    deltas = "".join(e.text for e in events if isinstance(e, TextDelta))
+    chunks = [e.text for e in events if isinstance(e, TextChunk)]
+    spoken = [e for e in events if isinstance(e, SpokenChunk)]
+    done = events[-1]
+    assert deltas == REPLY and " ".join(chunks) == REPLY
+    assert [s.speech.text for s in spoken] == chunks and [s.speech.index for s in spoken] == list(range(len(chunks)))
+    assert isinstance(done, TurnDone) and done.reply == REPLY and not done.timings.interrupted
+    t = done.timings
+    assert 0 <= t.llm_first_token_ms <= t.first_audio_ms <= t.total_ms and t.tokens == len(REPLY.split())
+    assert conv.history.exchanges[-1].assistant == REPLY
+
+
+def test_first_audio_arrives_before_the_llm_finishes(settings):
+    conv = conversation(settings, ScriptedLLM(REPLY, delay=0.03), ToneTTS())
+    events = asyncio.run(collect(conv.reply("Where?")))
+    t = events[-1].timings
+    assert t.first_audio_ms < t.llm_done_ms
+
+
+def test_cancel_mid_reply_stops_llm_and_tts(settings):
+    llm, tts = ScriptedLLM(REPLY * 5, delay=0.02), ToneTTS(delay=0.01)
+    conv = conversation(settings, llm, tts)
+
+    async def barge_in():
+        from parley.stages import CancelToken
+
+        token = CancelToken()
+        events = []
+        async for event in conv.reply("Tell me everything", token):
+            events.append(event)
+            if isinstance(event, SpokenChunk):
+                token.cancel("barge-in")
+        return events
+
+    started = time.perf_counter()
+    events = asyncio.run(barge_in())
+    assert time.perf_counter() - started < 2.0
+    done = events[-1]
+    assert done.timings.interrupted and llm.produced < len(REPLY.split()) * 5
+    spoken = [e.speech.text for e in events if isinstance(e, SpokenChunk)]
+    assert done.reply == " ".join(spoken) and tts.spoken[: len(spoken)] == spoken
+    ex = conv.history.exchanges[-1]
+    assert ex.interrupted and ex.assistant == done.reply
+
+
+def test_closing_the_stream_cancels_and_records_an_interrupted_turn(settings):
+    llm = ScriptedLLM(REPLY * 5, delay=0.02)
+    conv = conversation(settings, llm, ToneTTS())
+
+    async def consume_one():
+        agen = conv.reply("Tell me everything")
+        async for event in agen:
+            if isinstance(event, SpokenChunk):
+                break
+        await agen.aclose()
+
+    asyncio.run(consume_one())
+    assert llm.produced < len(REPLY.split()) * 5
+    assert conv.history.exchanges[-1].interrupted
+
+
+def test_tts_failure_stops_the_llm_and_is_raised(settings):
+    llm = ScriptedLLM(REPLY * 5, delay=0.01)
+    conv = conversation(settings, llm, ToneTTS(fail_on="eight"))
+    with pytest.raises(RuntimeError, match="voice model crashed"):
+        asyncio.run(collect(conv.reply("Where?")))
+    assert llm.produced < len(REPLY.split()) * 5
+
+
+def test_llm_failure_is_raised_and_nothing_hangs(settings):
+    class BrokenLLM(ScriptedLLM):
+        def stream(self, prompt, max_tokens, cancel):
+            yield "Sure, the library is"
+            raise RuntimeError("llama.cpp died")
+
+    conv = conversation(settings, BrokenLLM(""), ToneTTS())
+    with pytest.raises(RuntimeError, match="llama.cpp died"):
+        asyncio.run(asyncio.wait_for(collect(conv.reply("Where?")), 5))
+
+
+def test_slow_tts_applies_back_pressure_to_the_llm(settings):
+    """With TTS far slower than the LLM, the LLM thread blocks on the bounded chunk queue."""
+    sentences = " ".join(f"Sentence number {i} is here." for i in range(20))
+    llm = ScriptedLLM(sentences)
+    tts = ToneTTS(delay=0.05)
+    conv = conversation(settings, llm, tts)
+    progress = []
+
+    async def watch():
+        async for event in conv.reply("Count"):
+            if isinstance(event, SpokenChunk) and event.speech.index == 0:
+                progress.append(llm.produced)
+
+    asyncio.run(watch())
+    assert progress[0] < llm.produced  # the LLM had not run to the end when the first audio came out
+
+
+def test_concurrent_conversations_do_not_cross_talk(settings):
+    async def both():
+        a = conversation(settings, ScriptedLLM("Alpha one. Alpha two.", 0.01), ToneTTS())
+        b = conversation(settings, ScriptedLLM("Bravo one. Bravo two.", 0.01), ToneTTS())
+        ra, rb = await asyncio.gather(collect(a.reply("a")), collect(b.reply("b")))
+        return a, b, ra[-1], rb[-1]
+
+    a, b, da, db = asyncio.run(both())
+    assert da.reply == "Alpha one. Alpha two." and db.reply == "Bravo one. Bravo two."
+    assert a.history.exchanges[0].assistant != b.history.exchanges[0].assistant
+    assert threading.active_count() < 50
