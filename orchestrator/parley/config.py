@@ -168,6 +168,9 @@ class LLMConfig(_Strict):
     repeat_penalty: float = Field(1.1, ge=1)
     threads: int | None = Field(None, ge=1)
     seed: int = -1
+    # Pause decoding while the first clause is synthesised: on a CPU with few cores this cuts the
+    # time to first audio; the clause's audio lasts longer than the pause.
+    pause_for_first_audio: bool = True
 
     _check_engine = _engine_name("llm")
 

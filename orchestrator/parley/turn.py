@@ -11,6 +11,7 @@ LLM between tokens and the TTS between chunks; the history keeps only what was d
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -75,6 +76,8 @@ class Conversation:
         timings = TurnTimings()
         events: asyncio.Queue = asyncio.Queue()
         chunks: asyncio.Queue = asyncio.Queue(maxsize=_TTS_QUEUE)
+        # Set once the first chunk has been synthesised (or given up on).
+        first_chunk_spoken = threading.Event()
 
         def put_chunk(item) -> None:
             # Blocks the LLM thread while TTS is behind: back-pressure instead of an unbounded backlog.
@@ -94,6 +97,11 @@ class Conversation:
                     index += 1
                     loop.call_soon_threadsafe(events.put_nowait, chunk)
                     put_chunk(chunk)
+                    if chunk.index == 0 and llm_cfg.pause_for_first_audio:
+                        # On a few cores, decoding on would slow the synthesis of the first chunk,
+                        # which is what the caller is waiting for; its audio outlasts the pause.
+                        while not (first_chunk_spoken.wait(0.05) or cancel.cancelled):
+                            pass
 
             try:
                 for piece in llm.stream(prompt, llm_cfg.max_tokens, cancel):
@@ -122,6 +130,8 @@ class Conversation:
                     failure = failure or exc
                     cancel.cancel(f"TTS failed: {exc}")
                     continue
+                finally:
+                    first_chunk_spoken.set()
                 if cancel.cancelled:
                     continue
                 speech.index = chunk.index
