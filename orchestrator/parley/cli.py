@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from parley.audio_in import AudioDecodeError
 from parley.config import ConfigError, Settings, load_settings
 from parley.modelstore import ModelFetchError, ModelMissing, ModelStore
 
@@ -130,6 +131,116 @@ def cmd_chat(args) -> int:
     return 0
 
 
+# --- turn / listen ------------------------------------------------------------------------------
+
+
+def _load_audio(path: str):
+    from parley.audio_in import load_file
+
+    return load_file(path)
+
+
+async def _voice_turn(settings: Settings, audio, realtime: bool) -> dict:
+    from parley.audio_in import stream_frames
+    from parley.events import BargeIn, PartialTranscript, SpokenChunk, TurnDone, Utterance, UtteranceIgnored
+    from parley.listener import build_listener
+    from parley.turn import Conversation, build_engines
+    from parley.voice import VoiceSession
+
+    store = _store(settings)
+    conversation = Conversation(settings, build_engines(settings, store))
+    await asyncio.to_thread(conversation.warm_up)
+    listener = build_listener(settings, store, wait_for_partials=not realtime)
+    session = VoiceSession(conversation, listener, settings.stack.turn_taking)
+    result = {"utterances": [], "ignored": [], "done": None, "segments": [], "barge_ins": []}
+    segments = []
+    frames = stream_frames(audio, settings.stack.audio_in.frame_ms, realtime=realtime)
+    async for event in session.run(frames):
+        if isinstance(event, PartialTranscript):
+            print(f"  … {event.text}", file=sys.stderr)
+        elif isinstance(event, Utterance):
+            result["utterances"].append(event)
+            print(f"heard [{event.start:.2f}–{event.end:.2f} s]: {event.text}", file=sys.stderr)
+        elif isinstance(event, UtteranceIgnored):
+            result["ignored"].append(event)
+        elif isinstance(event, BargeIn):
+            result["barge_ins"].append(event)
+            segments = []
+            print(f"(barge-in at {event.at:.2f} s: reply cancelled in {event.cancel_ms:.0f} ms)", file=sys.stderr)
+        elif isinstance(event, SpokenChunk):
+            segments.append(event.speech)
+        elif isinstance(event, TurnDone):
+            if not event.timings.interrupted:
+                result["done"], result["segments"] = event, segments
+            segments = []
+    return result
+
+
+def cmd_turn(args) -> int:
+    from parley.outputs import write_reply
+    from parley.visemes import CoarticulatedVisemes
+
+    settings = _settings(args)
+    audio = _load_audio(args.audio)
+    result = asyncio.run(_voice_turn(settings, audio, args.realtime))
+    done = result["done"]
+    if done is None:
+        if result["ignored"]:
+            print(f"{args.audio}: speech was detected but no words were recognised", file=sys.stderr)
+        else:
+            print(f"{args.audio}: no speech detected in {len(audio) / 16000:.1f} s of audio", file=sys.stderr)
+        return 1
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "transcript.txt").write_text(done.user + "\n")
+    (out / "reply.txt").write_text(done.reply + "\n")
+    timings = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in done.timings.to_dict().items()}
+    timings["realtime"] = args.realtime
+    timings["barge_ins"] = len(result["barge_ins"])
+    if not result["segments"]:
+        (out / "timings.json").write_text(json.dumps(timings, indent=2))
+        print(f"{settings.persona.name} gave no spoken reply (empty LLM output)", file=sys.stderr)
+        return 1
+    visemes = CoarticulatedVisemes(settings.stack.visemes.fps, settings.stack.visemes.coarticulation_ms)
+    write_reply(out, result["segments"], visemes, timings)
+    print(f"{settings.persona.user_label}: {done.user}")
+    print(f"{settings.persona.name}: {done.reply}")
+    print(f"[end of speech → first audio {timings['end_of_speech_to_first_audio_ms']:.0f} ms: "
+          f"endpoint {timings['vad_end_ms']:.0f} · ASR {timings['asr_ms']:.0f} · "
+          f"LLM first clause {timings['llm_first_chunk_ms']:.0f} · TTS {timings['tts_first_audio_ms']:.0f}]")
+    return 0
+
+
+async def _listen(settings: Settings, audio, realtime: bool) -> int:
+    from parley.audio_in import stream_frames
+    from parley.events import PartialTranscript, SpeechEnded, SpeechStarted, Utterance
+    from parley.listener import build_listener
+
+    listener = build_listener(settings, _store(settings), wait_for_partials=not realtime)
+    heard = 0
+    async for event in listener.listen(stream_frames(audio, settings.stack.audio_in.frame_ms, realtime)):
+        if isinstance(event, SpeechStarted):
+            print(f"{event.start:7.2f} s  speech starts")
+        elif isinstance(event, PartialTranscript):
+            print(f"{event.end:7.2f} s  … {event.text}")
+        elif isinstance(event, SpeechEnded):
+            print(f"{event.end:7.2f} s  speech ends (endpoint at {event.at:.2f} s)")
+        elif isinstance(event, Utterance):
+            heard += 1
+            text = event.text or "(no words recognised)"
+            print(f"{event.end:7.2f} s  » {text}   [ASR {event.asr_ms:.0f} ms after the endpoint, "
+                  f"decode {event.decode_ms:.0f} ms]")
+    if not heard:
+        print(f"no speech detected in {len(audio) / 16000:.1f} s of audio")
+    return 0
+
+
+def cmd_listen(args) -> int:
+    settings = _settings(args)
+    audio = _load_audio(args.audio)
+    return asyncio.run(_listen(settings, audio, args.realtime))
+
+
 # --- models ------------------------------------------------------------------------------------
 
 
@@ -157,9 +268,8 @@ def _selected(args, settings: Settings) -> list[str]:
         return settings.registry.names()
     if args.names:
         return args.names
-    # By default: what this stack uses, plus the ASR model the speech-in stage needs.
-    used = [settings.stack.llm.model, settings.stack.tts.voice]
-    return used + [n for n in settings.registry.names("asr") if n not in used][:1]
+    stack = settings.stack
+    return [stack.llm.model, stack.tts.voice, stack.asr.model, stack.vad.model]
 
 
 def cmd_models(args) -> int:
@@ -240,6 +350,17 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--no-play", action="store_true", help="do not play replies on the sound card")
     chat.set_defaults(func=cmd_chat)
 
+    turn = sub.add_parser("turn", help="one spoken turn on a recording: VAD, ASR, LLM, TTS, visemes")
+    turn.add_argument("audio", help="the question: any audio file (WAV, FLAC, MP3, …), any rate")
+    turn.add_argument("--out", required=True, help="output directory")
+    turn.add_argument("--realtime", action="store_true", help="feed the audio at wall-clock speed")
+    turn.set_defaults(func=cmd_turn)
+
+    listen = sub.add_parser("listen", help="print the speech and transcripts heard in a recording")
+    listen.add_argument("audio")
+    listen.add_argument("--realtime", action="store_true", help="feed the audio at wall-clock speed")
+    listen.set_defaults(func=cmd_listen)
+
     models = sub.add_parser("models", help="list, fetch or verify models")
     models.add_argument("action", choices=["list", "fetch", "verify"])
     models.add_argument("names", nargs="*", help="model names (default: those the config uses)")
@@ -259,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
-    except ModelMissing as exc:
+    except (ModelMissing, AudioDecodeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
     return EXIT_USAGE
 

@@ -125,6 +125,8 @@ class Persona(_Strict):
     preamble: str
     examples: list[Example] = Field(min_length=1)
     stop: list[str] = []
+    # Names and terms the caller is likely to say: they prompt the speech recogniser.
+    vocabulary: list[str] = []
 
     @field_validator("system_prompt", "preamble")
     @classmethod
@@ -186,6 +188,51 @@ class TTSConfig(_Strict):
     _check_engine = _engine_name("tts")
 
 
+class AudioInConfig(_Strict):
+    frame_ms: Literal[10, 20, 30, 40] = 20
+
+
+class VADConfig(_Strict):
+    model: str = "silero-vad-v6"
+    threshold: float = Field(0.5, gt=0, lt=1)
+    # Lower than threshold: the quiet end of a word does not end speech.
+    neg_threshold: float = Field(0.35, gt=0, lt=1)
+    min_speech_ms: float = Field(96, ge=0, le=2000)
+    # Silence before the endpoint fires: shorter answers sooner, longer cuts fewer callers off.
+    hangover_ms: float = Field(400, ge=32, le=5000)
+    # Audio kept before the detected start, so Whisper hears the first consonant.
+    pad_ms: float = Field(200, ge=0, le=2000)
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> "VADConfig":
+        if self.neg_threshold > self.threshold:
+            raise ValueError("neg_threshold must not be above threshold")
+        return self
+
+
+class ASRConfig(_Strict):
+    engine: str = "faster_whisper"
+    model: str = "whisper-tiny.en"
+    compute_type: Literal["int8", "int8_float32", "float32", "float16", "int8_float16"] = "int8"
+    beam_size: int = Field(1, ge=1, le=10)
+    threads: int | None = Field(None, ge=1)
+    language: str | None = "en"
+    # A partial transcript at most this often while the caller speaks; 0 turns partials off.
+    partial_interval_ms: float = Field(700, ge=0)
+    # Decode at the first silent chunk, so the transcript is ready when the endpoint fires.
+    speculative: bool = True
+
+    _check_engine = _engine_name("asr")
+
+
+class TurnTakingConfig(_Strict):
+    # Speech from the caller while the avatar talks cancels the avatar's turn.
+    barge_in: bool = True
+    # A reply cut off before the caller heard this much of it is dropped, and what the caller said
+    # before and after it is answered as one question (they had only paused).
+    continuation_ms: float = Field(600, ge=0)
+
+
 class VisemeConfig(_Strict):
     fps: float = Field(30.0, gt=0, le=240)
     # How far each mouth shape reaches into its neighbours: short blending looks like real speech.
@@ -205,6 +252,10 @@ class StackConfig(_Strict):
     models: Path = Path("models.yaml")
     llm: LLMConfig
     tts: TTSConfig
+    audio_in: AudioInConfig = AudioInConfig()
+    vad: VADConfig = VADConfig()
+    asr: ASRConfig = ASRConfig()
+    turn_taking: TurnTakingConfig = TurnTakingConfig()
     visemes: VisemeConfig = VisemeConfig()
     splitter: SplitterConfig = SplitterConfig()
 
@@ -306,7 +357,13 @@ def load_settings(path: Path | str | None = None) -> Settings:
     persona = load_model(base / stack.persona, Persona)
     registry_path = base / stack.models
     registry = load_registry(registry_path)
-    for key, name, kind in (("llm.model", stack.llm.model, "llm"), ("tts.voice", stack.tts.voice, "tts")):
+    references = (
+        ("llm.model", stack.llm.model, "llm"),
+        ("tts.voice", stack.tts.voice, "tts"),
+        ("asr.model", stack.asr.model, "asr"),
+        ("vad.model", stack.vad.model, "vad"),
+    )
+    for key, name, kind in references:
         try:
             registry.get(name, kind)
         except KeyError as exc:

@@ -120,3 +120,71 @@ class TurnDone:
     user: str
     reply: str
     timings: TurnTimings
+
+
+# --- speech in ---------------------------------------------------------------------------------
+# Times are seconds on the input audio clock (0 = first sample received).
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    """The caller started speaking at ``start``; detected at ``at`` (``min_speech_ms`` later)."""
+
+    start: float
+    at: float
+
+
+@dataclass(frozen=True)
+class SpeechPaused:
+    """Voice stopped at ``end``; the endpoint fires if it stays quiet for the hangover."""
+
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class SpeechEnded:
+    """The endpoint: the caller spoke from ``start`` to ``end`` (last voiced chunk); fired at ``at``."""
+
+    start: float
+    end: float
+    at: float
+
+
+@dataclass(frozen=True)
+class PartialTranscript:
+    text: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A final transcript of what the caller said between ``start`` and ``end``.
+
+    ``asr_ms`` is the time from the endpoint to this transcript: zero when the decode started at the
+    pause (speculatively) finished within the hangover. ``decode_ms`` is what the decode itself took.
+    """
+
+    text: str
+    start: float
+    end: float
+    endpoint_at: float
+    asr_ms: float
+    decode_ms: float
+    speculative: bool
+
+
+@dataclass(frozen=True)
+class BargeIn:
+    """The caller spoke over the avatar: its turn was cancelled ``cancel_ms`` after detection."""
+
+    at: float
+    cancel_ms: float
+    heard: str  # what the caller had heard of the reply before cutting in
+
+
+@dataclass(frozen=True)
+class UtteranceIgnored:
+    utterance: Utterance
+    reason: str

@@ -83,20 +83,12 @@ class VisemeMapper(Protocol):
         """Turn phoneme timings into a viseme track for the same audio."""
 
 
-@dataclass(frozen=True)
-class Transcript:
-    text: str
-    start: float
-    end: float
-    final: bool
-
-
 @runtime_checkable
 class ASREngine(Protocol):
-    sample_rate: int  # always 16000 for Whisper
+    sample_rate: int  # 16000 for Whisper
 
-    def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> Transcript:
-        """Transcribe mono float32 audio at ``sample_rate``."""
+    def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> str:
+        """Transcribe mono float32 audio at ``sample_rate``; ``prompt`` biases it to expected words."""
 
 
 @runtime_checkable

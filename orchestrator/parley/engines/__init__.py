@@ -8,6 +8,7 @@ import importlib
 _ENGINES: dict[str, dict[str, str]] = {
     "llm": {"llama_cpp": "parley.engines.llama_cpp:LlamaCppEngine"},
     "tts": {"piper": "parley.engines.piper_tts:PiperEngine"},
+    "asr": {"faster_whisper": "parley.engines.faster_whisper:FasterWhisperEngine"},
 }
 
 ENGINE_NAMES: dict[str, list[str]] = {kind: sorted(names) for kind, names in _ENGINES.items()}

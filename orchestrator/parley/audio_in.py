@@ -1,0 +1,96 @@
+"""Audio in: any file or stream, any rate and channel count → 16 kHz mono float32 frames.
+
+PyAV (FFmpeg) decodes and resamples, so WAV, FLAC, MP3, Opus, or a WebRTC track's frames all go
+through the same ``Resampler``. Whisper needs exactly 16 kHz: a wrong ratio gives an empty
+transcript with no warning, so resampling is done here once, for every source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import av
+import numpy as np
+
+SAMPLE_RATE = 16000
+
+
+class AudioDecodeError(ValueError):
+    """The input is not audio that can be decoded; the message names the file and the reason."""
+
+
+class Resampler:
+    """Converts av.AudioFrame of any format to float32 mono at 16 kHz, keeping resampler state."""
+
+    def __init__(self) -> None:
+        self._resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+
+    def convert(self, frame: av.AudioFrame | None) -> np.ndarray:
+        """Resample one frame (``None`` flushes what the resampler holds back)."""
+        out = [f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)]
+        return np.concatenate(out).astype(np.float32, copy=False) if out else np.zeros(0, np.float32)
+
+
+def resample(audio: np.ndarray, rate: int) -> np.ndarray:
+    """Mono float32 audio at ``rate`` → 16 kHz (for audio already in memory, e.g. TTS output)."""
+    frame = av.AudioFrame.from_ndarray(audio.astype(np.float32, copy=False)[None, :], format="flt", layout="mono")
+    frame.sample_rate = rate
+    resampler = Resampler()
+    return np.concatenate([resampler.convert(frame), resampler.convert(None)])
+
+
+def decode_file(path: Path | str) -> Iterator[np.ndarray]:
+    """Yield the file's audio as 16 kHz mono float32 blocks, in order, as decoding proceeds."""
+    path = Path(path)
+    if not path.is_file():
+        raise AudioDecodeError(f"{path}: no such file")
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise AudioDecodeError(f"{path}: not an audio file that can be decoded ({exc})") from None
+    with container:
+        if not container.streams.audio:
+            raise AudioDecodeError(f"{path}: contains no audio stream")
+        resampler = Resampler()
+        try:
+            for frame in container.decode(container.streams.audio[0]):
+                block = resampler.convert(frame)
+                if block.size:
+                    yield block
+        except av.error.FFmpegError as exc:
+            raise AudioDecodeError(f"{path}: audio is corrupt ({exc})") from None
+        tail = resampler.convert(None)
+        if tail.size:
+            yield tail
+
+
+def load_file(path: Path | str) -> np.ndarray:
+    blocks = list(decode_file(path))
+    return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+
+
+def frames(audio: np.ndarray, frame_ms: int = 20) -> Iterator[np.ndarray]:
+    """Cut 16 kHz audio into microphone-sized frames (the last one zero-padded)."""
+    size = SAMPLE_RATE * frame_ms // 1000
+    for start in range(0, len(audio), size):
+        frame = audio[start : start + size]
+        if len(frame) < size:
+            frame = np.pad(frame, (0, size - len(frame)))
+        yield frame
+
+
+async def stream_frames(audio: np.ndarray, frame_ms: int = 20, realtime: bool = False) -> AsyncIterator[np.ndarray]:
+    """Frames as a live source would deliver them: paced at wall-clock speed when ``realtime``."""
+    start = time.perf_counter()
+    for i, frame in enumerate(frames(audio, frame_ms)):
+        if realtime:
+            # A frame exists once it has been captured in full.
+            delay = start + (i + 1) * frame_ms / 1000 - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        else:
+            await asyncio.sleep(0)  # let the other stages run between frames
+        yield frame

@@ -1,0 +1,149 @@
+"""A spoken conversation: the listener's utterances start turns, the caller's voice cuts them off.
+
+    frames ─► Listener ─► Utterance ─► Conversation.reply ─► SpokenChunk … TurnDone
+                  │
+                  └─► SpeechStarted while the avatar talks ─► cancel the turn (barge-in)
+
+The avatar "talks" from the moment a turn starts until its audio has played out. Playback is
+modelled here on the wall clock (each chunk plays after the previous one, from when it is ready)
+until the media layer reports real playout. When the caller cuts in, the history keeps only what
+they heard; if they heard nothing, what they had said is carried over and joined to what they say
+next, so a caller who paused mid-sentence gets one answer to the whole sentence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from parley.config import TurnTakingConfig
+from parley.events import BargeIn, SpeechStarted, SpokenChunk, TurnDone, Utterance, UtteranceIgnored
+from parley.listener import Listener
+from parley.stages import CancelToken
+from parley.turn import Conversation
+
+
+@dataclass
+class _ActiveTurn:
+    user_text: str
+    utterance: Utterance
+    token: CancelToken
+    task: asyncio.Task | None = None
+    # (wall time the chunk starts playing, its text)
+    playout: list[tuple[float, str]] = field(default_factory=list)
+
+    def heard(self, now: float) -> tuple[str, float]:
+        """The text of the chunks that had started playing by ``now``, and seconds of audio heard."""
+        started = [(start, text) for start, text in self.playout if start <= now]
+        seconds = now - started[0][0] if started else 0.0
+        return " ".join(text for _, text in started), seconds
+
+
+def voice_timings(utterance: Utterance, done: TurnDone) -> dict[str, float]:
+    """Stage shares of end of speech → first audio; they add up to the total."""
+    t = done.timings
+    vad_end_ms = (utterance.endpoint_at - utterance.end) * 1000
+    out = {
+        "speech_start_s": utterance.start,
+        "speech_end_s": utterance.end,
+        "vad_end_ms": vad_end_ms,
+        "asr_ms": utterance.asr_ms,
+        "asr_decode_ms": utterance.decode_ms,
+        "asr_speculative": float(utterance.speculative),
+    }
+    if t.first_audio_ms is not None and t.first_chunk_ms is not None:
+        out["llm_first_chunk_ms"] = t.first_chunk_ms
+        out["tts_first_audio_ms"] = t.first_audio_ms - t.first_chunk_ms
+        out["end_of_speech_to_first_audio_ms"] = vad_end_ms + utterance.asr_ms + t.first_audio_ms
+    return {k: round(v, 3) for k, v in out.items()}
+
+
+class VoiceSession:
+    def __init__(self, conversation: Conversation, listener: Listener,
+                 turn_taking: TurnTakingConfig | None = None) -> None:
+        self.conversation = conversation
+        self.listener = listener
+        self.turn_taking = turn_taking or TurnTakingConfig()
+        self._turn: _ActiveTurn | None = None
+        self._playout_end = 0.0
+        self._carry = ""
+
+    def avatar_speaking(self) -> bool:
+        turn = self._turn
+        running = turn is not None and turn.task is not None and not turn.task.done()
+        return running or time.perf_counter() < self._playout_end
+
+    async def run(self, frames: AsyncIterable[np.ndarray]) -> AsyncIterator:
+        out: asyncio.Queue = asyncio.Queue()
+        done = object()
+
+        async def speak(turn: _ActiveTurn) -> None:
+            async for event in self.conversation.reply(turn.user_text, turn.token):
+                if isinstance(event, SpokenChunk):
+                    start = max(time.perf_counter(), self._playout_end)
+                    self._playout_end = start + event.speech.duration
+                    turn.playout.append((start, event.speech.text))
+                elif isinstance(event, TurnDone):
+                    event.timings.extra.update(voice_timings(turn.utterance, event))
+                await out.put(event)
+
+        async def listen() -> None:
+            try:
+                async for event in self.listener.listen(frames):
+                    await out.put(event)
+                    if isinstance(event, SpeechStarted) and self.turn_taking.barge_in and self.avatar_speaking():
+                        await out.put(await self._cut_in(event))
+                    elif isinstance(event, Utterance):
+                        await self._answer(event, speak, out)
+                if self._turn is not None and self._turn.task is not None:
+                    await asyncio.gather(self._turn.task, return_exceptions=True)
+            finally:
+                out.put_nowait(done)
+
+        listener_task = asyncio.ensure_future(listen())
+        try:
+            while (event := await out.get()) is not done:
+                yield event
+            await listener_task
+            if self._turn is not None and self._turn.task is not None and self._turn.task.done():
+                self._turn.task.result()  # surface an engine failure
+        finally:
+            listener_task.cancel()
+            pending = [listener_task] + ([self._turn.task] if self._turn and self._turn.task else [])
+            if self._turn is not None:
+                self._turn.token.cancel("session closed")
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _answer(self, utterance: Utterance, speak, out: asyncio.Queue) -> None:
+        if not utterance.text.strip():
+            await out.put(UtteranceIgnored(utterance, "no words were recognised"))
+            return
+        if self.avatar_speaking():  # only without barge-in: a new question replaces the old reply
+            await self._cut_in(SpeechStarted(utterance.start, utterance.endpoint_at))
+        text = f"{self._carry} {utterance.text}".strip()
+        self._carry = ""
+        turn = _ActiveTurn(text, utterance, CancelToken())
+        turn.task = asyncio.ensure_future(speak(turn))
+        self._turn = turn
+
+    async def _cut_in(self, started: SpeechStarted) -> BargeIn:
+        detected = time.perf_counter()
+        turn = self._turn
+        turn.token.cancel("barge-in")
+        await asyncio.gather(turn.task, return_exceptions=True)
+        cancel_ms = (time.perf_counter() - detected) * 1000
+        heard, seconds = turn.heard(detected)
+        history = self.conversation.history
+        if history.exchanges and history.exchanges[-1].user == turn.user_text:
+            if seconds * 1000 >= self.turn_taking.continuation_ms:
+                history.revise_last(heard)
+            else:
+                history.pop_last()
+                self._carry = turn.user_text
+                heard = ""
+        self._playout_end = 0.0
+        return BargeIn(at=started.at, cancel_ms=cancel_ms, heard=heard)

@@ -1,0 +1,65 @@
+"""Barge-in on the real stack, in real time: the caller talks over the avatar."""
+
+import asyncio
+import time
+
+import numpy as np
+
+from parley.audio_in import stream_frames
+from parley.events import BargeIn, SpeechStarted, SpokenChunk, TurnDone, Utterance
+from parley.listener import build_listener
+from parley.turn import Conversation
+from parley.voice import VoiceSession
+from tests.integration.speech import silence, speak
+
+
+def run_session(settings, store, engines, audio):
+    conversation = Conversation(settings, engines)
+    conversation.warm_up()
+    session = VoiceSession(conversation, build_listener(settings, store), settings.stack.turn_taking)
+
+    async def collect():
+        events = []
+        async for event in session.run(stream_frames(audio, realtime=True)):
+            events.append((time.perf_counter(), event))
+        return events
+
+    return conversation, asyncio.run(collect())
+
+
+def test_speaking_over_the_reply_cancels_it_within_300_ms(settings, store, engines):
+    question = speak(engines.tts, "Please tell me about every building on campus, one by one, in detail.")
+    interruption = speak(engines.tts, "Sorry, stop. Where is the pool?")
+    # The interruption starts 2.2 s after the question ends: about a second of the reply has played.
+    audio = np.concatenate([silence(0.5), question, silence(2.2), interruption, silence(1.5)])
+    conversation, events = run_session(settings, store, engines, audio)
+    kinds = [type(e) for _, e in events]
+    barge = next(e for _, e in events if isinstance(e, BargeIn))
+    assert barge.cancel_ms < 300
+    # The barge-in follows the caller's second SpeechStarted, and the first turn was over by then
+    # (generated, and cut off while playing) or ended as interrupted.
+    barge_index = kinds.index(BargeIn)
+    started = [i for i, k in enumerate(kinds) if k is SpeechStarted]
+    assert started[1] < barge_index
+    first_done = kinds.index(TurnDone)
+    assert first_done < barge_index or events[first_done][1].timings.interrupted
+    # The history keeps what the caller heard, marked as interrupted, then the new question's answer.
+    exchanges = conversation.history.exchanges
+    assert exchanges[0].interrupted and exchanges[0].assistant == barge.heard and barge.heard
+    assert "pool" in exchanges[-1].user.lower() and not exchanges[-1].interrupted
+    assert sum(1 for k in kinds if k is Utterance) == 2
+
+
+def test_a_pause_mid_question_gives_one_answer_to_the_whole_question(settings, store, engines):
+    first = speak(engines.tts, "Where is the library")
+    second = speak(engines.tts, "and when does it close on Sunday?")
+    # Long enough for an endpoint (and maybe the start of a reply), too short for a real answer.
+    audio = np.concatenate([silence(0.5), first, silence(0.5), second, silence(1.5)])
+    conversation, events = run_session(settings, store, engines, audio)
+    done = [e for _, e in events if isinstance(e, TurnDone) and not e.timings.interrupted]
+    assert len(done) == 1
+    user = done[0].user.lower()
+    assert "library" in user and "sunday" in user
+    assert len(conversation.history.exchanges) == 1 and not conversation.history.exchanges[0].interrupted
+    spoken = [e for _, e in events if isinstance(e, SpokenChunk)]
+    assert spoken

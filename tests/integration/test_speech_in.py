@@ -1,0 +1,171 @@
+"""Speech in on the real models: Whisper accuracy, VAD segmentation, endpointing, bad input."""
+
+import asyncio
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from parley.audio_in import stream_frames
+from parley.events import PartialTranscript, SpeechEnded, SpeechStarted, Utterance
+from parley.listener import build_listener
+from parley.outputs import write_wav
+from tests.integration.speech import silence, speak, voiced_bounds, wer
+
+SENTENCES = [
+    "Where is the main library on campus?",
+    "When does the library close on Saturday evening?",
+    "How do I get to the train station from here?",
+    "Is there a cafeteria in the student centre?",
+    "What time does the campus tour start in the afternoon?",
+    "Can I use the swimming pool with my student card?",
+    "I forgot my password and cannot log in to my computer.",
+    "How do I connect my laptop to the staff wireless network?",
+    "My printer will not print anything this morning.",
+    "Please tell me how to work out the area of a circle.",
+    "What happens to water when it reaches one hundred degrees?",
+    "Could you explain photosynthesis in simple words?",
+    "The light on my router has turned red again.",
+    "How do I reset the router to its factory settings?",
+    "Where can I buy books and stationery near the campus?",
+    "Which bus goes to the city centre after six in the evening?",
+    "I would like to speak to somebody in admissions please.",
+    "Thank you very much, that was really helpful.",
+    "Is the sports centre open at weekends as well?",
+    "Can you recommend a quiet place to study for my exams?",
+    "What is the speed of a car that travels sixty miles in one hour?",
+    "Good morning, I am looking for the chemistry building.",
+]
+
+
+@pytest.fixture(scope="module")
+def listener(settings, store):
+    return build_listener(settings, store, wait_for_partials=True)
+
+
+def listen(listener, audio):
+    async def collect():
+        return [e async for e in listener.listen(stream_frames(audio))]
+
+    return asyncio.run(collect())
+
+
+def test_whisper_round_trip_word_error_rate(engines, listener):
+    errors = words = 0
+    for text in SENTENCES:
+        hyp = listener.asr.transcribe(speak(engines.tts, text), listener.prompt)
+        e, n = wer(text, hyp)
+        errors, words = errors + e, words + n
+    assert len(SENTENCES) >= 20
+    assert errors / words <= 0.10, f"WER {errors / words:.1%}"
+
+
+def test_vad_segments_speech_between_silence_and_noise(engines, listener):
+    rng = np.random.default_rng(0)
+    first, second = speak(engines.tts, SENTENCES[0]), speak(engines.tts, SENTENCES[1])
+    noise = (0.01 * rng.standard_normal(16000 * 2)).astype(np.float32)
+    audio = np.concatenate([silence(1.0), first, silence(1.0), noise, second, silence(1.0)])
+    events = listen(listener, audio)
+    utterances = [e for e in events if isinstance(e, Utterance)]
+    assert len(utterances) == 2
+    offsets = [1.0, 1.0 + len(first) / 16000 + 1.0 + 2.0]
+    for utt, clip, offset, text in zip(utterances, (first, second), offsets, SENTENCES):
+        start, end = voiced_bounds(clip)
+        assert abs(utt.start - (offset + start)) < 0.1 and abs(utt.end - (offset + end)) < 0.1
+        assert wer(text, utt.text)[0] <= 1
+    # The endpoint fires one hangover after the last voiced chunk.
+    ended = [e for e in events if isinstance(e, SpeechEnded)]
+    assert all(abs((e.at - e.end) - 0.4) < 0.04 for e in ended)
+
+
+def test_partials_then_a_speculative_final(engines, listener):
+    events = listen(listener, np.concatenate([silence(0.5), speak(engines.tts, SENTENCES[6]), silence(1.0)]))
+    kinds = [type(e) for e in events]
+    assert kinds[0] is SpeechStarted and kinds[-1] is Utterance, events
+    partials = [e for e in events if isinstance(e, PartialTranscript)]
+    assert len(partials) >= 2 and all(p.text for p in partials), events
+    final = events[-1]
+    assert final.speculative and final.asr_ms < final.decode_ms, events
+
+
+def test_silence_and_noise_are_not_speech(listener):
+    rng = np.random.default_rng(1)
+    assert listen(listener, silence(5.0)) == []
+    noise = (0.05 * rng.standard_normal(16000 * 5)).astype(np.float32)
+    assert not [e for e in listen(listener, noise) if isinstance(e, Utterance) and e.text]
+
+
+def parley(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "parley.cli", *args], capture_output=True, text=True,
+                          timeout=600, **kw)
+
+
+def test_turn_command_answers_a_spoken_question(tmp_path, engines):
+    question = tmp_path / "question.wav"
+    audio = np.concatenate([silence(0.7), speak(engines.tts, "Hello! Where is the library?"), silence(1.0)])
+    write_wav(question, audio, 16000)
+    proc = parley("turn", str(question), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "out"
+    assert "library" in (out / "transcript.txt").read_text().lower()
+    assert (out / "reply.txt").read_text().strip() and (out / "speech.wav").is_file()
+    import json
+
+    t = json.loads((out / "timings.json").read_text())
+    for key in ("vad_end_ms", "asr_ms", "llm_first_token_ms", "tts_first_audio_ms", "end_of_speech_to_first_audio_ms"):
+        assert t[key] >= 0, key
+    total = t["vad_end_ms"] + t["asr_ms"] + t["llm_first_chunk_ms"] + t["tts_first_audio_ms"]
+    assert t["end_of_speech_to_first_audio_ms"] == pytest.approx(total, abs=1.0)
+    _, true_end = voiced_bounds(audio)
+    assert abs(t["speech_end_s"] - true_end) < 0.1
+
+
+@pytest.mark.parametrize("kind", ["silence", "noise"])
+def test_turn_on_no_speech_says_so(tmp_path, kind):
+    rng = np.random.default_rng(2)
+    audio = silence(4.0) if kind == "silence" else (0.05 * rng.standard_normal(16000 * 4)).astype(np.float32)
+    path = tmp_path / f"{kind}.wav"
+    write_wav(path, audio, 16000)
+    proc = parley("turn", str(path), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 1 and "no speech detected in 4.0 s of audio" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_turn_on_a_file_that_is_not_audio(tmp_path):
+    path = tmp_path / "question.wav"
+    path.write_bytes(b"%PDF-1.4 definitely not audio" * 100)
+    proc = parley("turn", str(path), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2 and "not an audio file" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_turn_on_clipped_audio_still_understands(tmp_path, engines):
+    speech = speak(engines.tts, "Where is the swimming pool?")
+    clipped = np.clip(speech * 12.0, -1.0, 1.0)
+    assert np.mean(np.abs(clipped) >= 0.999) > 0.05  # badly clipped
+    path = tmp_path / "clipped.wav"
+    write_wav(path, np.concatenate([silence(0.5), clipped, silence(1.0)]), 16000)
+    proc = parley("turn", str(path), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    assert "pool" in (tmp_path / "out" / "transcript.txt").read_text().lower()
+
+
+def test_turn_on_a_sixty_second_monologue(tmp_path, engines):
+    from tests.conftest import write_stack
+
+    parts, total = [], 0.0
+    while total < 60.0:
+        for text in SENTENCES:
+            clip = speak(engines.tts, text)
+            parts += [clip, silence(0.25)]
+            total += len(clip) / 16000 + 0.25
+            if total >= 60.0:
+                break
+    path = tmp_path / "monologue.wav"
+    write_wav(path, np.concatenate(parts + [silence(1.0)]), 16000)
+    config = write_stack(tmp_path, **{"asr.partial_interval_ms": 0})
+    proc = parley("--config", str(config), "turn", str(path), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    transcript = (tmp_path / "out" / "transcript.txt").read_text()
+    # One answer to everything said, though Whisper heard it as several utterances.
+    assert len(transcript.split()) > 120 and "library" in transcript.lower() and "exams" in transcript.lower()
