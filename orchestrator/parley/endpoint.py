@@ -31,6 +31,11 @@ class Endpointer:
         """Where the speech in progress began (meaningful while ``in_speech``)."""
         return self._start
 
+    @property
+    def paused(self) -> bool:
+        """In speech, but the latest chunks were quiet: the endpoint may be coming."""
+        return self.in_speech and self._silent_run > 0
+
     def update(self, prob: float, chunk_end: float) -> list:
         """Take the probability of the chunk ending at ``chunk_end``; return the events it causes."""
         chunk_start = chunk_end - self.chunk

@@ -30,15 +30,45 @@ from parley.vad import CHUNK, CHUNK_SECONDS, SileroVAD
 _MIN_PARTIAL_SECONDS = 0.5
 
 
-class _Decode:
-    """One decode of [start, end] of the input, started at ``started_audio`` on the input clock."""
+class _AudioBuffer:
+    """The recent input, addressed by absolute sample index; old audio is dropped by ``keep_last``."""
 
-    def __init__(self, task: asyncio.Task, utterance: int, end: float, started_audio: float) -> None:
-        self.task = task
-        self.utterance = utterance
+    def __init__(self) -> None:
+        self._data = np.zeros(SAMPLE_RATE * 4, np.float32)
+        self._len = 0
+        self.start = 0  # absolute index of the first sample held
+        self.end = 0  # absolute index one past the last sample received
+
+    def append(self, frame: np.ndarray) -> None:
+        if self._len + len(frame) > len(self._data):
+            grown = np.zeros(max(2 * len(self._data), self._len + len(frame)), np.float32)
+            grown[: self._len] = self._data[: self._len]
+            self._data = grown
+        self._data[self._len : self._len + len(frame)] = frame
+        self._len += len(frame)
+        self.end += len(frame)
+
+    def keep_last(self, samples: int) -> None:
+        if self._len > 2 * samples:  # amortise the move
+            self._data[:samples] = self._data[self._len - samples : self._len]
+            self.start += self._len - samples
+            self._len = samples
+
+    def between(self, lo: int, hi: int) -> np.ndarray:
+        lo, hi = max(lo, self.start) - self.start, min(hi, self.end) - self.start
+        return self._data[lo:hi].copy()
+
+
+class _Decode:
+    """A speculative decode of speech up to ``end``, requested at ``started_audio`` on the input clock."""
+
+    task: asyncio.Task
+
+    def __init__(self, end: float, started_audio: float) -> None:
         self.end = end
         self.started_audio = started_audio
         self.started_wall = time.perf_counter()
+        self.claimed = False  # the endpoint came with no speech after this pause: use the result
 
 
 class Listener:
@@ -54,24 +84,27 @@ class Listener:
         # partials come at the same audio times as live, and never delay the final decode.
         self.wait_for_partials = wait_for_partials
         self.endpointer = Endpointer(vad_config, CHUNK_SECONDS)
-        self._asr_lock = asyncio.Lock()
-
-    async def _transcribe(self, audio: np.ndarray) -> tuple[str, float]:
-        async with self._asr_lock:
-            t0 = time.perf_counter()
-            text = await asyncio.to_thread(self.asr.transcribe, audio, self.prompt)
-            return text, (time.perf_counter() - t0) * 1000
 
     async def listen(self, frames: AsyncIterable[np.ndarray]) -> AsyncIterator:
         """Yield speech events and transcripts for a stream of 16 kHz mono float32 frames."""
         self.vad.reset()
         self.endpointer.reset()
+        asr_lock = asyncio.Lock()  # one decode at a time for this stream
+
+        async def transcribe(audio: np.ndarray, wanted=lambda: True) -> tuple[str, float] | None:
+            """Decode unless, by the time the ASR is free, the result is no longer wanted."""
+            async with asr_lock:
+                if not wanted():
+                    return None
+                t0 = time.perf_counter()
+                text = await asyncio.to_thread(self.asr.transcribe, audio, self.prompt)
+                return text, (time.perf_counter() - t0) * 1000
+
         out: asyncio.Queue = asyncio.Queue()
         done = object()
         pad = int(self.vad_config.pad_ms / 1000 * SAMPLE_RATE)
-        buffer = np.zeros(0, np.float32)
-        buffer_start = 0  # input sample index of buffer[0]
-        received = 0
+        lookback = pad + int(self.vad_config.min_speech_ms / 1000 * SAMPLE_RATE) + 2 * CHUNK
+        buffer = _AudioBuffer()
         chunks_seen = 0
         utterance = 0
         speculative: _Decode | None = None
@@ -86,24 +119,24 @@ class Listener:
             return task
 
         def audio_between(start: float, end: float) -> np.ndarray:
-            lo = max(int(start * SAMPLE_RATE) - pad, buffer_start) - buffer_start
-            hi = min(int(end * SAMPLE_RATE) + CHUNK, received) - buffer_start
-            return buffer[lo:hi].copy()
+            """Copied out at once: the buffer drops old audio as soon as speech has ended."""
+            return buffer.between(int(start * SAMPLE_RATE) - pad, int(end * SAMPLE_RATE) + CHUNK)
 
-        async def partial_decode(n: int, start: float, end: float) -> None:
-            text, _ = await self._transcribe(audio_between(start, end))
-            if text and n == utterance and self.endpointer.in_speech:
-                await out.put(PartialTranscript(text, start, end))
+        async def partial_decode(n: int, audio: np.ndarray, start: float, end: float) -> None:
+            current = lambda: n == utterance and self.endpointer.in_speech  # noqa: E731
+            result = await transcribe(audio, wanted=current)
+            if result and result[0] and current():
+                await out.put(PartialTranscript(result[0], start, end))
 
-        async def final(ended: SpeechEnded, n: int, spec: _Decode | None) -> Utterance:
+        async def final(ended: SpeechEnded, spec: _Decode | None, audio: np.ndarray) -> Utterance:
             endpoint_wall = time.perf_counter()
-            if spec is not None and spec.utterance == n and spec.end == ended.end:
+            if spec is not None:
                 text, decode_ms = await spec.task
                 # On the input clock the endpoint came (ended.at - started_audio) after the decode began.
                 endpoint_wall = spec.started_wall + (ended.at - spec.started_audio)
                 used = True
             else:
-                text, decode_ms = await self._transcribe(audio_between(ended.start, ended.end))
+                text, decode_ms = await transcribe(audio)
                 used = False
             asr_ms = max(0.0, (time.perf_counter() - endpoint_wall) * 1000)
             return Utterance(text, ended.start, ended.end, ended.at, asr_ms, decode_ms, used)
@@ -116,41 +149,47 @@ class Listener:
                 out.put_nowait(event)
             elif isinstance(event, SpeechPaused):
                 if self.asr_config.speculative:
-                    task = spawn(self._transcribe(audio_between(event.start, event.end)))
-                    speculative = _Decode(task, utterance, event.end, now)
+                    # Superseded if the caller speaks on and pauses again before this one starts.
+                    decode = _Decode(event.end, now)
+                    audio = audio_between(event.start, event.end)
+                    decode.task = spawn(transcribe(audio, wanted=lambda: speculative is decode or decode.claimed))
+                    speculative = decode
             elif isinstance(event, SpeechEnded):
                 out.put_nowait(event)
-                out.put_nowait(spawn(final(event, utterance, speculative)))
+                audio = audio_between(event.start, event.end)
+                # The speculative decode is good if no speech came after the pause that started it.
+                spec = speculative if speculative is not None and speculative.end == event.end else None
+                if spec is not None:
+                    spec.claimed = True
+                out.put_nowait(spawn(final(event, spec, audio)))
                 speculative = None
 
         async def consume() -> None:
-            nonlocal buffer, buffer_start, received, chunks_seen, partial, last_partial
+            nonlocal chunks_seen, partial, last_partial
             try:
                 async for frame in frames:
-                    buffer = np.concatenate([buffer, frame.astype(np.float32, copy=False)])
-                    received += len(frame)
+                    buffer.append(frame.astype(np.float32, copy=False))
                     for prob in self.vad.feed(frame):
                         chunks_seen += 1
                         now = chunks_seen * CHUNK / SAMPLE_RATE
                         for event in self.endpointer.update(prob, now):
                             on_event(event, now)
-                    now = received / SAMPLE_RATE
+                    now = buffer.end / SAMPLE_RATE
                     if self.endpointer.in_speech:
                         interval = self.asr_config.partial_interval_ms / 1000
                         start = self.endpointer.speech_start
-                        if (self.partials and (partial is None or partial.done())
+                        # No partial during a pause: the ASR should be free for the speculative decode.
+                        if (self.partials and not self.endpointer.paused and (partial is None or partial.done())
                                 and now - last_partial >= interval and now - start >= _MIN_PARTIAL_SECONDS):
                             last_partial = now
-                            partial = spawn(partial_decode(utterance, start, now))
+                            audio = audio_between(start, now)
+                            partial = spawn(partial_decode(utterance, audio, start, now))
                             if self.wait_for_partials:
                                 await partial
                     else:
-                        # Outside speech only the padding before a possible start is worth keeping.
-                        keep = max(pad, CHUNK * 4)
-                        if len(buffer) > 2 * keep:
-                            buffer_start += len(buffer) - keep
-                            buffer = buffer[-keep:]
-                now = received / SAMPLE_RATE
+                        # Outside speech, keep only what a start detected now would reach back to.
+                        buffer.keep_last(lookback)
+                now = buffer.end / SAMPLE_RATE
                 for event in self.endpointer.flush(now):
                     on_event(event, now)
             finally:

@@ -169,3 +169,28 @@ def test_turn_on_a_sixty_second_monologue(tmp_path, engines):
     transcript = (tmp_path / "out" / "transcript.txt").read_text()
     # One answer to everything said, though Whisper heard it as several utterances.
     assert len(transcript.split()) > 120 and "library" in transcript.lower() and "exams" in transcript.lower()
+
+
+def test_listen_command_prints_speech_times_and_transcripts(tmp_path, engines):
+    path = tmp_path / "speech.flac"
+    audio = np.concatenate([silence(0.6), speak(engines.tts, SENTENCES[2]), silence(1.0)])
+    import av
+
+    with av.open(str(path), "w") as container:  # a compressed file at another rate, stereo
+        stream = container.add_stream("flac", rate=44100, layout="stereo")
+        frame = av.AudioFrame.from_ndarray(audio[None, :].astype(np.float32), format="flt", layout="mono")
+        frame.sample_rate = 16000
+        resampler = av.AudioResampler(format="s16", layout="stereo", rate=44100)
+        for f in resampler.resample(frame) + resampler.resample(None):
+            for packet in stream.encode(f):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    proc = parley("listen", str(path))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "speech starts" in lines[0] and abs(float(lines[0].split()[0]) - 0.6) < 0.15
+    assert any("…" in line for line in lines)  # partial transcripts
+    assert any("speech ends" in line for line in lines)
+    final = next(line for line in lines if "»" in line)
+    assert wer(SENTENCES[2], final.split("»")[1].split("[")[0])[0] <= 1

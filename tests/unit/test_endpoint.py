@@ -62,3 +62,13 @@ def test_neg_threshold_above_threshold_is_a_config_error():
 
     with pytest.raises(ValidationError, match="neg_threshold"):
         VADConfig(threshold=0.4, neg_threshold=0.6)
+
+
+
+def test_paused_is_true_only_between_a_quiet_chunk_and_the_endpoint():
+    ep, _ = run([0.9] * 5, min_speech_ms=64)
+    assert ep.in_speech and not ep.paused
+    ep.update(0.1, 0.2)
+    assert ep.paused
+    ep.update(0.9, 0.232)
+    assert not ep.paused

@@ -1,0 +1,166 @@
+"""Benchmark of a full spoken turn: end of the caller's speech → first reply audio.
+
+20 spoken questions (made by the Piper voice, with silence around them) go through the whole
+stack: VAD, endpoint (400 ms hangover), Whisper, LLM, TTS. Three runs over the same questions:
+- ``fast``: input fed as fast as the stages allow, timings on the audio clock (see docs);
+- ``fast, no speculative ASR``: the baseline, Whisper starts only at the endpoint;
+- ``realtime``: input paced at wall-clock speed with partial transcripts on, as a live caller.
+Also the barge-in cancel latency: a turn cancelled while it generates, time until it has stopped.
+
+    .venv/bin/python perf/bench_speech_in.py [--questions 20] [--no-realtime]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from parley.audio_in import resample, stream_frames
+from parley.config import load_settings
+from parley.events import SpokenChunk, TurnDone
+from parley.history import History
+from parley.listener import build_listener
+from parley.modelstore import ModelStore
+from parley.stages import CancelToken
+from parley.turn import Conversation, build_engines
+from parley.voice import VoiceSession
+
+QUESTIONS = [
+    "Hello, who are you?",
+    "Where is the main library?",
+    "When does the library close at the weekend?",
+    "How do I get to the train station?",
+    "Where can I get some lunch on campus?",
+    "What time do the campus tours start?",
+    "Can I use the swimming pool?",
+    "Where is the admissions office?",
+    "Is there a bookshop near here?",
+    "How often does the bus to the station run?",
+    "Where is the north car park?",
+    "What can I find in the student centre?",
+    "Do I need a card for the sports centre?",
+    "Is the library open on Sunday?",
+    "Where do the campus tours leave from?",
+    "Can you help me find Hartley Hall?",
+    "What is next to the north car park?",
+    "Is there a gym on campus?",
+    "When is the last campus tour of the day?",
+    "Thank you, where is the main gate?",
+]
+STAGES = ["vad_end_ms", "asr_ms", "llm_first_chunk_ms", "tts_first_audio_ms"]
+
+
+def pct(values, q):
+    return float(np.percentile(values, q * 100))
+
+
+def summary(values):
+    return {"p50": round(pct(values, 0.5), 1), "p95": round(pct(values, 0.95), 1),
+            "mean": round(statistics.fmean(values), 1), "n": len(values)}
+
+
+async def one_turn(settings, engines, listener, audio, realtime) -> dict | None:
+    conversation = Conversation(settings, engines, History())
+    await asyncio.to_thread(conversation.warm_up)
+    session = VoiceSession(conversation, listener, settings.stack.turn_taking)
+    result = None
+    async for event in session.run(stream_frames(audio, settings.stack.audio_in.frame_ms, realtime)):
+        if isinstance(event, TurnDone) and not event.timings.interrupted:
+            result = {"question": event.user, **event.timings.to_dict()}
+    return result
+
+
+def run_variant(settings, engines, store, clips, realtime, speculative=True) -> dict:
+    listener = build_listener(settings, store, wait_for_partials=not realtime)
+    listener.asr_config = listener.asr_config.model_copy(update={"speculative": speculative})
+    rows = []
+    for clip in clips:
+        row = asyncio.run(one_turn(settings, engines, listener, clip, realtime))
+        if row and row.get("end_of_speech_to_first_audio_ms") is not None:
+            rows.append(row)
+    total = [r["end_of_speech_to_first_audio_ms"] for r in rows]
+    mean_total = statistics.fmean(total)
+    return {
+        "end_of_speech_to_first_audio_ms": summary(total),
+        "stages_ms": {s: summary([r[s] for r in rows]) for s in STAGES},
+        "stage_share": {s: round(statistics.fmean(r[s] for r in rows) / mean_total, 3) for s in STAGES},
+        "asr_decode_ms": summary([r["asr_decode_ms"] for r in rows]),
+        "turns": rows,
+    }
+
+
+def bench_cancel(settings, engines, trials: int) -> dict:
+    """Cancel a generating turn at its first audio; ms until the turn has fully stopped."""
+    latencies = []
+
+    async def trial(question):
+        conversation = Conversation(settings, engines, History())
+        token = CancelToken()
+        cancelled_at = None
+        async for event in conversation.reply(question, token):
+            if isinstance(event, SpokenChunk) and cancelled_at is None:
+                cancelled_at = time.perf_counter()
+                token.cancel("barge-in")
+            elif isinstance(event, TurnDone) and cancelled_at is not None:
+                return (time.perf_counter() - cancelled_at) * 1000
+        return None
+
+    for i in range(trials):
+        ms = asyncio.run(trial("Tell me about every building on campus, one after another, in detail. "
+                               + QUESTIONS[i % len(QUESTIONS)]))
+        if ms is not None:
+            latencies.append(ms)
+    return summary(latencies)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config")
+    parser.add_argument("--questions", type=int, default=20)
+    parser.add_argument("--no-realtime", action="store_true")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+
+    settings = load_settings(args.config)
+    store = ModelStore(settings.registry)
+    engines = build_engines(settings, store)
+    silence = lambda s: np.zeros(int(16000 * s), np.float32)  # noqa: E731
+    clips = []
+    for text in QUESTIONS[: args.questions]:
+        seg = engines.tts.synthesize(text)
+        clips.append(np.concatenate([silence(0.5), resample(seg.audio, seg.sample_rate), silence(1.5)]))
+
+    result = {"machine": {"cpu_count": os.cpu_count()},
+              "config": {"llm": settings.stack.llm.model, "asr": settings.stack.asr.model,
+                         "hangover_ms": settings.stack.vad.hangover_ms},
+              "runs": {}}
+    variants = [("fast", False, True), ("fast, no speculative ASR (baseline)", False, False)]
+    if not args.no_realtime:
+        variants.append(("realtime, partials on", True, True))
+    for name, realtime, speculative in variants:
+        result["runs"][name] = run_variant(settings, engines, store, clips, realtime, speculative)
+    result["barge_in_cancel_ms"] = bench_cancel(settings, engines, trials=10)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / time.strftime("speech-in-%Y%m%d-%H%M%S.json")
+    path.write_text(json.dumps(result, indent=2))
+    print(f"end of speech → first audio over {args.questions} spoken questions ({result['config']})")
+    print(f"  {'run':40} {'p50':>7} {'p95':>7}   " + "  ".join(f"{s.removesuffix('_ms'):>18}" for s in STAGES))
+    for name, run in result["runs"].items():
+        t = run["end_of_speech_to_first_audio_ms"]
+        shares = "  ".join(f"{run['stages_ms'][s]['p50']:8.0f} ms ({run['stage_share'][s]:4.0%})" for s in STAGES)
+        print(f"  {name:40} {t['p50']:7.0f} {t['p95']:7.0f}   {shares}")
+    c = result["barge_in_cancel_ms"]
+    print(f"barge-in: turn stopped {c['p50']} ms (p50) / {c['p95']} ms (p95) after cancel")
+    print(f"saved {path}")
+
+
+if __name__ == "__main__":
+    main()
