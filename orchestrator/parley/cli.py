@@ -58,6 +58,38 @@ def cmd_say(args) -> int:
     }
     wav = write_reply(Path(args.out), segments, mapper, timings)
     print(f"{wav} ({audio_s:.2f} s of speech; first audio in {first_audio_ms:.0f} ms)")
+    if args.avatar:
+        video = _write_video(Path(args.out), segments, mapper, args.avatar)
+        print(f"{video} ({args.avatar})")
+    return 0
+
+
+def _write_video(out_dir: Path, segments, mapper, avatar_name: str) -> Path:
+    from parley.avatars import load_avatar
+    from parley.face2d import PortraitRenderer
+    from parley.outputs import join_speech
+    from parley.video import frames_on_clock, write_mp4
+
+    avatar = load_avatar(avatar_name)
+    speech = join_speech(segments)
+    track = mapper.track(speech)
+    renderer = PortraitRenderer(avatar, fps=track.fps)
+    path = out_dir / "video.mp4"
+    write_mp4(path, (frame for _, frame in frames_on_clock(renderer, track)), track.fps, speech.audio,
+              speech.sample_rate)
+    return path
+
+
+def cmd_avatar(args) -> int:
+    from parley.avatars import AvatarError, init_portrait
+
+    try:
+        path = init_portrait(Path(args.image), args.name, args.licence,
+                             **({"out_root": Path(args.out_root)} if args.out_root else {}))
+    except AvatarError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{path} (use it with --avatar {args.name})")
     return 0
 
 
@@ -343,7 +375,17 @@ def build_parser() -> argparse.ArgumentParser:
     say = sub.add_parser("say", help="speak TEXT: write speech.wav, visemes.json, timings.json")
     say.add_argument("text", nargs="+")
     say.add_argument("--out", required=True, help="output directory")
+    say.add_argument("--avatar", help="also write video.mp4 with this portrait avatar (name under avatars/ or a YAML path)")
     say.set_defaults(func=cmd_say)
+
+    avatar = sub.add_parser("avatar", help="set up avatars")
+    avatar_sub = avatar.add_subparsers(dest="avatar_command", required=True)
+    init = avatar_sub.add_parser("init", help="find the face in a portrait and write its avatar.yaml")
+    init.add_argument("image", help="a frontal portrait, PNG or JPEG")
+    init.add_argument("--name", required=True, help="the avatar's name (its folder under avatars/)")
+    init.add_argument("--licence", required=True, help="the image's licence, recorded in the YAML")
+    init.add_argument("--out-root", help="where avatar folders go (default: the repository's avatars/)")
+    init.set_defaults(func=cmd_avatar)
 
     chat = sub.add_parser("chat", help="a text conversation with the persona, spoken")
     chat.add_argument("--out", help="where each turn's WAV and visemes go (default: out/chat-TIME)")

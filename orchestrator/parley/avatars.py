@@ -1,0 +1,164 @@
+"""Avatars: a folder with ``avatar.yaml`` and its image (2D portrait) or model.
+
+A portrait's YAML holds the face landmarks the 2D renderer warps around. They are found once, at
+set-up, by ``parley avatar init IMAGE`` (MediaPipe face mesh, which ships its model in the 0.10.14
+wheel), so a new portrait needs a new image and that one command, never code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from parley.config import ConfigError, load_model
+
+REPO_AVATARS = Path(__file__).resolve().parents[2] / "avatars"
+
+# MediaPipe face-mesh indices of the points the renderer uses (image left = the subject's right).
+MESH_POINTS = {
+    "mouth_left": 61, "mouth_right": 291,
+    "upper_lip_top": 0, "upper_lip_inner": 13, "lower_lip_inner": 14, "lower_lip_bottom": 17,
+    "chin": 152, "jaw_left": 172, "jaw_right": 397, "nose_tip": 1,
+    "left_eye_top": 159, "left_eye_bottom": 145, "left_eye_outer": 33, "left_eye_inner": 133,
+    "right_eye_top": 386, "right_eye_bottom": 374, "right_eye_inner": 362, "right_eye_outer": 263,
+    "face_top": 10, "face_left": 234, "face_right": 454,
+}
+INNER_LIPS = {
+    "upper": [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308],
+    "lower": [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308],
+}
+
+
+class AvatarError(ValueError):
+    pass
+
+
+class PortraitLandmarks(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    points: dict[str, tuple[float, float]]
+    inner_lip_upper: list[tuple[float, float]] = Field(min_length=3)
+    inner_lip_lower: list[tuple[float, float]] = Field(min_length=3)
+
+    @field_validator("points")
+    @classmethod
+    def _all_points(cls, points: dict) -> dict:
+        missing = sorted(set(MESH_POINTS) - set(points))
+        if missing:
+            raise ValueError(f"missing landmarks {missing}; run `parley avatar init` on the image again")
+        return points
+
+    def p(self, name: str) -> np.ndarray:
+        return np.array(self.points[name], dtype=np.float64)
+
+
+class Avatar(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    kind: Literal["portrait"]
+    image: str
+    licence: str
+    # The square of the image shown, [x, y, size] in image pixels, and the rendered size.
+    crop: tuple[int, int, int]
+    size: int = Field(512, ge=64, le=2048)
+    landmarks: PortraitLandmarks
+    folder: Path = Path(".")
+
+    @property
+    def image_path(self) -> Path:
+        return self.folder / self.image
+
+
+def load_avatar(name_or_path: str) -> Avatar:
+    """An avatar by folder name under avatars/, or by the path of its avatar.yaml."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = REPO_AVATARS / name_or_path / "avatar.yaml"
+        if not path.is_file():
+            known = sorted(p.parent.name for p in REPO_AVATARS.glob("*/avatar.yaml"))
+            raise ConfigError(f"unknown avatar {name_or_path!r}; known: {', '.join(known) or 'none'}")
+    avatar = load_model(path, Avatar).model_copy(update={"folder": path.parent})
+    if not avatar.image_path.is_file():
+        raise ConfigError(f"{path}: image: {avatar.image_path} not found")
+    return avatar
+
+
+def find_landmarks(image: np.ndarray) -> PortraitLandmarks:
+    """Face-mesh landmarks of the one face in an RGB image, in pixels."""
+    import warnings
+
+    with warnings.catch_warnings():  # protobuf deprecation noise from MediaPipe's generated code
+        warnings.simplefilter("ignore")
+        import mediapipe as mp
+
+    h, w = image.shape[:2]
+    with warnings.catch_warnings(), mp.solutions.face_mesh.FaceMesh(
+        static_image_mode=True, max_num_faces=1, refine_landmarks=True
+    ) as mesh:
+        warnings.simplefilter("ignore")
+        result = mesh.process(np.ascontiguousarray(image[:, :, :3]))
+    if not result.multi_face_landmarks:
+        raise AvatarError("no face found: use a frontal portrait with the whole face visible")
+    lm = result.multi_face_landmarks[0].landmark
+
+    def px(i: int) -> tuple[float, float]:
+        return (round(lm[i].x * w, 2), round(lm[i].y * h, 2))
+
+    return PortraitLandmarks(
+        points={name: px(i) for name, i in MESH_POINTS.items()},
+        inner_lip_upper=[px(i) for i in INNER_LIPS["upper"]],
+        inner_lip_lower=[px(i) for i in INNER_LIPS["lower"]],
+    )
+
+
+def face_crop(landmarks: PortraitLandmarks, width: int, height: int) -> tuple[int, int, int]:
+    """A square around the face with room for head motion, kept inside the image."""
+    left, right = landmarks.p("face_left")[0], landmarks.p("face_right")[0]
+    top, chin = landmarks.p("face_top")[1], landmarks.p("chin")[1]
+    cx, cy = (left + right) / 2, (top + chin) / 2
+    size = int(min(max(right - left, chin - top) * 1.7, width, height))
+    x = int(np.clip(cx - size / 2, 0, width - size))
+    y = int(np.clip(cy - size / 2, 0, height - size))
+    return x, y, size
+
+
+def init_portrait(image_file: Path, name: str, licence: str, out_root: Path = REPO_AVATARS) -> Path:
+    """Write ``out_root/name/avatar.yaml`` (and copy the image there); return the YAML's path."""
+    import shutil
+
+    import cv2
+
+    bgr = cv2.imread(str(image_file), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise AvatarError(f"{image_file}: not an image that can be read (PNG or JPEG)")
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    landmarks = find_landmarks(rgb)
+    folder = out_root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"portrait{image_file.suffix.lower()}"
+    if image_file.resolve() != target.resolve():
+        shutil.copyfile(image_file, target)
+    avatar = {
+        "name": name,
+        "kind": "portrait",
+        "image": target.name,
+        "licence": licence,
+        "crop": list(face_crop(landmarks, rgb.shape[1], rgb.shape[0])),
+        "size": 512,
+        "landmarks": {
+            "points": {k: list(v) for k, v in landmarks.points.items()},
+            "inner_lip_upper": [list(p) for p in landmarks.inner_lip_upper],
+            "inner_lip_lower": [list(p) for p in landmarks.inner_lip_lower],
+        },
+    }
+    path = folder / "avatar.yaml"
+    path.write_text(
+        "# Written by `parley avatar init`; landmarks are MediaPipe face-mesh points in image pixels.\n"
+        + yaml.safe_dump(avatar, sort_keys=False, default_flow_style=None)
+    )
+    return path

@@ -1,0 +1,212 @@
+"""The 2D talking head: a portrait warped by the viseme curves, with no learned weights.
+
+Each frame is one ``cv2.remap`` of the portrait. The sampling map is the output grid moved by a
+slow head sway and breathing (a global affine), minus a sum of smooth displacement fields built
+once from the landmarks: jaw drop (lower lip and chin), mouth width (corners), lip closure, lip
+rounding, and eyelids for blinks. Each field is scaled per frame by a curve value, so a frame costs
+a few multiply-adds over the image plus the remap. Where the jaw opens, a mouth interior (dark
+cavity with a row of upper teeth) is drawn inside the displaced inner-lip contour.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from parley.avatars import Avatar
+from parley.events import VisemeTrack
+
+
+def _gauss(d2: np.ndarray, sigma: float) -> np.ndarray:
+    return np.exp(-d2 / (2.0 * sigma * sigma)).astype(np.float32)
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return (x * x * (3 - 2 * x)).astype(np.float32)
+
+
+class PortraitRenderer:
+    """``FaceRenderer`` for portrait avatars. ``frame(t, track)`` returns an RGB uint8 image."""
+
+    def __init__(self, avatar: Avatar, fps: float = 30.0, seed: int = 0) -> None:
+        bgr = cv2.imread(str(avatar.image_path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ValueError(f"{avatar.image_path}: cannot read the portrait image")
+        self.image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        self.fps = fps
+        self.size = n = avatar.size
+        x0, y0, crop = avatar.crop
+        self._scale = crop / n  # image pixels per output pixel
+        self._origin = np.array([x0, y0], np.float64)
+        lm = avatar.landmarks
+        to_out = lambda p: (np.asarray(p, np.float64) - self._origin) / self._scale  # noqa: E731
+        P = {k: to_out(v) for k, v in lm.points.items()}
+        self._inner_upper = np.array([to_out(p) for p in lm.inner_lip_upper])
+        self._inner_lower = np.array([to_out(p) for p in lm.inner_lip_lower])
+
+        yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
+        self._grid = (xx, yy)
+        self._centre = np.array([n / 2, n / 2], np.float32)
+        mouth_c = (P["upper_lip_inner"] + P["lower_lip_inner"]) / 2
+        self._mouth_c = mouth_c
+        self._mouth_w = float(np.linalg.norm(P["mouth_right"] - P["mouth_left"]))
+        self._lip_to_chin = float(P["chin"][1] - mouth_c[1])
+        self._rest_gap = float(max(P["lower_lip_inner"][1] - P["upper_lip_inner"][1], 0.0))
+        w, s = self._mouth_w, self._lip_to_chin
+        dx, dy = xx - mouth_c[0], yy - mouth_c[1]
+
+        # Jaw: everything from the lower lip down, across the jaw's width, moves down; the neck less.
+        # The stretch happens between the lips, where the mouth interior is drawn over it.
+        below = _smoothstep((dy + 0.02 * s) / (self._rest_gap / 2 + 0.07 * s))
+        neck = 1.0 - _smoothstep((yy - P["chin"][1]) / (0.6 * s))
+        across = _gauss(dx * dx, 0.75 * w)
+        self._w_jaw = below * np.maximum(neck, 0.0) * across
+        # Corners: horizontally, away from (or towards) the mouth centre.
+        corner = np.zeros_like(xx)
+        for name, sign in (("mouth_left", -1.0), ("mouth_right", 1.0)):
+            d2 = (xx - P[name][0]) ** 2 + (yy - P[name][1]) ** 2
+            corner += sign * _gauss(d2, 0.28 * w)
+        self._w_corner = corner
+        # Lips: the upper and the lower lip, for closing the mouth and rounding it.
+        upper_y = (P["upper_lip_top"][1] + P["upper_lip_inner"][1]) / 2
+        lower_y = (P["lower_lip_inner"][1] + P["lower_lip_bottom"][1]) / 2
+        self._w_upper = _gauss((xx - mouth_c[0]) ** 2 / 2.2 + (yy - upper_y) ** 2, 0.2 * w)
+        self._w_lower = _gauss((xx - mouth_c[0]) ** 2 / 2.2 + (yy - lower_y) ** 2, 0.2 * w)
+        # Eyelids: for a blink, each eye is covered by a lid of the skin just above it.
+        rest = cv2.remap(self.image, (self._origin[0] + xx * self._scale).astype(np.float32),
+                         (self._origin[1] + yy * self._scale).astype(np.float32), cv2.INTER_LINEAR)
+        self._eyes = []
+        for side in ("left", "right"):
+            top, bottom = P[f"{side}_eye_top"], P[f"{side}_eye_bottom"]
+            outer, inner = P[f"{side}_eye_outer"], P[f"{side}_eye_inner"]
+            centre = (outer + inner) / 2
+            axes = (abs(inner[0] - outer[0]) * 0.62, max(bottom[1] - top[1], 2.0) * 1.1)
+            patch_y = int(min(bottom[1] + 1.2 * axes[1], self.size - 3))  # the cheek under the eye
+            skin = np.median(rest[patch_y : patch_y + 3, int(centre[0] - axes[0] / 2) : int(centre[0] + axes[0] / 2)]
+                             .reshape(-1, 3), axis=0).astype(np.float32) * 0.8  # lids sit in shadow
+            self._eyes.append((centre, axes, skin))
+
+        self._jaw_drop = 0.42 * s  # pixels of chin travel at jawOpen = 1
+        cavity_roi = [int(mouth_c[0] - w), int(mouth_c[1] - 0.6 * w), int(mouth_c[0] + w), int(mouth_c[1] + 1.2 * w)]
+        self._roi = np.clip(cavity_roi, 0, n)
+        # Where the mouth can be, whatever it does: lips, the widest opening, a little sway.
+        box = [mouth_c[0] - 0.6 * w, mouth_c[1] - 0.25 * w, mouth_c[0] + 0.6 * w, mouth_c[1] + 0.5 * s]
+        self.mouth_box = tuple(int(v) for v in np.clip(box, 0, n))
+        self._rng = np.random.default_rng(seed)
+        self._blinks = self._blink_times(600.0)
+
+    def _blink_times(self, horizon: float) -> np.ndarray:
+        gaps = self._rng.uniform(2.5, 5.5, size=int(horizon / 2.5) + 1)
+        return np.cumsum(gaps)
+
+    @staticmethod
+    def _curve(track: VisemeTrack | None, name: str, t: float) -> float:
+        if track is None:
+            return 0.0
+        values = track.curves.get(name)
+        if not values:
+            return 0.0
+        i = int(round(t * track.fps))
+        return float(values[i]) if 0 <= i < len(values) else 0.0
+
+    def _blink(self, t: float) -> float:
+        """Eyelid closure in [0, 1]: a 160 ms blink every few seconds."""
+        i = np.searchsorted(self._blinks, t)
+        near = min((abs(t - self._blinks[j]) for j in (i - 1, i) if 0 <= j < len(self._blinks)), default=1.0)
+        return float(max(0.0, 1.0 - near / 0.08))
+
+    def _head_affine(self, t: float) -> np.ndarray:
+        """Output → face coordinates: a slow sway, nod and breath, so the face is never still."""
+        angle = 0.9 * np.sin(2 * np.pi * 0.11 * t) + 0.4 * np.sin(2 * np.pi * 0.27 * t + 1.3)
+        tx = 2.0 * np.sin(2 * np.pi * 0.07 * t + 0.5)
+        ty = 1.5 * np.sin(2 * np.pi * 0.17 * t) + 1.0 * np.sin(2 * np.pi * 0.25 * t)  # nod + breath
+        scale = 1.0 + 0.004 * np.sin(2 * np.pi * 0.25 * t)
+        m = cv2.getRotationMatrix2D((float(self._centre[0]), float(self._centre[1] * 1.3)), angle, scale)
+        m[:, 2] += (tx, ty)
+        return cv2.invertAffineTransform(m)
+
+    def mouth_controls(self, t: float, track: VisemeTrack | None) -> dict[str, float]:
+        c = lambda name: self._curve(track, name, t)  # noqa: E731
+        return {
+            "jaw": c("jawOpen"),
+            "width": 0.22 * c("mouthSmile") - 0.3 * c("mouthPucker") - 0.18 * c("mouthFunnel"),
+            "close": min(1.0, c("mouthClose") / 0.6),
+            "round": c("mouthFunnel") + 0.5 * c("mouthPucker"),
+        }
+
+    def frame(self, t: float, track: VisemeTrack | None = None) -> np.ndarray:
+        k = self.mouth_controls(t, track)
+        xx, yy = self._grid
+        a = self._head_affine(t)
+        fx = a[0, 0] * xx + a[0, 1] * yy + a[0, 2]
+        fy = a[1, 0] * xx + a[1, 1] * yy + a[1, 2]
+        jaw_px = k["jaw"] * self._jaw_drop
+        close_px = k["close"] * self._rest_gap / 2
+        dy = jaw_px * self._w_jaw + close_px * (self._w_upper - self._w_lower) - 0.08 * self._mouth_w * k["round"] * self._w_upper
+        dx = 0.5 * k["width"] * self._mouth_w * self._w_corner
+        map_x = (self._origin[0] + (fx - dx) * self._scale).astype(np.float32)
+        map_y = (self._origin[1] + (fy - dy) * self._scale).astype(np.float32)
+        out = cv2.remap(self.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        if jaw_px > 0.02 * self._mouth_w:
+            self._draw_mouth(out, a, jaw_px, dx, dy)
+        blink = self._blink(t)
+        if blink > 0:
+            self._draw_lids(out, a, blink)
+        return out
+
+    def _draw_lids(self, out: np.ndarray, affine: np.ndarray, closure: float) -> None:
+        forward = cv2.invertAffineTransform(affine)
+        for centre, (ax, ay), skin in self._eyes:
+            cx, cy = forward[:, :2] @ centre + forward[:, 2]
+            x0, y0 = int(cx - ax - 4), int(cy - ay - 4)
+            x1, y1 = int(cx + ax + 4), int(cy + ay + 4)
+            if x0 < 0 or y0 < 0 or x1 > self.size or y1 > self.size:
+                continue
+            mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            # The lid comes down from the top of the eye: a growing upper part of the ellipse.
+            lid_bottom = int(round(cy - ay + 2 * ay * closure)) - y0
+            cv2.ellipse(mask, (int(cx) - x0, int(cy) - y0), (int(ax), int(ay)), 0, 0, 360, 255, -1, cv2.LINE_AA)
+            mask[max(lid_bottom, 0):] = 0
+            soft = cv2.GaussianBlur(mask, (5, 5), 0).astype(np.float32)[..., None] / 255.0
+            roi = out[y0:y1, x0:x1].astype(np.float32)
+            roi = roi * (1 - soft) + skin * soft
+            if closure > 0.5 and 0 < lid_bottom < roi.shape[0]:  # the lashes along the lid's edge
+                lash = np.zeros_like(mask)
+                cv2.ellipse(lash, (int(cx) - x0, int(cy) - y0), (int(ax), int(ay * 0.35)), 0, 0, 180, 255, 2, cv2.LINE_AA)
+                lash_a = lash.astype(np.float32)[..., None] / 255.0 * (closure - 0.5) * 1.6
+                roi = roi * (1 - lash_a) + np.array([60, 40, 30], np.float32) * lash_a
+            out[y0:y1, x0:x1] = np.clip(roi, 0, 255).astype(np.uint8)
+
+    def _draw_mouth(self, out: np.ndarray, affine: np.ndarray, jaw_px: float, dx: np.ndarray, dy: np.ndarray) -> None:
+        """A dark cavity with upper teeth, inside the inner lips as this frame moved them."""
+        forward = cv2.invertAffineTransform(affine)  # face → output coordinates
+
+        def moved(points: np.ndarray) -> np.ndarray:
+            ix = np.clip(points[:, 0].astype(int), 0, self.size - 1)
+            iy = np.clip(points[:, 1].astype(int), 0, self.size - 1)
+            face = points + np.stack([dx[iy, ix], dy[iy, ix]], axis=1)
+            return face @ forward[:, :2].T + forward[:, 2]
+
+        upper = moved(self._inner_upper)
+        lower = moved(self._inner_lower)
+        contour = np.concatenate([upper, lower[::-1]]).astype(np.int32)
+        x0, y0, x1, y1 = self._roi
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillPoly(mask, [contour - (x0, y0)], 255, lineType=cv2.LINE_AA)
+        if not mask.any():
+            return
+        teeth = np.zeros_like(mask)
+        teeth_h = int(min(0.35 * jaw_px, 0.12 * self._mouth_w)) + 1
+        cv2.fillPoly(teeth, [np.concatenate([upper, upper[::-1] + (0, teeth_h)]).astype(np.int32) - (x0, y0)], 255)
+        roi = out[y0:y1, x0:x1].astype(np.float32)
+        soft = cv2.GaussianBlur(mask, (5, 5), 0).astype(np.float32)[..., None] / 255.0
+        teeth_a = (cv2.GaussianBlur(teeth, (3, 3), 0).astype(np.float32)[..., None] / 255.0) * soft
+        cavity = np.array([52, 18, 22], np.float32)
+        teeth_colour = np.array([226, 220, 208], np.float32)
+        # A small opening shows the portrait's own (warped) lips and teeth; a wide one, a cavity.
+        opacity = float(np.clip(jaw_px / (0.2 * self._mouth_w), 0.0, 1.0))
+        soft, teeth_a = soft * opacity, teeth_a * opacity
+        roi = roi * (1 - soft) + cavity * soft
+        roi = roi * (1 - teeth_a) + teeth_colour * teeth_a
+        out[y0:y1, x0:x1] = np.clip(roi, 0, 255).astype(np.uint8)

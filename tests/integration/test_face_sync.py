@@ -1,0 +1,122 @@
+"""The talking portrait on real speech: the mouth moves with the sound, in the MP4 too."""
+
+import subprocess
+import sys
+
+import av
+import numpy as np
+import pytest
+
+from parley.avatars import REPO_AVATARS, load_avatar
+from parley.events import PhonemeTiming, SpeechSegment
+from parley.face2d import PortraitRenderer
+from parley.outputs import join_speech
+from parley.video import frames_on_clock, write_mp4
+from tests.unit.test_face2d import mouth_openness
+
+FPS = 30
+
+
+def padded_speech(tts, text, pad=0.6):
+    seg = tts.synthesize(text)
+    quiet = SpeechSegment("", np.zeros(int(pad * seg.sample_rate), np.float32), seg.sample_rate,
+                          [PhonemeTiming(" ", 0.0, pad)])
+    return join_speech([quiet, seg, quiet])
+
+
+def envelope(audio, rate, n_frames):
+    hop = rate / FPS
+    return np.array([np.sqrt(np.mean(audio[int(i * hop) : int((i + 1) * hop)] ** 2) + 1e-12) for i in range(n_frames)])
+
+
+def best_lag(a, b, max_lag=5):
+    a, b = (a - a.mean()) / a.std(), (b - b.mean()) / b.std()
+    scores = {}
+    for lag in range(-max_lag, max_lag + 1):
+        x, y = (a[lag:], b[: len(b) - lag]) if lag >= 0 else (a[:lag], b[-lag:])
+        scores[lag] = float(np.mean(x * y))
+    lag = max(scores, key=scores.get)
+    return lag, scores[lag]
+
+
+@pytest.fixture(scope="module")
+def rendered(engines, tmp_path_factory):
+    speech = padded_speech(engines.tts, "Hello there! Where is the library? It opens at eight, and closes at ten.")
+    track = engines.visemes.track(speech)
+    renderer = PortraitRenderer(load_avatar("portrait"), fps=FPS)
+    path = tmp_path_factory.mktemp("video") / "video.mp4"
+    write_mp4(path, (f for _, f in frames_on_clock(renderer, track)), FPS, speech.audio, speech.sample_rate)
+    return speech, renderer, path
+
+
+def decode(path):
+    with av.open(str(path)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    with av.open(str(path)) as c:
+        audio = np.concatenate([f.to_ndarray().reshape(-1) for f in c.decode(audio=0)])
+        rate = c.streams.audio[0].rate
+    return frames, audio, rate
+
+
+def test_mp4_has_h264_and_aac_on_one_clock(rendered):
+    speech, _, path = rendered
+    with av.open(str(path)) as c:
+        video, audio = c.streams.video[0], c.streams.audio[0]
+        assert video.codec_context.name == "h264" and audio.codec_context.name == "aac"
+        assert float(video.average_rate) == FPS and (video.width, video.height) == (512, 512)
+        v_dur, a_dur = float(video.duration * video.time_base), float(audio.duration * audio.time_base)
+    assert abs(v_dur - speech.duration) <= 1.5 / FPS and abs(a_dur - speech.duration) < 0.05
+
+
+def test_mouth_follows_the_audio_within_one_frame(rendered):
+    speech, renderer, path = rendered
+    frames, audio, rate = decode(path)
+    openness = np.array([mouth_openness(renderer, f, i / FPS) for i, f in enumerate(frames)])
+    env = envelope(audio, rate, len(frames))
+    lag, corr = best_lag(openness, env)
+    assert abs(lag) <= 1 and corr > 0.4, (lag, corr)
+
+
+def test_silence_keeps_the_mouth_closed(rendered):
+    speech, renderer, path = rendered
+    frames, _, _ = decode(path)
+    lead = int(0.6 * FPS) - 2  # the last frames before speech may already anticipate the first sound
+    openness = [mouth_openness(renderer, frames[i], i / FPS) for i in range(lead)]
+    tail = [mouth_openness(renderer, frames[-i], (len(frames) - i) / FPS) for i in range(1, lead)]
+    speaking = [mouth_openness(renderer, f, i / FPS) for i, f in enumerate(frames) if lead + 4 < i < len(frames) - lead - 4]
+    assert max(openness + tail) < 2.0 < np.percentile(speaking, 75)
+
+
+def test_say_writes_video_with_the_portrait(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "parley.cli", "say", "Welcome to Northfield!", "--out", str(tmp_path),
+                           "--avatar", "portrait"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "video.mp4").stat().st_size > 10_000 and (tmp_path / "speech.wav").is_file()
+
+
+def run_init(*args):
+    return subprocess.run([sys.executable, "-m", "parley.cli", "avatar", "init", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_avatar_init_finds_the_same_face(tmp_path):
+    proc = run_init(str(REPO_AVATARS / "portrait" / "portrait.png"), "--name", "copy", "--licence", "public domain",
+                    "--out-root", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    made, shipped = load_avatar(str(tmp_path / "copy" / "avatar.yaml")), load_avatar("portrait")
+    for name, point in shipped.landmarks.points.items():
+        assert np.allclose(made.landmarks.points[name], point, atol=1.0), name
+    assert made.crop == shipped.crop
+
+
+def test_avatar_init_refuses_images_without_a_face_and_non_images(tmp_path):
+    import cv2
+
+    blank = tmp_path / "wall.png"
+    cv2.imwrite(str(blank), np.full((256, 256, 3), 180, np.uint8))
+    proc = run_init(str(blank), "--name", "wall", "--licence", "x", "--out-root", str(tmp_path))
+    assert proc.returncode == 2 and "no face found" in proc.stderr
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    proc = run_init(str(text), "--name", "notes", "--licence", "x", "--out-root", str(tmp_path))
+    assert proc.returncode == 2 and "not an image" in proc.stderr
