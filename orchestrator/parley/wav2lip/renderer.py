@@ -1,0 +1,84 @@
+"""Wav2Lip on onnxruntime: the portrait's face box, regenerated around the mouth from the audio.
+
+Frames are rendered in batches (one model call for many frames, on GPU the whole point), on top
+of the 2D renderer's frames without visemes, so the head still sways and blinks. The generated
+96×96 face is scaled back into its box and blended in with a feathered mask over the lower face,
+where Wav2Lip changes anything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime
+
+from parley.audio_in import resample
+from parley.avatars import Avatar
+from parley.events import SpeechSegment
+from parley.face2d import PortraitRenderer
+from parley.video import frame_count
+from parley.wav2lip.mel import frame_windows, melspectrogram
+
+FACE = 96
+
+
+def face_box(avatar: Avatar, renderer: PortraitRenderer) -> tuple[int, int, int, int]:
+    """The face box in output pixels, as Wav2Lip's face detector would give it (chin padded)."""
+    lm = avatar.landmarks
+    to_out = lambda name: (lm.p(name) - renderer._origin) / renderer._scale  # noqa: E731
+    left, right = to_out("face_left")[0], to_out("face_right")[0]
+    top, chin = to_out("face_top")[1], to_out("chin")[1]
+    bottom = chin + 0.08 * (chin - top)
+    box = np.clip([left, top, right, bottom], 0, renderer.size).astype(int)
+    return tuple(int(v) for v in box)
+
+
+class Wav2LipRenderer:
+    def __init__(self, model_file: Path, avatar: Avatar, fps: float = 25.0, batch_size: int = 16,
+                 providers: list[str] | None = None) -> None:
+        self.session = onnxruntime.InferenceSession(
+            str(model_file), providers=providers or onnxruntime.get_available_providers()
+        )
+        self.fps = fps
+        self.batch_size = batch_size
+        self.base = PortraitRenderer(avatar, fps=fps)
+        self.box = face_box(avatar, self.base)
+        x0, y0, x1, y1 = self.box
+        h, w = y1 - y0, x1 - x0
+        # Blend only the lower face, fading out towards the box edges and the eyes.
+        mask = np.zeros((h, w), np.float32)
+        cv2.ellipse(mask, (w // 2, int(h * 0.72)), (int(w * 0.42), int(h * 0.3)), 0, 0, 360, 1.0, -1)
+        self.mask = cv2.GaussianBlur(mask, (0, 0), max(w, h) * 0.04)[..., None]
+
+    def generate(self, mels: np.ndarray, faces: np.ndarray) -> np.ndarray:
+        """One model call: (B, 80, 16) mel windows and (B, 96, 96, 3) uint8 faces → (B, 96, 96, 3)."""
+        x = faces.astype(np.float32) / 255.0
+        masked = x.copy()
+        masked[:, FACE // 2 :] = 0.0  # the lower half is what the model draws from the audio
+        face_in = np.concatenate([masked, x], axis=3).transpose(0, 3, 1, 2)
+        (out,) = self.session.run(None, {"audio": mels[:, None], "face": np.ascontiguousarray(face_in)})
+        return np.clip(out.transpose(0, 2, 3, 1) * 255.0, 0, 255).astype(np.uint8)
+
+    def paste(self, frame: np.ndarray, face: np.ndarray) -> np.ndarray:
+        x0, y0, x1, y1 = self.box
+        region = frame[y0:y1, x0:x1].astype(np.float32)
+        resized = cv2.resize(face, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        out = frame.copy()
+        out[y0:y1, x0:x1] = (region * (1 - self.mask) + resized * self.mask).astype(np.uint8)
+        return out
+
+    def render(self, speech: SpeechSegment) -> list[np.ndarray]:
+        """Every frame of ``speech`` at ``fps``, generated ``batch_size`` frames per model call."""
+        audio = speech.audio if speech.sample_rate == 16000 else resample(speech.audio, speech.sample_rate)
+        n = frame_count(len(audio) / 16000, self.fps)
+        mels = frame_windows(melspectrogram(audio), self.fps, n)
+        x0, y0, x1, y1 = self.box
+        frames = []
+        for start in range(0, n, self.batch_size):
+            base = [self.base.frame(i / self.fps) for i in range(start, min(start + self.batch_size, n))]
+            faces = np.stack([cv2.resize(f[y0:y1, x0:x1], (FACE, FACE), interpolation=cv2.INTER_AREA) for f in base])
+            generated = self.generate(mels[start : start + len(base)], faces)
+            frames += [self.paste(f, g) for f, g in zip(base, generated)]
+        return frames
