@@ -24,6 +24,13 @@ from parley.wav2lip.mel import frame_windows, melspectrogram
 FACE = 96
 
 
+def default_providers() -> list[str]:
+    """The GPU providers onnxruntime has here, then the CPU (never the remote Azure provider)."""
+    available = onnxruntime.get_available_providers()
+    gpu = [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in available]
+    return gpu + ["CPUExecutionProvider"]
+
+
 def face_box(avatar: Avatar, renderer: PortraitRenderer) -> tuple[int, int, int, int]:
     """The face box in output pixels, as Wav2Lip's face detector would give it (chin padded)."""
     lm = avatar.landmarks
@@ -39,7 +46,7 @@ class Wav2LipRenderer:
     def __init__(self, model_file: Path, avatar: Avatar, fps: float = 25.0, batch_size: int = 16,
                  providers: list[str] | None = None) -> None:
         self.session = onnxruntime.InferenceSession(
-            str(model_file), providers=providers or onnxruntime.get_available_providers()
+            str(model_file), providers=providers or default_providers()
         )
         self.fps = fps
         self.batch_size = batch_size
