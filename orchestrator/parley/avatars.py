@@ -56,6 +56,22 @@ class PortraitLandmarks(BaseModel):
         return np.array(self.points[name], dtype=np.float64)
 
 
+class GLBAvatar(BaseModel):
+    """A 3D avatar: a GLB with viseme morph targets, rendered in the browser (web/avatar3d.html)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    kind: Literal["glb"]
+    model: str
+    licence: str
+    folder: Path = Path(".")
+
+    @property
+    def model_path(self) -> Path:
+        return self.folder / self.model
+
+
 class Avatar(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -74,16 +90,30 @@ class Avatar(BaseModel):
         return self.folder / self.image
 
 
-def load_avatar(name_or_path: str) -> Avatar:
-    """An avatar by folder name under avatars/, or by the path of its avatar.yaml."""
+def load_avatar(name_or_path: str) -> Avatar | GLBAvatar:
+    """An avatar by folder name under avatars/, or by the path of its avatar.yaml.
+
+    A GLB avatar is checked for its viseme morph targets here, so a model that cannot speak is
+    refused at load time with the names of the missing targets."""
+    from parley.glb import GLBError, check_avatar
+
     path = Path(name_or_path)
     if not path.suffix:
         path = REPO_AVATARS / name_or_path / "avatar.yaml"
         if not path.is_file():
             known = sorted(p.parent.name for p in REPO_AVATARS.glob("*/avatar.yaml"))
             raise ConfigError(f"unknown avatar {name_or_path!r}; known: {', '.join(known) or 'none'}")
-    avatar = load_model(path, Avatar).model_copy(update={"folder": path.parent})
-    if not avatar.image_path.is_file():
+    kind = (yaml.safe_load(path.read_text()) or {}).get("kind") if path.is_file() else None
+    model = GLBAvatar if kind == "glb" else Avatar
+    avatar = load_model(path, model).model_copy(update={"folder": path.parent})
+    if isinstance(avatar, GLBAvatar):
+        if not avatar.model_path.is_file():
+            raise ConfigError(f"{path}: model: {avatar.model_path} not found")
+        try:
+            check_avatar(avatar.model_path)
+        except GLBError as exc:
+            raise ConfigError(f"{path}: model: {exc}") from None
+    elif not avatar.image_path.is_file():
         raise ConfigError(f"{path}: image: {avatar.image_path} not found")
     return avatar
 

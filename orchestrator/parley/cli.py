@@ -59,18 +59,24 @@ def cmd_say(args) -> int:
     wav = write_reply(Path(args.out), segments, mapper, timings)
     print(f"{wav} ({audio_s:.2f} s of speech; first audio in {first_audio_ms:.0f} ms)")
     if args.avatar:
-        video = _write_video(Path(args.out), segments, mapper, args.avatar)
-        print(f"{video} ({args.avatar})")
+        from parley.avatars import GLBAvatar, load_avatar
+
+        avatar = load_avatar(args.avatar)
+        if isinstance(avatar, GLBAvatar):
+            # The browser renders it: the viseme timeline written above is what it plays.
+            print(f"3D avatar {avatar.name}: open web/avatar3d.html?glb=<{avatar.model_path}>"
+                  f"&visemes=<{Path(args.out) / 'visemes.json'}>&audio=<{wav}> from a web server")
+        else:
+            video = _write_video(Path(args.out), segments, mapper, avatar)
+            print(f"{video} ({avatar.name})")
     return 0
 
 
-def _write_video(out_dir: Path, segments, mapper, avatar_name: str) -> Path:
-    from parley.avatars import load_avatar
+def _write_video(out_dir: Path, segments, mapper, avatar) -> Path:
     from parley.face2d import PortraitRenderer
     from parley.outputs import join_speech
     from parley.video import frames_on_clock, write_mp4
 
-    avatar = load_avatar(avatar_name)
     speech = join_speech(segments)
     track = mapper.track(speech)
     renderer = PortraitRenderer(avatar, fps=track.fps)
@@ -375,7 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     say = sub.add_parser("say", help="speak TEXT: write speech.wav, visemes.json, timings.json")
     say.add_argument("text", nargs="+")
     say.add_argument("--out", required=True, help="output directory")
-    say.add_argument("--avatar", help="also write video.mp4 with this portrait avatar (name under avatars/ or a YAML path)")
+    say.add_argument("--avatar", help="a portrait avatar also writes video.mp4; a 3D (GLB) avatar is checked and "
+                     "played by web/avatar3d.html from visemes.json (name under avatars/ or a YAML path)")
     say.set_defaults(func=cmd_say)
 
     avatar = sub.add_parser("avatar", help="set up avatars")

@@ -1,0 +1,141 @@
+"""GLB (binary glTF 2.0): reading the morph targets a model offers, and writing simple meshes.
+
+A 3D avatar is driven by morph targets named as Ready Player Me does (``viseme_sil`` …
+``viseme_U``, ARKit ``jawOpen`` …). ``check_avatar`` refuses a model that lacks the visemes, naming
+the missing targets, before a browser ever loads it.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from parley.visemes import VISEMES
+
+REQUIRED_TARGETS = [f"viseme_{v}" for v in VISEMES]
+USEFUL_TARGETS = ["jawOpen", "mouthSmile", "mouthFunnel", "mouthPucker", "mouthClose", "eyeBlinkLeft", "eyeBlinkRight"]
+_MAGIC, _JSON, _BIN = 0x46546C67, 0x4E4F534A, 0x004E4942
+
+
+class GLBError(ValueError):
+    pass
+
+
+def read_json(path: Path) -> dict:
+    data = Path(path).read_bytes()
+    if len(data) < 20 or struct.unpack_from("<I", data, 0)[0] != _MAGIC:
+        raise GLBError(f"{path}: not a GLB file (binary glTF 2.0)")
+    length, kind = struct.unpack_from("<II", data, 12)
+    if kind != _JSON:
+        raise GLBError(f"{path}: GLB without a JSON chunk")
+    return json.loads(data[20 : 20 + length])
+
+
+def morph_target_names(gltf: dict) -> set[str]:
+    """Target names of every mesh (``mesh.extras.targetNames``, the convention three.js reads)."""
+    names: set[str] = set()
+    for mesh in gltf.get("meshes", []):
+        names.update(mesh.get("extras", {}).get("targetNames", []))
+        for prim in mesh.get("primitives", []):
+            names.update(prim.get("extras", {}).get("targetNames", []))
+    return names
+
+
+def check_avatar(path: Path) -> set[str]:
+    """The model's morph targets; ``GLBError`` naming what is missing if it cannot show visemes."""
+    names = morph_target_names(read_json(path))
+    missing = [t for t in REQUIRED_TARGETS if t not in names]
+    if missing:
+        raise GLBError(
+            f"{path}: the model has no morph targets {', '.join(missing)}; a 3D avatar needs the 15 Ready "
+            "Player Me / Oculus visemes (viseme_sil … viseme_U) as morph targets"
+        )
+    return names
+
+
+@dataclass
+class MeshData:
+    """One primitive: positions (N,3), triangle indices (M,3), RGB colours (N,3), morph deltas."""
+
+    name: str
+    positions: np.ndarray
+    triangles: np.ndarray
+    colours: np.ndarray
+    targets: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _normals(positions: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    a, b, c = (positions[triangles[:, i]] for i in range(3))
+    face = np.cross(b - a, c - a)
+    normals = np.zeros_like(positions)
+    for i in range(3):
+        np.add.at(normals, triangles[:, i], face)
+    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    return normals / np.maximum(length, 1e-12)
+
+
+def write_glb(path: Path, meshes: list[MeshData]) -> None:
+    blob = bytearray()
+    views, accessors = [], []
+
+    def add(array: np.ndarray, component: int, kind: str, target: int | None, minmax: bool = False) -> int:
+        while len(blob) % 4:
+            blob.append(0)
+        raw = np.ascontiguousarray(array).tobytes()
+        view = {"buffer": 0, "byteOffset": len(blob), "byteLength": len(raw)}
+        if target:
+            view["target"] = target
+        views.append(view)
+        blob.extend(raw)
+        acc = {"bufferView": len(views) - 1, "componentType": component, "count": int(array.shape[0]), "type": kind}
+        if minmax:
+            acc["min"] = [float(v) for v in array.min(axis=0)]
+            acc["max"] = [float(v) for v in array.max(axis=0)]
+        accessors.append(acc)
+        return len(accessors) - 1
+
+    gltf_meshes, nodes = [], []
+    for mesh in meshes:
+        pos = mesh.positions.astype(np.float32)
+        prim = {
+            "attributes": {
+                "POSITION": add(pos, 5126, "VEC3", 34962, minmax=True),
+                "NORMAL": add(_normals(pos, mesh.triangles).astype(np.float32), 5126, "VEC3", 34962),
+                "COLOR_0": add(mesh.colours.astype(np.float32), 5126, "VEC3", 34962),
+            },
+            "indices": add(mesh.triangles.astype(np.uint32).reshape(-1, 1), 5125, "SCALAR", 34963),
+            "material": 0,
+        }
+        entry = {"name": mesh.name, "primitives": [prim]}
+        if mesh.targets:
+            # Accessor min/max are required for morph POSITION deltas as for positions.
+            prim["targets"] = [{"POSITION": add(d.astype(np.float32), 5126, "VEC3", 34962, minmax=True)}
+                               for d in mesh.targets.values()]
+            entry["weights"] = [0.0] * len(mesh.targets)
+            entry["extras"] = {"targetNames": list(mesh.targets)}
+        gltf_meshes.append(entry)
+        nodes.append({"name": mesh.name, "mesh": len(gltf_meshes) - 1})
+    gltf = {
+        "asset": {"version": "2.0", "generator": "parley"},
+        "scene": 0,
+        "scenes": [{"nodes": list(range(len(nodes)))}],
+        "nodes": nodes,
+        "meshes": gltf_meshes,
+        "materials": [{"name": "skin", "pbrMetallicRoughness": {"baseColorFactor": [1, 1, 1, 1],
+                                                                "metallicFactor": 0.0, "roughnessFactor": 0.7}}],
+        "accessors": accessors,
+        "bufferViews": views,
+        "buffers": [{"byteLength": len(blob)}],
+    }
+    while len(blob) % 4:
+        blob.append(0)
+    text = json.dumps(gltf, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 4)
+    total = 12 + 8 + len(text) + 8 + len(blob)
+    out = struct.pack("<III", _MAGIC, 2, total) + struct.pack("<II", len(text), _JSON) + text
+    out += struct.pack("<II", len(blob), _BIN) + bytes(blob)
+    Path(path).write_bytes(out)

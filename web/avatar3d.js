@@ -1,0 +1,137 @@
+// The 3D browser avatar: a GLB with Ready Player Me style morph targets, driven by a viseme
+// timeline (visemes.json from `parley say`) on the audio element's clock.
+//
+// Query parameters: glb (model URL), visemes (visemes.json URL), audio (speech.wav URL).
+// window.parley exposes the state to tests: { ready, error, targets, pose(weights), play(),
+// samples: the weights applied at each animation frame of the last play() }.
+import * as THREE from "three";
+import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
+
+const VISEMES = ["sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "I", "O", "U"];
+const REQUIRED = VISEMES.map((v) => `viseme_${v}`);
+// Curves that move the same vertices as the visemes: with both, the mouth would open twice.
+const SKIP_WITH_VISEMES = new Set(["jawOpen", "mouthFunnel", "mouthPucker", "mouthSmile", "mouthClose"]);
+
+const params = new URLSearchParams(location.search);
+const statusEl = document.getElementById("status");
+const parley = (window.parley = { ready: false, error: null, targets: [] });
+
+function fail(message) {
+  parley.error = message;
+  statusEl.textContent = message;
+  statusEl.className = "error";
+}
+
+const canvas = document.getElementById("stage");
+const renderer = new THREE.WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer: true });
+renderer.setSize(512, 512, false);
+const scene = new THREE.Scene();
+scene.background = new THREE.Color(0x20242b);
+const camera = new THREE.PerspectiveCamera(30, 1, 0.01, 10);
+scene.add(new THREE.HemisphereLight(0xffffff, 0x404050, 2.2));
+const key = new THREE.DirectionalLight(0xffffff, 1.6);
+key.position.set(0.3, 0.4, 1);
+scene.add(key);
+
+// Every mesh's morph dictionary: a name may live on several meshes (eyes, teeth, head).
+let morphMeshes = [];
+
+function setWeights(weights) {
+  for (const mesh of morphMeshes) {
+    const dict = mesh.morphTargetDictionary;
+    for (const [name, index] of Object.entries(dict)) {
+      mesh.morphTargetInfluences[index] = weights[name] ?? 0;
+    }
+  }
+}
+
+parley.pose = (weights) => {
+  setWeights(weights);
+  renderer.render(scene, camera);
+};
+
+// Blinks every 2.5–5.5 s, 160 ms long, so the face is never frozen.
+let nextBlink = 3;
+function blinkAt(t) {
+  if (t > nextBlink + 0.16) nextBlink = t + 2.5 + Math.random() * 3;
+  const d = Math.abs(t - (nextBlink + 0.08));
+  return Math.max(0, 1 - d / 0.08);
+}
+
+function weightsAt(timeline, t) {
+  const i = Math.min(Math.floor(t * timeline.fps), timeline.frames - 1);
+  const out = {};
+  for (const [name, values] of Object.entries(timeline.curves)) {
+    if (timeline.hasVisemes && SKIP_WITH_VISEMES.has(name)) continue;
+    out[name] = i >= 0 ? values[i] : 0;
+  }
+  const blink = blinkAt(t);
+  out.eyeBlinkLeft = out.eyeBlinkRight = blink;
+  return out;
+}
+
+async function loadTimeline(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`cannot load ${url}: HTTP ${response.status}`);
+  const data = await response.json();
+  const frames = data.curves?.viseme_sil?.length;
+  if (!data.fps || !frames) throw new Error(`${url} is not a Parley visemes.json (no fps or curves)`);
+  return { fps: data.fps, frames, curves: data.curves, hasVisemes: true };
+}
+
+parley.play = async () => {
+  const audio = new Audio(params.get("audio"));
+  const timeline = parley.timeline;
+  await audio.play();
+  parley.samples = [];
+  const tick = () => {
+    const weights = weightsAt(timeline, audio.currentTime);
+    parley.samples.push({ t: audio.currentTime, weights });
+    parley.pose(weights);
+    if (!audio.ended) requestAnimationFrame(tick);
+    else parley.pose({});
+  };
+  tick();
+};
+
+async function main() {
+  const url = params.get("glb") || "../avatars/head3d/head.glb";
+  let gltf;
+  try {
+    gltf = await new GLTFLoader().loadAsync(url);
+  } catch (err) {
+    return fail(`cannot load the model ${url}: ${err.message || err}`);
+  }
+  gltf.scene.traverse((obj) => {
+    if (obj.isMesh && obj.morphTargetDictionary) morphMeshes.push(obj);
+  });
+  const names = new Set(morphMeshes.flatMap((m) => Object.keys(m.morphTargetDictionary)));
+  parley.targets = [...names].sort();
+  const missing = REQUIRED.filter((n) => !names.has(n));
+  if (missing.length) {
+    return fail(`This model cannot speak: it has no morph targets ${missing.join(", ")}. ` +
+                "A 3D avatar needs the 15 Ready Player Me / Oculus visemes as morph targets.");
+  }
+  scene.add(gltf.scene);
+  // Frame the head, whatever the model's size and origin.
+  const box = new THREE.Box3().setFromObject(gltf.scene);
+  const size = box.getSize(new THREE.Vector3());
+  const centre = box.getCenter(new THREE.Vector3());
+  camera.position.set(centre.x, centre.y, centre.z + size.y * 2.2);
+  camera.lookAt(centre);
+  if (params.get("visemes")) {
+    try {
+      parley.timeline = await loadTimeline(params.get("visemes"));
+    } catch (err) {
+      return fail(err.message);
+    }
+    const button = document.getElementById("play");
+    button.hidden = false;
+    button.onclick = () => parley.play();
+  }
+  parley.pose({});
+  parley.ready = true;
+  statusEl.textContent = `ready: ${parley.targets.length} morph targets`;
+}
+
+main();
