@@ -1,5 +1,6 @@
-// The 3D browser avatar: a GLB with Ready Player Me style morph targets, driven by a viseme
-// timeline (visemes.json from `parley say`) on the audio element's clock.
+// The 3D browser avatar: a GLB with Ready Player Me style morph targets (or a VRM model, through its
+// vowel expressions), driven by a viseme timeline (visemes.json from `parley say`) on the audio
+// element's clock.
 //
 // Query parameters: glb (model URL), visemes (visemes.json URL), audio (speech.wav URL).
 // window.parley exposes the state to tests: { ready, error, targets, pose(weights), play(),
@@ -35,14 +36,74 @@ scene.add(key);
 
 // Every mesh's morph dictionary: a name may live on several meshes (eyes, teeth, head).
 let morphMeshes = [];
+// For VRM models: expression name → [{ mesh, index, weight }] (null for RPM-style models).
+let vrm = null;
+const VRM_VOWELS = ["aa", "ih", "ou", "ee", "oh"];
+// How much each viseme opens each vowel shape (consonants: a little of the nearest vowel).
+const VISEME_TO_VOWELS = {
+  aa: { aa: 1 }, E: { ee: 1 }, I: { ih: 1 }, O: { oh: 1 }, U: { ou: 1 },
+  FF: { ih: 0.2 }, TH: { ee: 0.2 }, DD: { ee: 0.25 }, kk: { aa: 0.2 }, CH: { ou: 0.35 },
+  SS: { ih: 0.3 }, nn: { ee: 0.2 }, RR: { oh: 0.3 }, PP: {}, sil: {},
+};
+const VRM0_NAMES = { a: "aa", i: "ih", u: "ou", e: "ee", o: "oh", blink: "blink", blink_l: "blinkLeft", blink_r: "blinkRight" };
+
+function vrmWeights(weights) {
+  const out = { blink: 0, blinkLeft: weights.eyeBlinkLeft ?? 0, blinkRight: weights.eyeBlinkRight ?? 0 };
+  for (const v of VRM_VOWELS) out[v] = 0;
+  for (const [viseme, vowels] of Object.entries(VISEME_TO_VOWELS)) {
+    const w = weights[`viseme_${viseme}`] ?? 0;
+    for (const [vowel, amount] of Object.entries(vowels)) out[vowel] += w * amount;
+  }
+  if (!vrm.blinkLeft) out.blink = Math.max(out.blinkLeft, out.blinkRight);
+  return out;
+}
 
 function setWeights(weights) {
   for (const mesh of morphMeshes) {
     const dict = mesh.morphTargetDictionary;
     for (const [name, index] of Object.entries(dict)) {
-      mesh.morphTargetInfluences[index] = weights[name] ?? 0;
+      mesh.morphTargetInfluences[index] = vrm ? 0 : weights[name] ?? 0;
     }
   }
+  if (!vrm) return;
+  for (const [expression, w] of Object.entries(vrmWeights(weights))) {
+    for (const bind of vrm[expression] ?? []) {
+      const influences = bind.mesh.morphTargetInfluences;
+      influences[bind.index] = Math.min(1, influences[bind.index] + w * bind.weight);
+    }
+  }
+}
+
+async function meshesOf(parser, kind, index) {
+  const object = await parser.getDependency(kind, index);
+  const found = [];
+  object.traverse((o) => { if (o.isMesh && o.morphTargetInfluences) found.push(o); });
+  return found;
+}
+
+// VRM 0.x (extensions.VRM) and 1.0 (extensions.VRMC_vrm) bind expressions to morph targets.
+async function vrmBindings(parser) {
+  const ext = parser.json.extensions ?? {};
+  const bindings = {};
+  const add = async (name, kind, index, morph, weight) => {
+    for (const mesh of await meshesOf(parser, kind, index)) {
+      (bindings[name] ??= []).push({ mesh, index: morph, weight });
+    }
+  };
+  if (ext.VRM) {
+    for (const group of ext.VRM.blendShapeMaster?.blendShapeGroups ?? []) {
+      const name = VRM0_NAMES[group.presetName];
+      for (const b of name ? group.binds ?? [] : []) await add(name, "mesh", b.mesh, b.index, (b.weight ?? 100) / 100);
+    }
+    return bindings;
+  }
+  if (ext.VRMC_vrm) {
+    for (const [name, e] of Object.entries(ext.VRMC_vrm.expressions?.preset ?? {})) {
+      for (const b of e.morphTargetBinds ?? []) await add(name, "node", b.node, b.index, b.weight ?? 1);
+    }
+    return bindings;
+  }
+  return null;
 }
 
 parley.pose = (weights) => {
@@ -105,12 +166,19 @@ async function main() {
   gltf.scene.traverse((obj) => {
     if (obj.isMesh && obj.morphTargetDictionary) morphMeshes.push(obj);
   });
-  const names = new Set(morphMeshes.flatMap((m) => Object.keys(m.morphTargetDictionary)));
-  parley.targets = [...names].sort();
-  const missing = REQUIRED.filter((n) => !names.has(n));
-  if (missing.length) {
-    return fail(`This model cannot speak: it has no morph targets ${missing.join(", ")}. ` +
-                "A 3D avatar needs the 15 Ready Player Me / Oculus visemes as morph targets.");
+  vrm = await vrmBindings(gltf.parser);
+  if (vrm) {
+    parley.targets = Object.keys(vrm).sort();
+    const missing = VRM_VOWELS.filter((n) => !vrm[n]);
+    if (missing.length) return fail(`This VRM model cannot speak: it has no expressions ${missing.join(", ")}.`);
+  } else {
+    const names = new Set(morphMeshes.flatMap((m) => Object.keys(m.morphTargetDictionary)));
+    parley.targets = [...names].sort();
+    const missing = REQUIRED.filter((n) => !names.has(n));
+    if (missing.length) {
+      return fail(`This model cannot speak: it has no morph targets ${missing.join(", ")}. ` +
+                  "A 3D avatar needs the 15 Ready Player Me / Oculus visemes as morph targets, or VRM expressions.");
+    }
   }
   scene.add(gltf.scene);
   // Frame the head, whatever the model's size and origin.

@@ -45,14 +45,42 @@ def morph_target_names(gltf: dict) -> set[str]:
     return names
 
 
+# VRM models speak through the five vowel expressions instead (VRM 0.x presets / VRM 1.0 names);
+# the page maps the 15 visemes onto them.
+VRM0_VOWELS = ["a", "i", "u", "e", "o"]
+VRM1_VOWELS = ["aa", "ih", "ou", "ee", "oh"]
+
+
+def vrm_expressions(gltf: dict) -> set[str] | None:
+    """The expression presets of a VRM model that bind morph targets, or None if it is not VRM."""
+    ext = gltf.get("extensions", {})
+    if "VRM" in ext:
+        groups = ext["VRM"].get("blendShapeMaster", {}).get("blendShapeGroups", [])
+        return {g.get("presetName") for g in groups if g.get("binds")}
+    if "VRMC_vrm" in ext:
+        presets = ext["VRMC_vrm"].get("expressions", {}).get("preset", {})
+        return {name for name, e in presets.items() if e.get("morphTargetBinds")}
+    return None
+
+
 def check_avatar(path: Path) -> set[str]:
-    """The model's morph targets; ``GLBError`` naming what is missing if it cannot show visemes."""
-    names = morph_target_names(read_json(path))
+    """What the model can move (morph targets, or VRM expressions); ``GLBError`` naming what is
+    missing if it cannot show visemes."""
+    gltf = read_json(path)
+    expressions = vrm_expressions(gltf)
+    if expressions is not None:
+        vowels = VRM1_VOWELS if "VRMC_vrm" in gltf.get("extensions", {}) else VRM0_VOWELS
+        missing = [v for v in vowels if v not in expressions]
+        if missing:
+            raise GLBError(f"{path}: the VRM model has no mouth expressions {', '.join(missing)} "
+                           f"(with morph target binds); the avatar needs all of {', '.join(vowels)}")
+        return expressions
+    names = morph_target_names(gltf)
     missing = [t for t in REQUIRED_TARGETS if t not in names]
     if missing:
         raise GLBError(
             f"{path}: the model has no morph targets {', '.join(missing)}; a 3D avatar needs the 15 Ready "
-            "Player Me / Oculus visemes (viseme_sil … viseme_U) as morph targets"
+            "Player Me / Oculus visemes (viseme_sil … viseme_U) as morph targets, or VRM vowel expressions"
         )
     return names
 
@@ -78,7 +106,7 @@ def _normals(positions: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     return normals / np.maximum(length, 1e-12)
 
 
-def write_glb(path: Path, meshes: list[MeshData]) -> None:
+def write_glb(path: Path, meshes: list[MeshData], extensions: dict | None = None) -> None:
     blob = bytearray()
     views, accessors = [], []
 
@@ -131,6 +159,9 @@ def write_glb(path: Path, meshes: list[MeshData]) -> None:
         "bufferViews": views,
         "buffers": [{"byteLength": len(blob)}],
     }
+    if extensions:
+        gltf["extensions"] = extensions
+        gltf["extensionsUsed"] = sorted(extensions)
     while len(blob) % 4:
         blob.append(0)
     text = json.dumps(gltf, separators=(",", ":")).encode()

@@ -123,3 +123,37 @@ def test_the_page_plays_a_reply_with_its_visemes(server, browser):
     assert max(open_weights) > 0.3 and min(open_weights) < 0.1  # the mouth opens and closes with the speech
     assert samples[-1]["t"] > samples[0]["t"]  # driven by the audio clock
     page.close()
+
+
+def vrm_head(path, version):
+    """A VRM-style model: arbitrary morph target names, bound to the vowel expressions."""
+    from scripts.build_head_glb import build_head
+
+    head = build_head()[0]
+    vowels = {"aa": "viseme_aa", "ih": "viseme_I", "ou": "viseme_U", "ee": "viseme_E", "oh": "viseme_O"}
+    names = {f"Fcl_MTH_{k.upper()}": head.targets[v] for k, v in vowels.items()}
+    mesh = MeshData("Face", head.positions, head.triangles, head.colours, names)
+    index = {k: list(names).index(f"Fcl_MTH_{k.upper()}") for k in vowels}
+    if version == 0:
+        vrm0 = {"a": "aa", "i": "ih", "u": "ou", "e": "ee", "o": "oh"}
+        groups = [{"name": p, "presetName": p, "binds": [{"mesh": 0, "index": index[v], "weight": 100}]}
+                  for p, v in vrm0.items()]
+        ext = {"VRM": {"blendShapeMaster": {"blendShapeGroups": groups}}}
+    else:
+        ext = {"VRMC_vrm": {"specVersion": "1.0", "expressions": {"preset": {
+            v: {"morphTargetBinds": [{"node": 0, "index": i, "weight": 1.0}]} for v, i in index.items()}}}}
+    write_glb(path, [mesh], extensions=ext)
+
+
+@pytest.mark.parametrize("version", [0, 1])
+def test_vrm_models_speak_through_their_vowel_expressions(server, browser, version):
+    base, files = server
+    path = files / f"head{version}.vrm"
+    vrm_head(path, version)
+    assert {"aa", "ih", "ou", "ee", "oh"} <= {
+        {"a": "aa", "i": "ih", "u": "ou", "e": "ee", "o": "oh"}.get(n, n) for n in check_avatar(path)}
+    page = open_page(browser, f"{base}/web/avatar3d.html?glb=/files/{path.name}")
+    assert page.evaluate("window.parley.ready"), page.evaluate("window.parley.error")
+    closed, wide, round_ = mouth(page, {"viseme_sil": 1}), mouth(page, {"viseme_aa": 1}), mouth(page, {"viseme_U": 1})
+    assert np.abs(closed - wide).mean() > 0.5 and np.abs(wide - round_).mean() > 0.5
+    page.close()
