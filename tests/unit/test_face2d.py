@@ -77,7 +77,7 @@ def test_late_frames_are_skipped_never_queued(renderer):
 
 
 def test_unknown_avatar_and_broken_yaml(tmp_path):
-    with pytest.raises(ConfigError, match="unknown avatar 'ghost'; known: portrait"):
+    with pytest.raises(ConfigError, match="unknown avatar 'ghost'; known: head3d, portrait"):
         load_avatar("ghost")
     import yaml
 
