@@ -35,8 +35,8 @@ def main() -> None:
     settings = load_settings()
     tts = engine_class("tts", settings.stack.tts.engine).from_settings(settings, ModelStore(settings.registry))
     speech = tts.synthesize(TEXT)
-    fps = 30.0
-    track = CoarticulatedVisemes(fps).track(speech)
+    fps = settings.stack.visemes.fps
+    track = CoarticulatedVisemes.from_config(settings.stack.visemes).track(speech)
     renderer = PortraitRenderer(load_avatar("portrait"), fps=fps)
     n = frame_count(track.duration, fps)
 

@@ -39,7 +39,7 @@ def cmd_say(args) -> int:
         print("parley say: nothing to say; give the text as an argument", file=sys.stderr)
         return EXIT_USAGE
     tts = engine_class("tts", settings.stack.tts.engine).from_settings(settings, _store(settings))
-    mapper = CoarticulatedVisemes(settings.stack.visemes.fps, settings.stack.visemes.coarticulation_ms)
+    mapper = CoarticulatedVisemes.from_config(settings.stack.visemes)
     splitter = ClauseSplitter(settings.stack.splitter)
     chunks = splitter.feed(text) + splitter.flush()
     t0 = time.perf_counter()
@@ -239,7 +239,7 @@ def cmd_turn(args) -> int:
         (out / "timings.json").write_text(json.dumps(timings, indent=2))
         print(f"{settings.persona.name} gave no spoken reply (empty LLM output)", file=sys.stderr)
         return 1
-    visemes = CoarticulatedVisemes(settings.stack.visemes.fps, settings.stack.visemes.coarticulation_ms)
+    visemes = CoarticulatedVisemes.from_config(settings.stack.visemes)
     write_reply(out, result["segments"], visemes, timings)
     print(f"{settings.persona.user_label}: {done.user}")
     print(f"{settings.persona.name}: {done.reply}")

@@ -237,6 +237,9 @@ class VisemeConfig(_Strict):
     fps: float = Field(30.0, gt=0, le=240)
     # How far each mouth shape reaches into its neighbours: short blending looks like real speech.
     coarticulation_ms: float = Field(40.0, ge=0, le=200)
+    # Lips move slightly ahead of the sound they make; one frame at 30 fps centres the measured
+    # mouth/audio cross-correlation at zero (perf/bench_face2d.py).
+    lead_ms: float = Field(33.0, ge=0, le=200)
 
 
 class SplitterConfig(_Strict):

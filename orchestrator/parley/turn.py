@@ -43,7 +43,7 @@ def build_engines(settings: Settings, store: ModelStore) -> Engines:
     return Engines(
         llm=engine_class("llm", stack.llm.engine).from_settings(settings, store),
         tts=engine_class("tts", stack.tts.engine).from_settings(settings, store),
-        visemes=CoarticulatedVisemes(stack.visemes.fps, stack.visemes.coarticulation_ms),
+        visemes=CoarticulatedVisemes.from_config(stack.visemes),
     )
 
 

@@ -130,9 +130,11 @@ def _envelope(times: np.ndarray, start: float, end: float, ramp: float) -> np.nd
     return np.minimum(rise, fall)
 
 
-def blend_curves(spans: list[VisemeSpan], duration: float, fps: float, ramp: float) -> dict[str, list[float]]:
+def blend_curves(spans: list[VisemeSpan], duration: float, fps: float, ramp: float,
+                 lead: float = 0.0) -> dict[str, list[float]]:
+    """Curves sampled at each frame; a frame shows the mouth of the sound ``lead`` seconds ahead."""
     n_frames = max(1, int(np.ceil(duration * fps)))
-    times = np.arange(n_frames) / fps
+    times = np.arange(n_frames) / fps + lead
     weights = {v: np.zeros(n_frames) for v in VISEMES}
     for span in spans:
         if span.viseme != "sil":
@@ -151,9 +153,15 @@ def blend_curves(spans: list[VisemeSpan], duration: float, fps: float, ramp: flo
 class CoarticulatedVisemes:
     """The default ``VisemeMapper``."""
 
-    def __init__(self, fps: float = 30.0, coarticulation_ms: float = 40.0) -> None:
+    def __init__(self, fps: float = 30.0, coarticulation_ms: float = 40.0, lead_ms: float = 0.0) -> None:
         self.fps = fps
         self.ramp = coarticulation_ms / 1000.0
+        self.lead = lead_ms / 1000.0
+
+    @classmethod
+    def from_config(cls, config) -> "CoarticulatedVisemes":
+        """From the stack's ``visemes`` section (a ``parley.config.VisemeConfig``)."""
+        return cls(config.fps, config.coarticulation_ms, config.lead_ms)
 
     def track(self, speech: SpeechSegment) -> VisemeTrack:
         spans = phoneme_spans(speech.phonemes)
@@ -161,5 +169,5 @@ class CoarticulatedVisemes:
             fps=self.fps,
             duration=speech.duration,
             spans=spans,
-            curves=blend_curves(spans, speech.duration, self.fps, self.ramp),
+            curves=blend_curves(spans, speech.duration, self.fps, self.ramp, self.lead),
         )
