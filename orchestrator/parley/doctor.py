@@ -18,8 +18,9 @@ PORTS = {8080: "parley serve", 8088: "janus http", 8188: "janus websocket", 1935
 TOOLS = {"ffmpeg": "video files and RTMP", "chromium": "browser tests", "janus": "WebRTC broadcast",
          "nginx": "RTMP/HLS fallback", "tritonserver": "scale path", "nvidia-smi": "NVIDIA GPU"}
 MODULES = {"llama_cpp": "LLM (llama.cpp)", "piper": "TTS (Piper)", "onnxruntime": "ONNX models",
-           "faster_whisper": "ASR (faster-whisper)", "sounddevice": "local playback",
-           "tritonclient": "Triton client"}
+           "faster_whisper": "ASR (faster-whisper)", "cv2": "2D face renderer (OpenCV)",
+           "mediapipe": "avatar set-up (face landmarks)", "torch": "Wav2Lip export",
+           "sounddevice": "local playback", "tritonclient": "Triton client"}
 
 
 @dataclass(frozen=True)
