@@ -10,7 +10,8 @@ import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
 
 const VISEMES = ["sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "I", "O", "U"];
 const REQUIRED = VISEMES.map((v) => `viseme_${v}`);
-// Curves that move the same vertices as the visemes: with both, the mouth would open twice.
+// A timeline has both viseme curves and ARKit mouth curves made from them; applying both would open
+// the mouth twice, so only the visemes drive the mouth (VRM models map them to their vowels).
 const SKIP_WITH_VISEMES = new Set(["jawOpen", "mouthFunnel", "mouthPucker", "mouthSmile", "mouthClose"]);
 
 const params = new URLSearchParams(location.search);
@@ -120,11 +121,12 @@ function blinkAt(t) {
 }
 
 function weightsAt(timeline, t) {
-  const i = Math.min(Math.floor(t * timeline.fps), timeline.frames - 1);
+  // The nearest curve frame, as the 2D renderer samples them (visemes.lead_ms is tuned for that).
+  const i = Math.max(0, Math.min(Math.round(t * timeline.fps), timeline.frames - 1));
   const out = {};
   for (const [name, values] of Object.entries(timeline.curves)) {
-    if (timeline.hasVisemes && SKIP_WITH_VISEMES.has(name)) continue;
-    out[name] = i >= 0 ? values[i] : 0;
+    if (SKIP_WITH_VISEMES.has(name)) continue;
+    out[name] = values[i];
   }
   const blink = blinkAt(t);
   out.eyeBlinkLeft = out.eyeBlinkRight = blink;
@@ -137,7 +139,7 @@ async function loadTimeline(url) {
   const data = await response.json();
   const frames = data.curves?.viseme_sil?.length;
   if (!data.fps || !frames) throw new Error(`${url} is not a Parley visemes.json (no fps or curves)`);
-  return { fps: data.fps, frames, curves: data.curves, hasVisemes: true };
+  return { fps: data.fps, frames, curves: data.curves };
 }
 
 parley.play = async () => {
@@ -188,6 +190,7 @@ async function main() {
   camera.position.set(centre.x, centre.y, centre.z + size.y * 2.2);
   camera.lookAt(centre);
   if (params.get("visemes")) {
+    if (!params.get("audio")) return fail("a visemes timeline needs its audio: add &audio=…/speech.wav");
     try {
       parley.timeline = await loadTimeline(params.get("visemes"));
     } catch (err) {
@@ -195,7 +198,7 @@ async function main() {
     }
     const button = document.getElementById("play");
     button.hidden = false;
-    button.onclick = () => parley.play();
+    button.onclick = () => parley.play().catch((err) => fail(`cannot play the audio: ${err.message || err}`));
   }
   parley.pose({});
   parley.ready = true;

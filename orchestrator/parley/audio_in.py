@@ -15,10 +15,12 @@ from pathlib import Path
 import av
 import numpy as np
 
+from parley.errors import ParleyError
+
 SAMPLE_RATE = 16000
 
 
-class AudioDecodeError(ValueError):
+class AudioDecodeError(ParleyError, ValueError):
     """The input is not audio that can be decoded; the message names the file and the reason."""
 
 

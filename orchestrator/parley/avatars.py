@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from parley.config import ConfigError, load_model
+from parley.errors import ParleyError
 
 REPO_AVATARS = Path(__file__).resolve().parents[2] / "avatars"
 
@@ -33,7 +34,7 @@ INNER_LIPS = {
 }
 
 
-class AvatarError(ValueError):
+class AvatarError(ParleyError, ValueError):
     pass
 
 
@@ -146,10 +147,15 @@ def find_landmarks(image: np.ndarray) -> PortraitLandmarks:
     )
 
 
+def face_extent(landmarks: PortraitLandmarks) -> tuple[float, float, float, float]:
+    """Left, top, right and chin of the face, in image pixels."""
+    return (landmarks.p("face_left")[0], landmarks.p("face_top")[1],
+            landmarks.p("face_right")[0], landmarks.p("chin")[1])
+
+
 def face_crop(landmarks: PortraitLandmarks, width: int, height: int) -> tuple[int, int, int]:
     """A square around the face with room for head motion, kept inside the image."""
-    left, right = landmarks.p("face_left")[0], landmarks.p("face_right")[0]
-    top, chin = landmarks.p("face_top")[1], landmarks.p("chin")[1]
+    left, top, right, chin = face_extent(landmarks)
     cx, cy = (left + right) / 2, (top + chin) / 2
     size = int(min(max(right - left, chin - top) * 1.7, width, height))
     x = int(np.clip(cx - size / 2, 0, width - size))

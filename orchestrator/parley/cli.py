@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from parley.audio_in import AudioDecodeError
 from parley.config import ConfigError, Settings, load_settings
-from parley.modelstore import ModelFetchError, ModelMissing, ModelStore
+from parley.errors import ParleyError
+from parley.modelstore import ModelFetchError, ModelStore
 
 EXIT_USAGE = 2
 
@@ -42,6 +42,9 @@ def cmd_say(args) -> int:
     mapper = CoarticulatedVisemes.from_config(settings.stack.visemes)
     splitter = ClauseSplitter(settings.stack.splitter)
     chunks = splitter.feed(text) + splitter.flush()
+    if not chunks:
+        print(f"parley say: no words to speak in {text!r}", file=sys.stderr)
+        return EXIT_USAGE
     t0 = time.perf_counter()
     segments, first_audio_ms = [], None
     for chunk in chunks:
@@ -111,8 +114,6 @@ def _format_timings(t) -> str:
 
 
 async def _chat(settings: Settings, out_dir: Path, play: bool) -> None:
-    from parley.events import SpokenChunk, TextDelta, TurnDone
-    from parley.outputs import write_reply
     from parley.playback import Player
     from parley.turn import Conversation, build_engines
 
@@ -140,23 +141,33 @@ async def _chat(settings: Settings, out_dir: Path, play: bool) -> None:
             continue
         turn += 1
         print(f"{persona.name}: ", end="", flush=True)
-        segments = []
-        async for event in conversation.reply(line):
-            if isinstance(event, TextDelta):
-                print(event.text, end="", flush=True)
-            elif isinstance(event, SpokenChunk):
-                segments.append(event.speech)
-                if player:
-                    player.play(event.speech.audio, event.speech.sample_rate)
-            elif isinstance(event, TurnDone):
-                print()
-                print(_format_timings(event.timings))
-                if segments:
-                    wav = write_reply(out_dir, segments, engines.visemes, event.timings.to_dict(),
-                                      stem=f"turn-{turn:03d}-")
-                    print(f"(saved {wav})")
+        try:
+            await _chat_turn(conversation, line, engines, player, out_dir, turn)
+        except ParleyError as exc:  # this turn failed; the conversation goes on
+            print(f"\n(error: {exc})")
         if player:
             player.wait()
+
+
+async def _chat_turn(conversation, line: str, engines, player, out_dir: Path, turn: int) -> None:
+    from parley.events import SpokenChunk, TextDelta, TurnDone
+    from parley.outputs import write_reply
+
+    segments = []
+    async for event in conversation.reply(line):
+        if isinstance(event, TextDelta):
+            print(event.text, end="", flush=True)
+        elif isinstance(event, SpokenChunk):
+            segments.append(event.speech)
+            if player:
+                player.play(event.speech.audio, event.speech.sample_rate)
+        elif isinstance(event, TurnDone):
+            print()
+            print(_format_timings(event.timings))
+            if segments:
+                wav = write_reply(out_dir, segments, engines.visemes, event.timings.to_dict(),
+                                  stem=f"turn-{turn:03d}-")
+                print(f"(saved {wav})")
 
 
 def cmd_chat(args) -> int:
@@ -180,7 +191,8 @@ def _load_audio(path: str):
 
 async def _voice_turn(settings: Settings, audio, realtime: bool) -> dict:
     from parley.audio_in import stream_frames
-    from parley.events import BargeIn, PartialTranscript, SpokenChunk, TurnDone, Utterance, UtteranceIgnored
+    from parley.events import (BargeIn, PartialTranscript, SpokenChunk, TurnDone, TurnFailed, Utterance,
+                               UtteranceIgnored)
     from parley.listener import build_listener
     from parley.turn import Conversation, build_engines
     from parley.voice import VoiceSession
@@ -190,7 +202,7 @@ async def _voice_turn(settings: Settings, audio, realtime: bool) -> dict:
     await asyncio.to_thread(conversation.warm_up)
     listener = build_listener(settings, store, wait_for_partials=not realtime)
     session = VoiceSession(conversation, listener, settings.stack.turn_taking)
-    result = {"utterances": [], "ignored": [], "done": None, "segments": [], "barge_ins": []}
+    result = {"utterances": [], "ignored": [], "done": None, "segments": [], "barge_ins": [], "failed": []}
     segments = []
     frames = stream_frames(audio, settings.stack.audio_in.frame_ms, realtime=realtime)
     async for event in session.run(frames):
@@ -201,6 +213,9 @@ async def _voice_turn(settings: Settings, audio, realtime: bool) -> dict:
             print(f"heard [{event.start:.2f}–{event.end:.2f} s]: {event.text}", file=sys.stderr)
         elif isinstance(event, UtteranceIgnored):
             result["ignored"].append(event)
+        elif isinstance(event, TurnFailed):
+            result["failed"].append(event)
+            print(f"error: the reply to {event.user!r} failed: {event.error}", file=sys.stderr)
         elif isinstance(event, BargeIn):
             result["barge_ins"].append(event)
             segments = []
@@ -223,6 +238,8 @@ def cmd_turn(args) -> int:
     result = asyncio.run(_voice_turn(settings, audio, args.realtime))
     done = result["done"]
     if done is None:
+        if result["failed"]:
+            return 1
         if result["ignored"]:
             print(f"{args.audio}: speech was detected but no words were recognised", file=sys.stderr)
         else:
@@ -429,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
-    except (ModelMissing, AudioDecodeError) as exc:
+    except ParleyError as exc:
         print(f"error: {exc}", file=sys.stderr)
     return EXIT_USAGE
 

@@ -15,11 +15,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from parley.engines import ENGINE_NAMES
+from parley.errors import ParleyError
 
 REPO_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
-class ConfigError(Exception):
+class ConfigError(ParleyError):
     """A configuration file is missing, unreadable or invalid; the message says where and why."""
 
 

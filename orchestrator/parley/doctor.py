@@ -13,7 +13,7 @@ from pathlib import Path
 from parley.modelstore import ModelStore
 
 # Ports the stack uses by default: web app, Janus HTTP/WebSocket, RTMP, Triton HTTP/gRPC/metrics.
-PORTS = {8080: "parley serve", 8088: "janus http", 8188: "janus websocket", 1935: "rtmp",
+PORTS = {8080: "web app (planned: parley serve)", 8088: "janus http", 8188: "janus websocket", 1935: "rtmp",
          8000: "triton http", 8001: "triton grpc", 8002: "triton metrics"}
 TOOLS = {"ffmpeg": "video files and RTMP", "chromium": "browser tests", "janus": "WebRTC broadcast",
          "nginx": "RTMP/HLS fallback", "tritonserver": "scale path", "nvidia-smi": "NVIDIA GPU"}

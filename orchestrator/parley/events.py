@@ -21,11 +21,10 @@ class TextDelta:
 
 @dataclass(frozen=True)
 class TextChunk:
-    """A sentence or clause ready to be spoken; ``final`` marks the last chunk of a reply."""
+    """A sentence or clause ready to be spoken, ``index`` from 0 in the reply."""
 
     text: str
     index: int
-    final: bool = False
 
 
 @dataclass(frozen=True)
@@ -182,6 +181,14 @@ class BargeIn:
     at: float
     cancel_ms: float
     heard: str  # what the caller had heard of the reply before cutting in
+
+
+@dataclass(frozen=True)
+class TurnFailed:
+    """A turn stopped on an engine failure; the session goes on listening."""
+
+    user: str
+    error: str
 
 
 @dataclass(frozen=True)

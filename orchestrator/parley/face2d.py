@@ -40,16 +40,14 @@ class PortraitRenderer:
         self._scale = crop / n  # image pixels per output pixel
         self._origin = np.array([x0, y0], np.float64)
         lm = avatar.landmarks
-        to_out = lambda p: (np.asarray(p, np.float64) - self._origin) / self._scale  # noqa: E731
-        P = {k: to_out(v) for k, v in lm.points.items()}
-        self._inner_upper = np.array([to_out(p) for p in lm.inner_lip_upper])
-        self._inner_lower = np.array([to_out(p) for p in lm.inner_lip_lower])
+        P = {k: self.to_output(v) for k, v in lm.points.items()}
+        self._inner_upper = np.array([self.to_output(p) for p in lm.inner_lip_upper])
+        self._inner_lower = np.array([self.to_output(p) for p in lm.inner_lip_lower])
 
         yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
         self._grid = (xx, yy)
         self._centre = np.array([n / 2, n / 2], np.float32)
         mouth_c = (P["upper_lip_inner"] + P["lower_lip_inner"]) / 2
-        self._mouth_c = mouth_c
         self._mouth_w = float(np.linalg.norm(P["mouth_right"] - P["mouth_left"]))
         self._lip_to_chin = float(P["chin"][1] - mouth_c[1])
         self._rest_gap = float(max(P["lower_lip_inner"][1] - P["upper_lip_inner"][1], 0.0))
@@ -95,6 +93,10 @@ class PortraitRenderer:
         self.mouth_box = tuple(int(v) for v in np.clip(box, 0, n))
         self._rng = np.random.default_rng(seed)
         self._blinks = self._blink_times(600.0)
+
+    def to_output(self, point) -> np.ndarray:
+        """Image pixels → this renderer's output pixels (before head motion)."""
+        return (np.asarray(point, np.float64) - self._origin) / self._scale
 
     def _blink_times(self, horizon: float) -> np.ndarray:
         gaps = self._rng.uniform(2.5, 5.5, size=int(horizon / 2.5) + 1)

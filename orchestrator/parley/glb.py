@@ -14,14 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+from parley.errors import ParleyError
 from parley.visemes import VISEMES
 
 REQUIRED_TARGETS = [f"viseme_{v}" for v in VISEMES]
-USEFUL_TARGETS = ["jawOpen", "mouthSmile", "mouthFunnel", "mouthPucker", "mouthClose", "eyeBlinkLeft", "eyeBlinkRight"]
 _MAGIC, _JSON, _BIN = 0x46546C67, 0x4E4F534A, 0x004E4942
 
 
-class GLBError(ValueError):
+class GLBError(ParleyError, ValueError):
     pass
 
 

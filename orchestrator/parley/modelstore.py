@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from parley.config import ModelEntry, ModelRegistry, PackageSource, UrlSource
+from parley.errors import ParleyError
 
 MANIFEST = "parley-manifest.json"
 _BLOCK = 1 << 20
@@ -30,11 +31,11 @@ _BLOCK = 1 << 20
 Progress = Callable[[str, int, int | None], None]
 
 
-class ModelFetchError(Exception):
+class ModelFetchError(ParleyError):
     """No source could provide a model; the message lists what was tried and how to fix it."""
 
 
-class ModelMissing(Exception):
+class ModelMissing(ParleyError):
     """A model the config needs has not been fetched (or fails verification)."""
 
 
@@ -147,7 +148,6 @@ _FETCHERS = {"package": _fetch_package, "url": _fetch_url}
 @dataclass(frozen=True)
 class ModelState:
     name: str
-    entry: ModelEntry
     path: Path
     fetched: bool
     problems: tuple[str, ...] = ()
@@ -215,12 +215,12 @@ class ModelStore:
         path = self.path(name)
         manifest_file = path / MANIFEST
         if not manifest_file.is_file():
-            return ModelState(name, entry, path, fetched=False)
+            return ModelState(name, path, fetched=False)
         try:
             manifest = json.loads(manifest_file.read_text())
             recorded = manifest["files"]
         except (ValueError, KeyError):
-            return ModelState(name, entry, path, True, (f"{manifest_file} is corrupt; fetch again",))
+            return ModelState(name, path, True, (f"{manifest_file} is corrupt; fetch again",))
         problems = []
         for f in entry.files:
             rec = recorded.get(f.name)
@@ -231,7 +231,7 @@ class ModelStore:
                 problems.append(f"{f.name}: missing from {path}")
             elif check_hashes and sha256_file(file) != rec["sha256"]:
                 problems.append(f"{f.name}: SHA-256 does not match what was fetched (file changed or corrupt)")
-        return ModelState(name, entry, path, True, tuple(problems))
+        return ModelState(name, path, True, tuple(problems))
 
     def require(self, name: str) -> Path:
         """The directory of a fetched, intact model, or ``ModelMissing`` saying how to get it."""

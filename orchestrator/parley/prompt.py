@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from parley.config import Persona
+from parley.errors import ParleyError
 from parley.history import Exchange, History
 from parley.stages import Prompt
 
@@ -20,7 +21,7 @@ _CHAT_MESSAGE_OVERHEAD = 8
 INTERRUPTED_MARK = " —"
 
 
-class PromptTooLong(ValueError):
+class PromptTooLong(ParleyError, ValueError):
     pass
 
 

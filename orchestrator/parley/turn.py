@@ -90,10 +90,10 @@ class Conversation:
             splitter = ClauseSplitter(self.settings.stack.splitter)
             index = 0
 
-            def emit(texts: list[str], final: bool = False) -> None:
+            def emit(texts: list[str]) -> None:
                 nonlocal index
-                for i, text in enumerate(texts):
-                    chunk = TextChunk(text, index, final and i == len(texts) - 1)
+                for text in texts:
+                    chunk = TextChunk(text, index)
                     index += 1
                     loop.call_soon_threadsafe(events.put_nowait, chunk)
                     put_chunk(chunk)
@@ -110,7 +110,7 @@ class Conversation:
                     timings.tokens += 1
                     loop.call_soon_threadsafe(events.put_nowait, TextDelta(piece))
                     emit(splitter.feed(piece))
-                emit(splitter.flush(), final=True)
+                emit(splitter.flush())
                 timings.llm_done_ms = ms()
             finally:
                 put_chunk(_END)
@@ -119,26 +119,27 @@ class Conversation:
             failure = None
             while (chunk := await chunks.get()) is not _END:
                 if cancel.cancelled:
-                    continue
+                    continue  # drain: the LLM thread may be waiting to put the next chunk
                 if timings.first_chunk_ms is None:
                     timings.first_chunk_ms = ms()
                 try:
                     speech = await asyncio.to_thread(self.engines.tts.synthesize, chunk.text, cancel)
+                    speech.index = chunk.index
+                    spoken_chunk = SpokenChunk(speech, self.engines.visemes.track(speech))
                 except Cancelled:
                     continue
                 except Exception as exc:  # stop the LLM too, then report the failure
                     failure = failure or exc
-                    cancel.cancel(f"TTS failed: {exc}")
+                    cancel.cancel(f"speech synthesis failed: {exc}")
                     continue
                 finally:
                     first_chunk_spoken.set()
                 if cancel.cancelled:
                     continue
-                speech.index = chunk.index
                 if timings.first_audio_ms is None:
                     timings.first_audio_ms = ms()
                 timings.audio_seconds += speech.duration
-                await events.put(SpokenChunk(speech, self.engines.visemes.track(speech)))
+                await events.put(spoken_chunk)
             if failure is not None:
                 raise failure
 
@@ -156,8 +157,11 @@ class Conversation:
             if not both.done():
                 cancel.cancel("turn closed")
             results = await both
-            # Only what reached the consumer goes into the history, marked if it was cut short.
-            self.history.add(user_text, " ".join(spoken), interrupted=cancel.cancelled)
+            # Only what reached the consumer goes into the history, marked if it was cut short; a
+            # turn that failed before saying anything leaves no trace.
+            failed = any(isinstance(r, BaseException) for r in results)
+            if spoken or not failed:
+                self.history.add(user_text, " ".join(spoken), interrupted=cancel.cancelled)
         for result in results:
             if isinstance(result, BaseException):
                 raise result

@@ -16,10 +16,7 @@ import numpy as np
 
 from parley.events import VisemeTrack
 from parley.stages import FaceRenderer
-
-
-def frame_count(duration: float, fps: float) -> int:
-    return max(1, int(np.ceil(duration * fps - 1e-9)))
+from parley.visemes import frame_count
 
 
 def frames_on_clock(renderer: FaceRenderer, track: VisemeTrack, clock: Callable[[], float] | None = None,

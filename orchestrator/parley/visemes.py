@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from parley.errors import ParleyError
 from parley.events import PhonemeTiming, SpeechSegment, VisemeSpan, VisemeTrack
 
 VISEMES = ("sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "I", "O", "U")
@@ -69,7 +70,7 @@ _ARKIT = {
 }
 
 
-class UnknownPhoneme(ValueError):
+class UnknownPhoneme(ParleyError, ValueError):
     pass
 
 
@@ -130,10 +131,15 @@ def _envelope(times: np.ndarray, start: float, end: float, ramp: float) -> np.nd
     return np.minimum(rise, fall)
 
 
+def frame_count(duration: float, fps: float) -> int:
+    """Frames that show ``duration`` seconds at ``fps``: every started frame period counts."""
+    return max(1, int(np.ceil(duration * fps - 1e-9)))
+
+
 def blend_curves(spans: list[VisemeSpan], duration: float, fps: float, ramp: float,
                  lead: float = 0.0) -> dict[str, list[float]]:
     """Curves sampled at each frame; a frame shows the mouth of the sound ``lead`` seconds ahead."""
-    n_frames = max(1, int(np.ceil(duration * fps)))
+    n_frames = frame_count(duration, fps)
     times = np.arange(n_frames) / fps + lead
     weights = {v: np.zeros(n_frames) for v in VISEMES}
     for span in spans:

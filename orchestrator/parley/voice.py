@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from parley.config import TurnTakingConfig
-from parley.events import BargeIn, SpeechStarted, SpokenChunk, TurnDone, Utterance, UtteranceIgnored
+from parley.events import BargeIn, SpeechStarted, SpokenChunk, TurnDone, TurnFailed, Utterance, UtteranceIgnored
 from parley.listener import Listener
 from parley.stages import CancelToken
 from parley.turn import Conversation
@@ -82,14 +82,17 @@ class VoiceSession:
         done = object()
 
         async def speak(turn: _ActiveTurn) -> None:
-            async for event in self.conversation.reply(turn.user_text, turn.token):
-                if isinstance(event, SpokenChunk):
-                    start = max(time.perf_counter(), self._playout_end)
-                    self._playout_end = start + event.speech.duration
-                    turn.playout.append((start, event.speech.text))
-                elif isinstance(event, TurnDone):
-                    event.timings.extra.update(voice_timings(turn.utterance, event))
-                await out.put(event)
+            try:
+                async for event in self.conversation.reply(turn.user_text, turn.token):
+                    if isinstance(event, SpokenChunk):
+                        start = max(time.perf_counter(), self._playout_end)
+                        self._playout_end = start + event.speech.duration
+                        turn.playout.append((start, event.speech.text))
+                    elif isinstance(event, TurnDone):
+                        event.timings.extra.update(voice_timings(turn.utterance, event))
+                    await out.put(event)
+            except Exception as exc:  # an engine failed: report it, keep the session listening
+                await out.put(TurnFailed(turn.user_text, f"{type(exc).__name__}: {exc}"))
 
         async def listen() -> None:
             try:
@@ -109,8 +112,6 @@ class VoiceSession:
             while (event := await out.get()) is not done:
                 yield event
             await listener_task
-            if self._turn is not None and self._turn.task is not None and self._turn.task.done():
-                self._turn.task.result()  # surface an engine failure
         finally:
             listener_task.cancel()
             pending = [listener_task] + ([self._turn.task] if self._turn and self._turn.task else [])

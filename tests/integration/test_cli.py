@@ -46,3 +46,17 @@ def test_doctor_reports_machine_models_and_ports():
     checks = {(c["group"], c["name"]): c for c in json.loads(proc.stdout)}
     assert checks[("models", "gemma3-270m")]["ok"] and ("machine", "cpu") in checks and ("ports", "8080") in checks
     assert "cores" in checks[("machine", "cpu")]["detail"]
+
+
+def test_say_with_nothing_to_speak():
+    proc = parley("say", "...", "--out", "/tmp/parley-nothing")
+    assert proc.returncode == 2 and "no words to speak" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_chat_survives_a_message_too_long_for_the_context(tmp_path):
+    huge = "Tell me about the campus. " * 700  # far beyond the 2048-token context
+    proc = subprocess.run([sys.executable, "-m", "parley.cli", "chat", "--no-play", "--out", str(tmp_path)],
+                          input=f"{huge}\nHello!\n", capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "(error: the persona prompt and this message need more than" in proc.stdout
+    assert proc.stdout.count("LLM first token") == 1  # the next message was answered

@@ -129,3 +129,12 @@ def test_tensorrt_without_tensorrt_says_where_to_build(exported, tmp_path):
     proc = subprocess.run(EXPORT + ["--checkpoint", str(ckpt), "--out", str(tmp_path / "w.onnx"),
                                     "--tensorrt", str(tmp_path / "w.plan")], capture_output=True, text=True)
     assert proc.returncode != 0 and "trtexec" in proc.stderr and "--maxShapes=audio:64x1x80x16" in proc.stderr
+
+
+def test_export_refuses_a_file_that_is_not_a_checkpoint(tmp_path):
+    junk = tmp_path / "wav2lip.pth"
+    junk.write_bytes(b"this is not a checkpoint" * 10)
+    proc = subprocess.run(EXPORT + ["--checkpoint", str(junk), "--out", str(tmp_path / "x.onnx")],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "cannot be read as a PyTorch checkpoint" in proc.stderr
+    assert "Traceback" not in proc.stderr

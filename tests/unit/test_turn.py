@@ -188,3 +188,62 @@ def test_concurrent_conversations_do_not_cross_talk(settings):
     assert da.reply == "Alpha one. Alpha two." and db.reply == "Bravo one. Bravo two."
     assert a.history.exchanges[0].assistant != b.history.exchanges[0].assistant
     assert threading.active_count() < 50
+
+
+def test_a_failing_viseme_mapper_stops_the_turn_without_hanging(settings):
+    class BrokenMapper:
+        def track(self, speech):
+            raise ValueError("no viseme for phoneme '☃'")
+
+    sentences = " ".join(f"Sentence number {i} is here." for i in range(20))
+    llm = ScriptedLLM(sentences)
+    conv = Conversation(settings, Engines(llm, ToneTTS(), BrokenMapper()))
+    with pytest.raises(ValueError, match="no viseme"):
+        asyncio.run(asyncio.wait_for(collect(conv.reply("Count")), 5))
+    assert llm.produced < len(sentences.split())
+
+
+def test_voice_session_reports_a_failed_turn_and_keeps_listening(settings):
+    from parley.events import TurnFailed, Utterance
+    from parley.voice import VoiceSession
+
+    class FlakyLLM(ScriptedLLM):
+        calls = 0
+
+        def stream(self, prompt, max_tokens, cancel):
+            FlakyLLM.calls += 1
+            if FlakyLLM.calls == 1:
+                raise RuntimeError("llama.cpp died")
+            yield from super().stream(prompt, max_tokens, cancel)
+
+    class TwoUtterances:
+        """Stands in for the Listener: two questions, well apart."""
+
+        async def listen(self, frames):
+            for i, text in enumerate(["First question?", "Second question?"]):
+                yield Utterance(text, i * 5.0, i * 5.0 + 1, i * 5.0 + 1.4, 0.0, 1.0, True)
+                await asyncio.sleep(0.3)
+
+    conv = conversation(settings, FlakyLLM("Here is the answer."), ToneTTS())
+    session = VoiceSession(conv, TwoUtterances(), settings.stack.turn_taking)
+
+    async def run():
+        return [e async for e in session.run(None)]
+
+    events = asyncio.run(asyncio.wait_for(run(), 10))
+    failed = [e for e in events if isinstance(e, TurnFailed)]
+    done = [e for e in events if isinstance(e, TurnDone)]
+    assert len(failed) == 1 and "llama.cpp died" in failed[0].error and failed[0].user == "First question?"
+    assert len(done) == 1 and done[0].reply == "Here is the answer."
+
+
+def test_a_turn_that_failed_before_speaking_leaves_no_history(settings):
+    class DeadLLM(ScriptedLLM):
+        def stream(self, prompt, max_tokens, cancel):
+            raise RuntimeError("out of memory")
+            yield  # a generator, like the real engines
+
+    conv = conversation(settings, DeadLLM(""), ToneTTS())
+    with pytest.raises(RuntimeError):
+        asyncio.run(collect(conv.reply("Hello?")))
+    assert conv.history.exchanges == []

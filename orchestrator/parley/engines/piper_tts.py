@@ -11,11 +11,12 @@ from piper import PiperVoice, SynthesisConfig
 from piper.config import PiperConfig
 
 from parley.config import TTSConfig
+from parley.errors import ParleyError
 from parley.events import PhonemeTiming, SpeechSegment
 from parley.stages import CancelToken
 
 
-class AlignmentMissing(RuntimeError):
+class AlignmentMissing(ParleyError, RuntimeError):
     pass
 
 

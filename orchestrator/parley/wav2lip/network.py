@@ -3,7 +3,8 @@
 in tests; serving runs the ONNX (or TensorRT) model, never this module.
 
 Inputs: ``audio`` (B, 1, 80, 16), a mel window; ``face`` (B, 6, 96, 96), the target face with its
-lower half blanked stacked with a reference face, RGB in [0, 1]. Output: (B, 3, 96, 96) in [0, 1].
+lower half blanked stacked with a reference face, BGR (as OpenCV reads frames, which is how the
+official model was trained) in [0, 1]. Output: (B, 3, 96, 96), BGR in [0, 1].
 """
 
 from __future__ import annotations
@@ -86,8 +87,13 @@ class Wav2Lip(nn.Module):
 
 def load_checkpoint(path, map_location="cpu") -> Wav2Lip:
     """A Wav2Lip with the weights of an official checkpoint (DataParallel ``module.`` prefixes too)."""
-    checkpoint = torch.load(path, map_location=map_location, weights_only=False)
-    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else checkpoint
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:  # pickle, zip or I/O errors: all mean "not a checkpoint we can read"
+        raise ValueError(f"{path}: cannot be read as a PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
+    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} is not a Wav2Lip generator checkpoint: it holds no state dict")
     state = {k.removeprefix("module."): v for k, v in state.items()}
     model = Wav2Lip()
     missing, unexpected = model.load_state_dict(state, strict=False)

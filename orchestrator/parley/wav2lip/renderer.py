@@ -15,7 +15,7 @@ import numpy as np
 import onnxruntime
 
 from parley.audio_in import resample
-from parley.avatars import Avatar
+from parley.avatars import Avatar, face_extent
 from parley.events import SpeechSegment
 from parley.face2d import PortraitRenderer
 from parley.video import frame_count
@@ -33,10 +33,8 @@ def default_providers() -> list[str]:
 
 def face_box(avatar: Avatar, renderer: PortraitRenderer) -> tuple[int, int, int, int]:
     """The face box in output pixels, as Wav2Lip's face detector would give it (chin padded)."""
-    lm = avatar.landmarks
-    to_out = lambda name: (lm.p(name) - renderer._origin) / renderer._scale  # noqa: E731
-    left, right = to_out("face_left")[0], to_out("face_right")[0]
-    top, chin = to_out("face_top")[1], to_out("chin")[1]
+    left, top, right, chin = face_extent(avatar.landmarks)
+    (left, top), (right, chin) = renderer.to_output((left, top)), renderer.to_output((right, chin))
     bottom = chin + 0.08 * (chin - top)
     box = np.clip([left, top, right, bottom], 0, renderer.size).astype(int)
     return tuple(int(v) for v in box)
@@ -60,13 +58,14 @@ class Wav2LipRenderer:
         self.mask = cv2.GaussianBlur(mask, (0, 0), max(w, h) * 0.04)[..., None]
 
     def generate(self, mels: np.ndarray, faces: np.ndarray) -> np.ndarray:
-        """One model call: (B, 80, 16) mel windows and (B, 96, 96, 3) uint8 faces → (B, 96, 96, 3)."""
-        x = faces.astype(np.float32) / 255.0
+        """One model call: (B, 80, 16) mel windows and (B, 96, 96, 3) RGB uint8 faces → the same."""
+        x = faces[..., ::-1].astype(np.float32) / 255.0  # Wav2Lip was trained on BGR (OpenCV) frames
         masked = x.copy()
         masked[:, FACE // 2 :] = 0.0  # the lower half is what the model draws from the audio
         face_in = np.concatenate([masked, x], axis=3).transpose(0, 3, 1, 2)
         (out,) = self.session.run(None, {"audio": mels[:, None], "face": np.ascontiguousarray(face_in)})
-        return np.clip(out.transpose(0, 2, 3, 1) * 255.0, 0, 255).astype(np.uint8)
+        bgr = np.clip(out.transpose(0, 2, 3, 1) * 255.0, 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(bgr[..., ::-1])
 
     def paste(self, frame: np.ndarray, face: np.ndarray) -> np.ndarray:
         x0, y0, x1, y1 = self.box
