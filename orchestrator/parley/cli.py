@@ -296,6 +296,20 @@ def cmd_listen(args) -> int:
     return asyncio.run(_listen(settings, audio, args.realtime))
 
 
+# --- serve -------------------------------------------------------------------------------------
+
+
+def cmd_serve(args) -> int:
+    from parley.server.app import serve
+
+    settings = _settings(args)
+    if args.host and args.host not in ("127.0.0.1", "localhost", "::1") and not settings.stack.server.tls_cert:
+        raise ConfigError(f"--host {args.host}: not loopback, so server.tls_cert and server.tls_key must be set "
+                          "(browsers only allow the microphone over HTTPS)")
+    serve(settings, _store(settings), host=args.host, port=args.port)
+    return 0
+
+
 # --- models ------------------------------------------------------------------------------------
 
 
@@ -394,6 +408,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parley", description="A self-hosted talking avatar.")
     parser.add_argument("--config", help="stack YAML (default: $PARLEY_CONFIG or configs/cpu.yaml)")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    serve_cmd = sub.add_parser("serve", help="the live avatar: web app + WebRTC on http://127.0.0.1:8080")
+    serve_cmd.add_argument("--host", help="bind address (default: server.host in the config)")
+    serve_cmd.add_argument("--port", type=int, help="port (default: server.port in the config; 0 picks one)")
+    serve_cmd.set_defaults(func=cmd_serve)
 
     say = sub.add_parser("say", help="speak TEXT: write speech.wav, visemes.json, timings.json")
     say.add_argument("text", nargs="+")

@@ -251,6 +251,31 @@ class SplitterConfig(_Strict):
     max_chars: int = Field(240, ge=40)
 
 
+class ServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    # Browsers give a page the microphone only over HTTPS (or on localhost): binding anywhere but
+    # loopback needs a certificate.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # The addresses offered as WebRTC (ICE) host candidates; default: every interface but loopback.
+    # ["127.0.0.1"] keeps all media on loopback (the end-to-end tests do this).
+    ice_addresses: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _tls_off_loopback(self) -> "ServerConfig":
+        loopback = self.host in ("127.0.0.1", "localhost", "::1")
+        if not loopback and not (self.tls_cert and self.tls_key):
+            raise ValueError(f"host {self.host!r} is not loopback: set tls_cert and tls_key "
+                             "(browsers only allow the microphone over HTTPS)")
+        return self
+
+
+class FaceConfig(_Strict):
+    # An avatar under avatars/ (or a path to its avatar.yaml) for the live 2D video.
+    avatar: str = "portrait"
+
+
 class StackConfig(_Strict):
     persona: Path
     models: Path = Path("models.yaml")
@@ -260,6 +285,8 @@ class StackConfig(_Strict):
     vad: VADConfig = VADConfig()
     asr: ASRConfig = ASRConfig()
     turn_taking: TurnTakingConfig = TurnTakingConfig()
+    face: FaceConfig = FaceConfig()
+    server: ServerConfig = ServerConfig()
     visemes: VisemeConfig = VisemeConfig()
     splitter: SplitterConfig = SplitterConfig()
 

@@ -137,8 +137,10 @@ class PortraitRenderer:
             "round": c("mouthFunnel") + 0.5 * c("mouthPucker"),
         }
 
-    def frame(self, t: float, track: VisemeTrack | None = None) -> np.ndarray:
-        k = self.mouth_controls(t, track)
+    def frame(self, t: float, track: VisemeTrack | None = None, track_t: float | None = None) -> np.ndarray:
+        """The face at time ``t`` (head motion, blinks); the mouth from ``track`` at ``track_t``
+        (default ``t``), so a live session can keep one clock for life and one per reply."""
+        k = self.mouth_controls(t if track_t is None else track_t, track)
         xx, yy = self._grid
         a = self._head_affine(t)
         fx = a[0, 0] * xx + a[0, 1] * yy + a[0, 2]

@@ -30,7 +30,7 @@ from parley.turn import Conversation
 @dataclass
 class _ActiveTurn:
     user_text: str
-    utterance: Utterance
+    utterance: Utterance | None  # None for typed text
     token: CancelToken
     task: asyncio.Task | None = None
     # (wall time the chunk starts playing, its text)
@@ -69,6 +69,7 @@ class VoiceSession:
         self.listener = listener
         self.turn_taking = turn_taking or TurnTakingConfig()
         self._turn: _ActiveTurn | None = None
+        self._out: asyncio.Queue | None = None
         self._playout_end = 0.0
         self._carry = ""
 
@@ -78,21 +79,8 @@ class VoiceSession:
         return running or time.perf_counter() < self._playout_end
 
     async def run(self, frames: AsyncIterable[np.ndarray]) -> AsyncIterator:
-        out: asyncio.Queue = asyncio.Queue()
+        self._out = out = asyncio.Queue()
         done = object()
-
-        async def speak(turn: _ActiveTurn) -> None:
-            try:
-                async for event in self.conversation.reply(turn.user_text, turn.token):
-                    if isinstance(event, SpokenChunk):
-                        start = max(time.perf_counter(), self._playout_end)
-                        self._playout_end = start + event.speech.duration
-                        turn.playout.append((start, event.speech.text))
-                    elif isinstance(event, TurnDone):
-                        event.timings.extra.update(voice_timings(turn.utterance, event))
-                    await out.put(event)
-            except Exception as exc:  # an engine failed: report it, keep the session listening
-                await out.put(TurnFailed(turn.user_text, f"{type(exc).__name__}: {exc}"))
 
         async def listen() -> None:
             try:
@@ -101,7 +89,7 @@ class VoiceSession:
                     if isinstance(event, SpeechStarted) and self.turn_taking.barge_in and self.avatar_speaking():
                         await out.put(await self._cut_in(event))
                     elif isinstance(event, Utterance):
-                        await self._answer(event, speak, out)
+                        await self._answer(event)
                 if self._turn is not None and self._turn.task is not None:
                     await asyncio.gather(self._turn.task, return_exceptions=True)
             finally:
@@ -119,17 +107,40 @@ class VoiceSession:
                 self._turn.token.cancel("session closed")
             await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _answer(self, utterance: Utterance, speak, out: asyncio.Queue) -> None:
+    async def typed(self, text: str) -> None:
+        """Typed text from the caller (while ``run`` is going): answered like an utterance."""
+        if text.strip():
+            if self.avatar_speaking():
+                await self._out.put(await self._cut_in(SpeechStarted(0.0, 0.0)))
+            self._start_turn(text.strip(), None)
+
+    async def _speak(self, turn: _ActiveTurn) -> None:
+        try:
+            async for event in self.conversation.reply(turn.user_text, turn.token):
+                if isinstance(event, SpokenChunk):
+                    start = max(time.perf_counter(), self._playout_end)
+                    self._playout_end = start + event.speech.duration
+                    turn.playout.append((start, event.speech.text))
+                elif isinstance(event, TurnDone) and turn.utterance is not None:
+                    event.timings.extra.update(voice_timings(turn.utterance, event))
+                await self._out.put(event)
+        except Exception as exc:  # an engine failed: report it, keep the session listening
+            await self._out.put(TurnFailed(turn.user_text, f"{type(exc).__name__}: {exc}"))
+
+    def _start_turn(self, text: str, utterance: Utterance | None) -> None:
+        turn = _ActiveTurn(text, utterance, CancelToken())
+        turn.task = asyncio.ensure_future(self._speak(turn))
+        self._turn = turn
+
+    async def _answer(self, utterance: Utterance) -> None:
         if not utterance.text.strip():
-            await out.put(UtteranceIgnored(utterance, "no words were recognised"))
+            await self._out.put(UtteranceIgnored(utterance, "no words were recognised"))
             return
         if self.avatar_speaking():  # only without barge-in: a new question replaces the old reply
             await self._cut_in(SpeechStarted(utterance.start, utterance.endpoint_at))
         text = f"{self._carry} {utterance.text}".strip()
         self._carry = ""
-        turn = _ActiveTurn(text, utterance, CancelToken())
-        turn.task = asyncio.ensure_future(speak(turn))
-        self._turn = turn
+        self._start_turn(text, utterance)
 
     async def _cut_in(self, started: SpeechStarted) -> BargeIn:
         detected = time.perf_counter()

@@ -1,0 +1,141 @@
+"""The web server: the demo page, session links, and WebRTC offers (aiohttp + aiortc).
+
+Engines are loaded once and shared by every session (the LLM serves one generation at a time);
+each session has its own VAD state, history, queues and media.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import ssl
+from pathlib import Path
+
+from aiohttp import web
+
+from parley.avatars import GLBAvatar, load_avatar
+from parley.config import ConfigError, Settings
+from parley.engines import engine_class
+from parley.face2d import PortraitRenderer
+from parley.listener import Listener
+from parley.modelstore import ModelStore
+from parley.server.session import LiveSession
+from parley.server.tokens import TokenError, Tokens
+from parley.turn import Conversation, build_engines
+from parley.vad import SileroVAD
+from parley.voice import VoiceSession
+
+REPO = Path(__file__).resolve().parents[3]
+log = logging.getLogger("parley.server")
+
+
+class Server:
+    def __init__(self, settings: Settings, store: ModelStore) -> None:
+        self.settings = settings
+        stack = settings.stack
+        self.engines = build_engines(settings, store)
+        Conversation(settings, self.engines).warm_up()  # llama.cpp keeps the persona prompt evaluated
+        self.asr = engine_class("asr", stack.asr.engine).from_settings(settings, store)
+        self.vad_file = store.require(stack.vad.model) / settings.registry.get(stack.vad.model, "vad").files[0].name
+        self.avatar = load_avatar(stack.face.avatar)
+        if isinstance(self.avatar, GLBAvatar):
+            raise ConfigError(f"{settings.path}: face.avatar: {self.avatar.name} is a 3D avatar; the live video "
+                              "needs a portrait (the 3D avatar is played in the browser)")
+        self.tokens = Tokens()
+        self.sessions: dict[str, LiveSession] = {}
+
+    def new_session(self, session_id: str) -> LiveSession:
+        stack = self.settings.stack
+        prompt = ", ".join(self.settings.persona.vocabulary) or None
+        listener = Listener(SileroVAD(self.vad_file), self.asr, stack.vad, stack.asr, prompt)
+        voice = VoiceSession(Conversation(self.settings, self.engines), listener, stack.turn_taking)
+        return LiveSession(session_id, voice, PortraitRenderer(self.avatar, fps=stack.visemes.fps))
+
+    # --- routes --------------------------------------------------------------------------------
+
+    async def index(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(REPO / "web" / "index.html")
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "sessions": len(self.sessions),
+                                  "stats": {sid: s.stats() for sid, s in self.sessions.items()}})
+
+    async def create_session(self, request: web.Request) -> web.Response:
+        session_id = secrets.token_urlsafe(9)
+        persona = self.settings.persona
+        return web.json_response({
+            "session": session_id,
+            "caller_token": self.tokens.issue(session_id, "caller"),
+            "viewer_token": self.tokens.issue(session_id, "viewer"),
+            "persona": {"name": persona.name, "role": persona.role, "greeting": persona.greeting},
+        })
+
+    async def offer(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            token, sdp, kind = body["token"], body["sdp"], body["type"]
+        except (ValueError, KeyError, TypeError):
+            raise web.HTTPBadRequest(text="send JSON {token, sdp, type} with the browser's offer") from None
+        try:
+            session_id = self.tokens.check(token, role="caller")
+        except TokenError as exc:
+            raise web.HTTPForbidden(text=str(exc)) from None
+        if kind != "offer":
+            raise web.HTTPBadRequest(text="type must be 'offer'")
+        old = self.sessions.pop(session_id, None)
+        if old is not None:  # a reconnect replaces the previous peer
+            await old.close()
+        session = self.new_session(session_id)
+        self.sessions[session_id] = session
+        try:
+            answer = await session.answer(sdp, kind)
+        except ValueError as exc:
+            self.sessions.pop(session_id, None)
+            await session.close()
+            raise web.HTTPBadRequest(text=f"the offer is not valid SDP: {exc}") from None
+        asyncio.ensure_future(self._forget_when_closed(session))
+        return web.json_response({"sdp": answer.sdp, "type": answer.type})
+
+    async def _forget_when_closed(self, session: LiveSession) -> None:
+        await session.closed.wait()
+        if self.sessions.get(session.id) is session:
+            del self.sessions[session.id]
+
+    async def shutdown(self, app: web.Application) -> None:
+        await asyncio.gather(*(s.close() for s in list(self.sessions.values())), return_exceptions=True)
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=1 << 20)
+        app.router.add_get("/", self.index)
+        app.router.add_get("/healthz", self.health)
+        app.router.add_post("/api/sessions", self.create_session)
+        app.router.add_post("/api/offer", self.offer)
+        app.router.add_static("/web/", REPO / "web")
+        app.router.add_static("/avatars/", REPO / "avatars")
+        app.on_shutdown.append(self.shutdown)
+        return app
+
+
+def _offer_only(addresses: list[str]) -> None:
+    """aioice has no setting for which interfaces to gather host candidates on: replace its lookup."""
+    import aioice.ice
+
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [
+        a for a in addresses if (":" in a and use_ipv6) or (":" not in a and use_ipv4)]
+
+
+def serve(settings: Settings, store: ModelStore, host: str | None = None, port: int | None = None) -> None:
+    cfg = settings.stack.server
+    if cfg.ice_addresses:
+        _offer_only(cfg.ice_addresses)
+    host, port = host or cfg.host, cfg.port if port is None else port
+    ssl_context = None
+    if cfg.tls_cert and cfg.tls_key:
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.load_cert_chain(cfg.tls_cert, cfg.tls_key)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    server = Server(settings, store)
+    scheme = "https" if ssl_context else "http"
+    print(f"Parley: {settings.persona.name} at {scheme}://{host}:{port}/", flush=True)
+    web.run_app(server.app(), host=host, port=port, ssl_context=ssl_context, print=None)

@@ -1,0 +1,145 @@
+"""The avatar's outgoing media on one clock: the audio track is the clock, video follows it.
+
+``Playout`` holds the reply's audio (resampled to 48 kHz for Opus) with each chunk's viseme track.
+The audio track takes 20 ms from it per frame, silence when there is nothing to say; the media
+time is the number of samples sent. The video track renders, for each frame, the face at the
+position the audio has reached, so a video frame that is late shows the current mouth, never an
+old one: late frames are effectively skipped, never queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import av
+import numpy as np
+from aiortc import MediaStreamTrack
+
+from parley.events import SpokenChunk, VisemeTrack
+from parley.face2d import PortraitRenderer
+
+RATE = 48000
+FRAME = 960  # 20 ms
+VIDEO_CLOCK = 90000
+
+
+def _to_48k(audio: np.ndarray, rate: int) -> np.ndarray:
+    frame = av.AudioFrame.from_ndarray(audio.astype(np.float32)[None, :], format="flt", layout="mono")
+    frame.sample_rate = rate
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
+    out = [f.to_ndarray().reshape(-1) for f in resampler.resample(frame) + resampler.resample(None)]
+    return np.concatenate(out) if out else np.zeros(0, np.int16)
+
+
+@dataclass
+class _Queued:
+    pcm: np.ndarray  # int16 at 48 kHz
+    visemes: VisemeTrack
+    text: str
+    sent: int = 0  # samples already sent
+
+
+class Playout:
+    def __init__(self) -> None:
+        self._queue: deque[_Queued] = deque()
+        self.samples_sent = 0
+        self.started_at = time.perf_counter()
+
+    def add(self, chunk: SpokenChunk) -> None:
+        self._queue.append(_Queued(_to_48k(chunk.speech.audio, chunk.speech.sample_rate), chunk.visemes,
+                                   chunk.speech.text))
+
+    def flush(self) -> None:
+        """Barge-in: drop everything not yet sent."""
+        self._queue.clear()
+
+    @property
+    def speaking(self) -> bool:
+        return bool(self._queue)
+
+    def next_audio(self) -> np.ndarray:
+        out = np.zeros(FRAME, np.int16)
+        filled = 0
+        while filled < FRAME and self._queue:
+            head = self._queue[0]
+            take = min(FRAME - filled, len(head.pcm) - head.sent)
+            out[filled : filled + take] = head.pcm[head.sent : head.sent + take]
+            head.sent += take
+            filled += take
+            if head.sent >= len(head.pcm):
+                self._queue.popleft()
+        self.samples_sent += FRAME
+        return out
+
+    def mouth(self) -> tuple[VisemeTrack, float] | None:
+        """The viseme track being spoken and the time reached in it, or None when silent."""
+        if not self._queue:
+            return None
+        head = self._queue[0]
+        return head.visemes, head.sent / RATE
+
+
+class AvatarAudioTrack(MediaStreamTrack):
+    kind = "audio"
+
+    def __init__(self, playout: Playout) -> None:
+        super().__init__()
+        self.playout = playout
+        self._start: float | None = None
+        self._pts = 0
+
+    async def recv(self) -> av.AudioFrame:
+        if self._start is None:
+            self._start = time.perf_counter()
+        else:
+            self._pts += FRAME
+            delay = self._start + self._pts / RATE - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        frame = av.AudioFrame.from_ndarray(self.playout.next_audio()[None, :], format="s16", layout="mono")
+        frame.sample_rate = RATE
+        frame.pts = self._pts
+        frame.time_base = fractions.Fraction(1, RATE)
+        return frame
+
+
+class AvatarVideoTrack(MediaStreamTrack):
+    kind = "video"
+
+    def __init__(self, playout: Playout, renderer: PortraitRenderer) -> None:
+        super().__init__()
+        self.playout = playout
+        self.renderer = renderer
+        self._start: float | None = None
+        self._index = 0
+        self.frames_sent = 0
+        self.frames_skipped = 0
+
+    async def recv(self) -> av.VideoFrame:
+        fps = self.renderer.fps
+        now = time.perf_counter()
+        if self._start is None:
+            self._start = now
+        else:
+            due = self._index + 1
+            behind = int((now - self._start) * fps) - due
+            if behind > 0:  # rendering fell behind: skip those frame slots
+                self.frames_skipped += behind
+                due += behind
+            self._index = due
+            delay = self._start + due / fps - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        mouth = self.playout.mouth()
+        t = time.perf_counter() - self.playout.started_at
+        visemes, track_t = mouth if mouth is not None else (None, None)
+        image = await asyncio.to_thread(self.renderer.frame, t, visemes, track_t)
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        frame.pts = int(self._index * VIDEO_CLOCK / fps)
+        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
+        self.frames_sent += 1
+        return frame

@@ -1,0 +1,140 @@
+"""One caller's live session: a WebRTC peer, the voice loop, and the avatar's media.
+
+    mic track ─► resample to 16 kHz ─► VoiceSession (VAD, ASR, LLM, TTS) ─► Playout ─► audio + video tracks
+                                             │                                  ▲
+    data channel ◄── captions, visemes, timings, barge-in ◄────────────────────┘   (typed text ──► VoiceSession)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import asdict
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+
+from parley.audio_in import Resampler
+from parley.events import (BargeIn, PartialTranscript, SpeechStarted, SpokenChunk, TextDelta, TurnDone, TurnFailed,
+                           Utterance, UtteranceIgnored)
+from parley.server.media import AvatarAudioTrack, AvatarVideoTrack, Playout
+from parley.voice import VoiceSession
+
+log = logging.getLogger("parley.session")
+
+
+class LiveSession:
+    def __init__(self, session_id: str, voice: VoiceSession, renderer) -> None:
+        self.id = session_id
+        self.voice = voice
+        self.playout = Playout()
+        self.audio = AvatarAudioTrack(self.playout)
+        self.video = AvatarVideoTrack(self.playout, renderer)
+        self.pc = RTCPeerConnection()
+        self.channel = None
+        self._mic: asyncio.Queue = asyncio.Queue(maxsize=500)  # 10 s of 20 ms frames at most
+        self._tasks: list[asyncio.Task] = []
+        self.closed = asyncio.Event()
+
+    async def answer(self, sdp: str, kind: str) -> RTCSessionDescription:
+        pc = self.pc
+
+        @pc.on("track")
+        def on_track(track):
+            if track.kind == "audio":
+                self._tasks.append(asyncio.ensure_future(self._pump_mic(track)))
+
+        @pc.on("datachannel")
+        def on_datachannel(channel):
+            self.channel = channel
+
+            @channel.on("message")
+            def on_message(message):
+                try:
+                    data = json.loads(message)
+                except (TypeError, ValueError):
+                    return self.send({"type": "error", "error": "messages are JSON objects"})
+                if data.get("type") == "text" and isinstance(data.get("text"), str):
+                    self.send({"type": "caption", "who": "caller", "text": data["text"], "final": True})
+                    asyncio.ensure_future(self.voice.typed(data["text"][:2000]))
+                else:
+                    self.send({"type": "error", "error": "unknown message; send {\"type\": \"text\", \"text\": ...}"})
+
+        @pc.on("connectionstatechange")
+        async def on_state():
+            if pc.connectionState in ("failed", "closed"):
+                await self.close()
+
+        pc.addTrack(self.audio)
+        pc.addTrack(self.video)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=kind))
+        await pc.setLocalDescription(await pc.createAnswer())
+        self._tasks.append(asyncio.ensure_future(self._run()))
+        return pc.localDescription
+
+    def send(self, message: dict) -> None:
+        if self.channel is not None and self.channel.readyState == "open":
+            self.channel.send(json.dumps(message))
+
+    async def _pump_mic(self, track) -> None:
+        resampler = Resampler()
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                break
+            pcm = resampler.convert(frame)
+            if self._mic.full():  # the stages fell 10 s behind: drop the oldest, never block the network
+                self._mic.get_nowait()
+            self._mic.put_nowait(pcm)
+        await self._mic.put(None)
+
+    async def _frames(self):
+        while (frame := await self._mic.get()) is not None:
+            yield frame
+
+    async def _run(self) -> None:
+        try:
+            async for event in self.voice.run(self._frames()):
+                self._dispatch(event)
+        except Exception:
+            log.exception("session %s failed", self.id)
+            self.send({"type": "error", "error": "the session failed; reconnect"})
+
+    def _dispatch(self, event) -> None:
+        if isinstance(event, SpokenChunk):
+            self.playout.add(event)
+            self.send({"type": "visemes", "index": event.speech.index, "text": event.speech.text,
+                       **event.visemes.to_dict()})
+        elif isinstance(event, TextDelta):
+            self.send({"type": "caption", "who": "avatar", "text": event.text, "final": False})
+        elif isinstance(event, TurnDone):
+            self.send({"type": "turn", "user": event.user, "reply": event.reply, "timings": event.timings.to_dict()})
+        elif isinstance(event, BargeIn):
+            self.playout.flush()
+            self.send({"type": "barge_in", **asdict(event)})
+        elif isinstance(event, SpeechStarted):
+            self.send({"type": "speech", "state": "started", "at": event.start})
+        elif isinstance(event, PartialTranscript):
+            self.send({"type": "caption", "who": "caller", "text": event.text, "final": False})
+        elif isinstance(event, Utterance):
+            self.send({"type": "caption", "who": "caller", "text": event.text, "final": True})
+        elif isinstance(event, UtteranceIgnored):
+            self.send({"type": "speech", "state": "ignored", "reason": event.reason})
+        elif isinstance(event, TurnFailed):
+            self.send({"type": "error", "error": f"the reply failed: {event.error}"})
+
+    def stats(self) -> dict:
+        return {"frames_sent": self.video.frames_sent, "frames_skipped": self.video.frames_skipped,
+                "audio_seconds_sent": self.playout.samples_sent / 48000}
+
+    async def close(self) -> None:
+        if self.closed.is_set():
+            return
+        self.closed.set()
+        await self._mic.put(None)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.pc.close()

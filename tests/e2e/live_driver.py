@@ -1,0 +1,122 @@
+"""Drives one live session end to end: `parley serve` and Debian's Chromium (fake microphone fed
+from a WAV file), both in the caller's network namespace. Writes what it saw as JSON.
+
+    python tests/e2e/live_driver.py --config STACK.yaml --wav QUESTION.wav --text "..." --out RESULT.json
+
+Run by tests/e2e/test_live.py inside `unshare -n` (only loopback exists there), so every packet,
+WebRTC included, stays on 127.0.0.1.
+"""
+
+import argparse
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from parley.avatars import load_avatar
+from parley.face2d import PortraitRenderer
+
+# Runs in the page: samples the avatar <video> for `ms`, returning the mean luma of the mouth box
+# per frame and the decoded frame count.
+SAMPLE_MOUTH = """async ([box, ms]) => {
+  const video = document.getElementById('avatar');
+  const canvas = new OffscreenCanvas(512, 512);
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  const [x0, y0, x1, y1] = box;
+  const lumas = [];
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    if (video.readyState < 2) {  // no frame decoded yet
+      await new Promise((r) => setTimeout(r, 40));
+      continue;
+    }
+    ctx.drawImage(video, 0, 0, 512, 512);
+    const d = ctx.getImageData(x0, y0, x1 - x0, y1 - y0).data;
+    let sum = 0;
+    for (let i = 0; i < d.length; i += 4) sum += 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
+    lumas.push(sum / (d.length / 4));
+    await new Promise((r) => setTimeout(r, 40));
+  }
+  return lumas;
+}"""
+STATS = """async () => {
+  const out = {};
+  (await window.parleyState.pc.getStats()).forEach((s) => {
+    if (s.type === 'inbound-rtp') out[s.kind] = { packets: s.packetsReceived, frames: s.framesDecoded ?? null,
+                                                 bytes: s.bytesReceived };
+  });
+  return out;
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--wav", required=True)
+    parser.add_argument("--text", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "parley.cli", "--config", args.config, "serve", "--port", str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    result = {"port": port}
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except OSError:
+                if time.time() > deadline or server.poll() is not None:
+                    raise RuntimeError("the server did not start")
+                time.sleep(0.3)
+        box = list(PortraitRenderer(load_avatar("portrait")).mouth_box)
+        chromium_args = ["--no-sandbox", "--no-first-run", "--disable-background-networking", "--disable-sync",
+                         "--disable-component-update", "--autoplay-policy=no-user-gesture-required",
+                         "--allow-loopback-in-peer-connection", "--use-fake-ui-for-media-stream",
+                         "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={args.wav}%noloop"]
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=chromium_args)
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.click("#start")
+            page.wait_for_function("window.parleyState.connected", timeout=30_000)
+            result["idle_mouth"] = page.evaluate(SAMPLE_MOUTH, [box, 1500])
+            page.wait_for_function("window.parleyState.visemeChunks > 0", timeout=90_000)
+            result["speaking_mouth"] = page.evaluate(SAMPLE_MOUTH, [box, 2500])
+            page.wait_for_function("window.parleyState.turns.length >= 1", timeout=90_000)
+            result["voice_turn"] = page.evaluate("window.parleyState.turns[0]")
+            result["stats"] = page.evaluate(STATS)
+            page.check("input[value=text]")
+            page.fill("#text", args.text)
+            page.click("#typed button")
+            page.wait_for_function("window.parleyState.turns.length >= 2", timeout=90_000)
+            result["text_turn"] = page.evaluate("window.parleyState.turns[1]")
+            result["captions"] = page.evaluate("window.parleyState.captions")
+            result["errors"] = page.evaluate("window.parleyState.errors")
+            result["health"] = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz").read())
+            browser.close()
+    except Exception as exc:
+        result["failure"] = f"{type(exc).__name__}: {exc}"
+    finally:
+        server.terminate()
+        try:
+            result["server_log"] = server.communicate(timeout=15)[0][-4000:]
+        except subprocess.TimeoutExpired:
+            server.kill()
+    Path(args.out).write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""The acceptance demo, end to end: a real Chromium with a fake microphone talks to `parley serve`.
+
+Everything runs in a fresh network namespace (`unshare -n`) where only loopback exists, and the
+server offers only 127.0.0.1 as its ICE address, so the WebRTC media never leaves loopback.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from parley.outputs import write_wav
+from tests.conftest import write_stack
+from tests.integration.speech import silence, speak
+
+pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory, engines):
+    folder = tmp_path_factory.mktemp("live")
+    wav = folder / "question.wav"
+    # Time to connect first, then the question, then quiet while the avatar answers.
+    write_wav(wav, np.concatenate([silence(4.0), speak(engines.tts, "Hello! Where is the library?"),
+                                   silence(12.0)]), 16000)
+    config = write_stack(folder, **{"server.ice_addresses": ["127.0.0.1"]})
+    out = folder / "result.json"
+    driver = [sys.executable, str(REPO / "tests" / "e2e" / "live_driver.py"), "--config", str(config),
+              "--wav", str(wav), "--text", "When does the library close?", "--out", str(out)]
+    proc = subprocess.run(["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *driver],
+                          capture_output=True, text=True, timeout=420, cwd=REPO)
+    assert out.exists(), proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert "failure" not in result, result.get("failure", "") + "\n" + result.get("server_log", "")
+    return result
+
+
+def test_a_spoken_question_is_answered_with_audio_and_video(live):
+    turn = live["voice_turn"]
+    assert "library" in turn["user"].lower() and turn["reply"]
+    assert turn["timings"]["end_of_speech_to_first_audio_ms"] > 0
+    assert any(c["who"] == "caller" and c["final"] and "library" in c["text"].lower() for c in live["captions"])
+    assert live["stats"]["audio"]["packets"] > 100 and live["stats"]["video"]["frames"] > 30
+
+
+def test_the_mouth_moves_while_the_avatar_speaks(live):
+    idle, speaking = np.array(live["idle_mouth"]), np.array(live["speaking_mouth"])
+    assert len(idle) > 10 and len(speaking) > 20
+    assert np.ptp(speaking) > max(5.0, 3 * np.ptp(idle)), (np.ptp(idle), np.ptp(speaking))
+
+
+def test_text_mode_answers_typed_messages(live):
+    turn = live["text_turn"]
+    assert turn["user"] == "When does the library close?" and turn["reply"]
+    assert live["errors"] == []
