@@ -102,3 +102,12 @@ def test_registry_sources_must_cover_files(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_settings(write_stack(tmp_path, models=str(rpath)))
     assert "whisper-tiny.en" in str(err.value) and "vocabulary.txt" in str(err.value)
+
+
+def test_binding_off_loopback_needs_tls(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_settings(write_stack(tmp_path, **{"server.host": "0.0.0.0"}))
+    assert "server" in str(err.value) and "tls_cert" in str(err.value) and "HTTPS" in str(err.value)
+    ok = load_settings(write_stack(tmp_path, **{"server.host": "0.0.0.0", "server.tls_cert": "c.pem",
+                                                "server.tls_key": "k.pem"}))
+    assert ok.stack.server.host == "0.0.0.0"
