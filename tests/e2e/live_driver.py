@@ -106,6 +106,18 @@ def main() -> None:
             result["captions"] = page.evaluate("window.parleyState.captions")
             result["errors"] = page.evaluate("window.parleyState.errors")
             result["health"] = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz").read())
+            # The caller goes away mid-conversation: the server must drop the session and carry on.
+            page.fill("#text", "Tell me about every building on campus.")
+            page.click("#typed button")
+            page.wait_for_function("window.parleyState.visemeChunks > 1", timeout=60_000)
+            page.close()
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz").read())
+                if health["sessions"] == 0:
+                    break
+                time.sleep(0.5)
+            result["sessions_after_close"] = health["sessions"]
             browser.close()
     except Exception as exc:
         result["failure"] = f"{type(exc).__name__}: {exc}"

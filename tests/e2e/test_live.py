@@ -57,3 +57,7 @@ def test_text_mode_answers_typed_messages(live):
     turn = live["text_turn"]
     assert turn["user"] == "When does the library close?" and turn["reply"]
     assert live["errors"] == []
+
+
+def test_a_caller_leaving_mid_reply_frees_the_session(live):
+    assert live["sessions_after_close"] == 0

@@ -22,6 +22,7 @@ from parley.server.media import AvatarAudioTrack, AvatarVideoTrack, Playout
 from parley.voice import VoiceSession
 
 log = logging.getLogger("parley.session")
+MIC_TIMEOUT_S = 10.0
 
 
 class LiveSession:
@@ -81,14 +82,19 @@ class LiveSession:
         resampler = Resampler()
         while True:
             try:
-                frame = await track.recv()
-            except MediaStreamError:
+                # A browser sends audio (silence included) all the time: none for a while means it
+                # is gone without saying so (crashed, network lost).
+                frame = await asyncio.wait_for(track.recv(), MIC_TIMEOUT_S)
+            except (MediaStreamError, asyncio.TimeoutError):
+                asyncio.ensure_future(self.close())
                 break
-            pcm = resampler.convert(frame)
-            if self._mic.full():  # the stages fell 10 s behind: drop the oldest, never block the network
-                self._mic.get_nowait()
-            self._mic.put_nowait(pcm)
-        await self._mic.put(None)
+            self._offer_mic(resampler.convert(frame))
+        self._offer_mic(None)
+
+    def _offer_mic(self, pcm) -> None:
+        if self._mic.full():  # the stages fell 10 s behind: drop the oldest, never block the network
+            self._mic.get_nowait()
+        self._mic.put_nowait(pcm)
 
     async def _frames(self):
         while (frame := await self._mic.get()) is not None:
@@ -133,7 +139,7 @@ class LiveSession:
         if self.closed.is_set():
             return
         self.closed.set()
-        await self._mic.put(None)
+        self._offer_mic(None)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
