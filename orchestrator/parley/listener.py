@@ -209,9 +209,11 @@ class Listener:
             await asyncio.gather(*pending, return_exceptions=True)
 
 
-def build_listener(settings: Settings, store, wait_for_partials: bool = False) -> Listener:
+def build_listener(settings: Settings, store, wait_for_partials: bool = False,
+                   asr: ASREngine | None = None) -> Listener:
+    """A listener for one stream; pass ``asr`` to share one loaded speech recogniser between many."""
     stack = settings.stack
-    asr = engine_class("asr", stack.asr.engine).from_settings(settings, store)
+    asr = asr or engine_class("asr", stack.asr.engine).from_settings(settings, store)
     vad = SileroVAD.from_settings(settings, store)
     prompt = ", ".join(settings.persona.vocabulary) or None
     return Listener(vad, asr, stack.vad, stack.asr, prompt, wait_for_partials)

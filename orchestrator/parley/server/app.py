@@ -18,12 +18,11 @@ from parley.avatars import GLBAvatar, load_avatar
 from parley.config import ConfigError, Settings
 from parley.engines import engine_class
 from parley.face2d import PortraitRenderer
-from parley.listener import Listener
+from parley.listener import build_listener
 from parley.modelstore import ModelStore
 from parley.server.session import LiveSession
 from parley.server.tokens import TokenError, Tokens
 from parley.turn import Conversation, build_engines
-from parley.vad import SileroVAD
 from parley.voice import VoiceSession
 
 REPO = Path(__file__).resolve().parents[3]
@@ -36,8 +35,8 @@ class Server:
         stack = settings.stack
         self.engines = build_engines(settings, store)
         Conversation(settings, self.engines).warm_up()  # llama.cpp keeps the persona prompt evaluated
+        self.store = store
         self.asr = engine_class("asr", stack.asr.engine).from_settings(settings, store)
-        self.vad_file = store.require(stack.vad.model) / settings.registry.get(stack.vad.model, "vad").files[0].name
         self.avatar = load_avatar(stack.face.avatar)
         if isinstance(self.avatar, GLBAvatar):
             raise ConfigError(f"{settings.path}: face.avatar: {self.avatar.name} is a 3D avatar; the live video "
@@ -47,8 +46,7 @@ class Server:
 
     def new_session(self, session_id: str) -> LiveSession:
         stack = self.settings.stack
-        prompt = ", ".join(self.settings.persona.vocabulary) or None
-        listener = Listener(SileroVAD(self.vad_file), self.asr, stack.vad, stack.asr, prompt)
+        listener = build_listener(self.settings, self.store, asr=self.asr)
         voice = VoiceSession(Conversation(self.settings, self.engines), listener, stack.turn_taking)
         return LiveSession(session_id, voice, PortraitRenderer(self.avatar, fps=stack.visemes.fps))
 
