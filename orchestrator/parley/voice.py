@@ -4,11 +4,11 @@
                   │
                   └─► SpeechStarted while the avatar talks ─► cancel the turn (barge-in)
 
-The avatar "talks" from the moment a turn starts until its audio has played out. Playback is
-modelled here on the wall clock (each chunk plays after the previous one, from when it is ready)
-until the media layer reports real playout. When the caller cuts in, the history keeps only what
-they heard; if they heard nothing, what they had said is carried over and joined to what they say
-next, so a caller who paused mid-sentence gets one answer to the whole sentence.
+The avatar "talks" from the moment a turn starts until its audio has played out, as told by a
+``PlayoutClock``: the live media clock when a caller listens (``parley.server.media.Playout``), or a
+model on the wall clock otherwise. When the caller cuts in, the history keeps only what they heard;
+if they heard less than ``continuation_ms``, what they had said is carried over and joined to what
+they say next, so a caller who paused mid-sentence gets one answer to the whole sentence.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterable, AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -27,20 +28,65 @@ from parley.stages import CancelToken
 from parley.turn import Conversation
 
 
+class PlayoutClock(Protocol):
+    """Where the avatar's audio is: queued, playing, or heard by the caller."""
+
+    @property
+    def speaking(self) -> bool:
+        """Audio is still queued or playing."""
+
+    def add(self, chunk: SpokenChunk) -> None:
+        """Queue a chunk to play after those already queued."""
+
+    def flush(self) -> None:
+        """Barge-in: drop what has not been played."""
+
+    def mark(self) -> int:
+        """A position: ``heard(mark)`` reports what was heard of the chunks added after it."""
+
+    def heard(self, mark: int) -> tuple[str, float]:
+        """The text of the chunks after ``mark`` that began playing, and the seconds played of them."""
+
+
+class WallClockPlayout:
+    """A ``PlayoutClock`` for when nothing plays the audio (files, tests): each chunk is taken to
+    play on the wall clock from when it is ready, after the previous one."""
+
+    def __init__(self) -> None:
+        self._chunks: list[tuple[float, float, str]] = []  # (start, duration, text)
+        self._end = 0.0
+
+    @property
+    def speaking(self) -> bool:
+        return time.perf_counter() < self._end
+
+    def add(self, chunk: SpokenChunk) -> None:
+        start = max(time.perf_counter(), self._end)
+        self._end = start + chunk.speech.duration
+        self._chunks.append((start, chunk.speech.duration, chunk.speech.text))
+
+    def flush(self) -> None:
+        now = time.perf_counter()
+        self._chunks = [c for c in self._chunks if c[0] <= now]
+        self._end = now
+
+    def mark(self) -> int:
+        return len(self._chunks)
+
+    def heard(self, mark: int) -> tuple[str, float]:
+        now = time.perf_counter()
+        started = [(start, duration, text) for start, duration, text in self._chunks[mark:] if start <= now]
+        seconds = sum(min(duration, now - start) for start, duration, _ in started)
+        return " ".join(text for _, _, text in started), seconds
+
+
 @dataclass
 class _ActiveTurn:
     user_text: str
     utterance: Utterance | None  # None for typed text
     token: CancelToken
+    mark: int  # the playout position when the turn began
     task: asyncio.Task | None = None
-    # (wall time the chunk starts playing, its text)
-    playout: list[tuple[float, str]] = field(default_factory=list)
-
-    def heard(self, now: float) -> tuple[str, float]:
-        """The text of the chunks that had started playing by ``now``, and seconds of audio heard."""
-        started = [(start, text) for start, text in self.playout if start <= now]
-        seconds = now - started[0][0] if started else 0.0
-        return " ".join(text for _, text in started), seconds
 
 
 def voice_timings(utterance: Utterance, done: TurnDone) -> dict[str, float]:
@@ -64,19 +110,19 @@ def voice_timings(utterance: Utterance, done: TurnDone) -> dict[str, float]:
 
 class VoiceSession:
     def __init__(self, conversation: Conversation, listener: Listener,
-                 turn_taking: TurnTakingConfig | None = None) -> None:
+                 turn_taking: TurnTakingConfig | None = None, playout: PlayoutClock | None = None) -> None:
         self.conversation = conversation
         self.listener = listener
         self.turn_taking = turn_taking or TurnTakingConfig()
+        self.playout = playout or WallClockPlayout()
         self._turn: _ActiveTurn | None = None
         self._out: asyncio.Queue | None = None
-        self._playout_end = 0.0
         self._carry = ""
 
     def avatar_speaking(self) -> bool:
         turn = self._turn
         running = turn is not None and turn.task is not None and not turn.task.done()
-        return running or time.perf_counter() < self._playout_end
+        return running or self.playout.speaking
 
     async def run(self, frames: AsyncIterable[np.ndarray]) -> AsyncIterator:
         self._out = out = asyncio.Queue()
@@ -118,9 +164,7 @@ class VoiceSession:
         try:
             async for event in self.conversation.reply(turn.user_text, turn.token):
                 if isinstance(event, SpokenChunk):
-                    start = max(time.perf_counter(), self._playout_end)
-                    self._playout_end = start + event.speech.duration
-                    turn.playout.append((start, event.speech.text))
+                    self.playout.add(event)
                 elif isinstance(event, TurnDone) and turn.utterance is not None:
                     event.timings.extra.update(voice_timings(turn.utterance, event))
                 await self._out.put(event)
@@ -128,7 +172,7 @@ class VoiceSession:
             await self._out.put(TurnFailed(turn.user_text, f"{type(exc).__name__}: {exc}"))
 
     def _start_turn(self, text: str, utterance: Utterance | None) -> None:
-        turn = _ActiveTurn(text, utterance, CancelToken())
+        turn = _ActiveTurn(text, utterance, CancelToken(), self.playout.mark())
         turn.task = asyncio.ensure_future(self._speak(turn))
         self._turn = turn
 
@@ -145,10 +189,11 @@ class VoiceSession:
     async def _cut_in(self, started: SpeechStarted) -> BargeIn:
         detected = time.perf_counter()
         turn = self._turn
+        heard, seconds = self.playout.heard(turn.mark)  # what had reached the caller when they spoke
         turn.token.cancel("barge-in")
         await asyncio.gather(turn.task, return_exceptions=True)
+        self.playout.flush()  # after the turn stopped, so nothing it queued meanwhile plays
         cancel_ms = (time.perf_counter() - detected) * 1000
-        heard, seconds = turn.heard(detected)
         history = self.conversation.history
         if history.exchanges and history.exchanges[-1].user == turn.user_text:
             if seconds * 1000 >= self.turn_taking.continuation_ms:
@@ -157,5 +202,4 @@ class VoiceSession:
                 history.pop_last()
                 self._carry = turn.user_text
                 heard = ""
-        self._playout_end = 0.0
         return BargeIn(at=started.at, cancel_ms=cancel_ms, heard=heard)

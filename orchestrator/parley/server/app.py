@@ -20,6 +20,7 @@ from parley.engines import engine_class
 from parley.face2d import PortraitRenderer
 from parley.listener import build_listener
 from parley.modelstore import ModelStore
+from parley.server.media import Playout
 from parley.server.session import LiveSession
 from parley.server.tokens import TokenError, Tokens
 from parley.turn import Conversation, build_engines
@@ -47,8 +48,9 @@ class Server:
     def new_session(self, session_id: str) -> LiveSession:
         stack = self.settings.stack
         listener = build_listener(self.settings, self.store, asr=self.asr)
-        voice = VoiceSession(Conversation(self.settings, self.engines), listener, stack.turn_taking)
-        return LiveSession(session_id, voice, PortraitRenderer(self.avatar, fps=stack.visemes.fps))
+        playout = Playout()
+        voice = VoiceSession(Conversation(self.settings, self.engines), listener, stack.turn_taking, playout)
+        return LiveSession(session_id, voice, playout, PortraitRenderer(self.avatar, fps=stack.visemes.fps))
 
     # --- routes --------------------------------------------------------------------------------
 

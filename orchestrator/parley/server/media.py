@@ -37,25 +37,41 @@ def _to_48k(audio: np.ndarray, rate: int) -> np.ndarray:
 
 @dataclass
 class _Queued:
-    pcm: np.ndarray  # int16 at 48 kHz
+    pcm: np.ndarray  # int16 at 48 kHz; emptied once sent or dropped
     visemes: VisemeTrack
     text: str
     sent: int = 0  # samples already sent
 
 
 class Playout:
-    def __init__(self) -> None:
+    """The live ``PlayoutClock`` (parley.voice): what the caller hears is what has been sent."""
+
+    def __init__(self, history: int = 256) -> None:
         self._queue: deque[_Queued] = deque()
+        # The most recent chunks, numbered from 0 for ever: ``mark``/``heard`` positions.
+        self._recent: deque[tuple[int, _Queued]] = deque(maxlen=history)
+        self._added = 0
         self.samples_sent = 0
         self.started_at = time.perf_counter()
 
     def add(self, chunk: SpokenChunk) -> None:
-        self._queue.append(_Queued(_to_48k(chunk.speech.audio, chunk.speech.sample_rate), chunk.visemes,
-                                   chunk.speech.text))
+        queued = _Queued(_to_48k(chunk.speech.audio, chunk.speech.sample_rate), chunk.visemes, chunk.speech.text)
+        self._queue.append(queued)
+        self._recent.append((self._added, queued))
+        self._added += 1
 
     def flush(self) -> None:
         """Barge-in: drop everything not yet sent."""
+        for queued in self._queue:
+            queued.pcm = queued.pcm[: queued.sent]
         self._queue.clear()
+
+    def mark(self) -> int:
+        return self._added
+
+    def heard(self, mark: int) -> tuple[str, float]:
+        started = [q for i, q in self._recent if i >= mark and q.sent > 0]
+        return " ".join(q.text for q in started), sum(q.sent for q in started) / RATE
 
     @property
     def speaking(self) -> bool:
@@ -72,6 +88,7 @@ class Playout:
             filled += take
             if head.sent >= len(head.pcm):
                 self._queue.popleft()
+                head.pcm = head.pcm[:0]  # keep the count, free the audio
         self.samples_sent += FRAME
         return out
 

@@ -26,10 +26,10 @@ MIC_TIMEOUT_S = 10.0
 
 
 class LiveSession:
-    def __init__(self, session_id: str, voice: VoiceSession, renderer) -> None:
+    def __init__(self, session_id: str, voice: VoiceSession, playout: Playout, renderer) -> None:
         self.id = session_id
-        self.voice = voice
-        self.playout = Playout()
+        self.voice = voice  # feeds ``playout``: it is the voice session's PlayoutClock
+        self.playout = playout
         self.audio = AvatarAudioTrack(self.playout)
         self.video = AvatarVideoTrack(self.playout, renderer)
         self.pc = RTCPeerConnection()
@@ -110,7 +110,6 @@ class LiveSession:
 
     def _dispatch(self, event) -> None:
         if isinstance(event, SpokenChunk):
-            self.playout.add(event)
             self.send({"type": "visemes", "index": event.speech.index, "text": event.speech.text,
                        **event.visemes.to_dict()})
         elif isinstance(event, TextDelta):
@@ -118,7 +117,6 @@ class LiveSession:
         elif isinstance(event, TurnDone):
             self.send({"type": "turn", "user": event.user, "reply": event.reply, "timings": event.timings.to_dict()})
         elif isinstance(event, BargeIn):
-            self.playout.flush()
             self.send({"type": "barge_in", **asdict(event)})
         elif isinstance(event, SpeechStarted):
             self.send({"type": "speech", "state": "started", "at": event.start})
