@@ -276,6 +276,46 @@ class FaceConfig(_Strict):
     avatar: str = "portrait"
 
 
+_TRITON_STAGES = ("llm", "tts", "asr")
+
+
+class TritonConfig(_Strict):
+    """Where the Triton engines (``engine: triton``) find the server, and what they do without it."""
+
+    # gRPC endpoint as host:port (tritonclient takes no scheme).
+    url: str = "127.0.0.1:8001"
+    # Readiness probes: an unreachable server is given up on after this long.
+    connect_timeout_s: float = Field(2.0, gt=0)
+    # One ASR or TTS request.
+    request_timeout_s: float = Field(30.0, gt=0)
+    # The LLM stream: longest wait for the next piece before the server is taken as failed.
+    stream_idle_timeout_s: float = Field(10.0, gt=0)
+    # While a stage runs on its fallback, how often to ask whether Triton is ready again.
+    probe_interval_s: float = Field(2.0, gt=0)
+    # Stages that keep an in-process engine loaded and use it while Triton is unreachable:
+    # true (all), false (none) or a list of llm, tts, asr.
+    fallback: tuple[str, ...] = _TRITON_STAGES
+
+    @field_validator("url")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if "://" in value or not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"expected host:port of Triton's gRPC endpoint (e.g. 127.0.0.1:8001), got {value!r}")
+        return value
+
+    @field_validator("fallback", mode="before")
+    @classmethod
+    def _stages(cls, value: Any) -> tuple[str, ...]:
+        if value is True:
+            return _TRITON_STAGES
+        if value is False:
+            return ()
+        if isinstance(value, list) and all(v in _TRITON_STAGES for v in value):
+            return tuple(dict.fromkeys(value))
+        raise ValueError(f"expected true, false or a list of stages from {', '.join(_TRITON_STAGES)}; got {value!r}")
+
+
 class StackConfig(_Strict):
     persona: Path
     models: Path = Path("models.yaml")
@@ -289,6 +329,7 @@ class StackConfig(_Strict):
     server: ServerConfig = ServerConfig()
     visemes: VisemeConfig = VisemeConfig()
     splitter: SplitterConfig = SplitterConfig()
+    triton: TritonConfig = TritonConfig()
 
 
 class Settings(BaseModel):
