@@ -271,9 +271,54 @@ class ServerConfig(_Strict):
         return self
 
 
+class LadderConfig(_Strict):
+    """When the live face steps down (2D video → 3D drawn by the browser → audio and captions) and back."""
+
+    enabled: bool = True
+    # The rung not to go below.
+    lowest: Literal["warp2d", "browser3d", "audio"] = "audio"
+    # Late media (frames rendered after their slot, audio sent late) for this long steps down a rung.
+    step_down_after_s: float = Field(2.0, gt=0)
+    # This long on time steps back up a rung.
+    step_up_after_s: float = Field(15.0, gt=0)
+    # A frame or audio packet this late counts as late.
+    late_ms: float = Field(40.0, gt=0)
+
+
 class FaceConfig(_Strict):
     # An avatar under avatars/ (or a path to its avatar.yaml) for the live 2D video.
     avatar: str = "portrait"
+    # A 3D avatar (GLB) the browser draws on the 3D rung or when the caller picks 3D.
+    avatar3d: str = "head3d"
+    ladder: LadderConfig = LadderConfig()
+
+
+class JanusTarget(_Strict):
+    # Janus's HTTP API; viewers never reach it: Parley brokers their subscriptions.
+    url: str = "http://127.0.0.1:8088/janus"
+    max_viewers: int = Field(50, ge=1)
+
+
+class RtmpTarget(_Strict):
+    # The avatar is pushed to <url>/<session id> (nginx-rtmp, or any RTMP ingest).
+    url: str = "rtmp://127.0.0.1:1935/live"
+    # Where viewers fetch <hls_url>/<session id>.m3u8; none: no HLS link is given to viewers.
+    hls_url: str | None = None
+    video_kbps: int = Field(1200, ge=100)
+
+
+class WhipTarget(_Strict):
+    # A WHIP ingest endpoint (RFC 9725): Ant Media, MediaMTX, Cloudflare, Janus behind a WHIP server …
+    url: str
+    token: str | None = None
+
+
+class BroadcastConfig(_Strict):
+    """Where the avatar's audio and video are published for viewers; each target is optional."""
+
+    janus: JanusTarget | None = None
+    rtmp: RtmpTarget | None = None
+    whip: WhipTarget | None = None
 
 
 _TRITON_STAGES = ("llm", "tts", "asr")
@@ -327,6 +372,7 @@ class StackConfig(_Strict):
     turn_taking: TurnTakingConfig = TurnTakingConfig()
     face: FaceConfig = FaceConfig()
     server: ServerConfig = ServerConfig()
+    broadcast: BroadcastConfig = BroadcastConfig()
     visemes: VisemeConfig = VisemeConfig()
     splitter: SplitterConfig = SplitterConfig()
     triton: TritonConfig = TritonConfig()
