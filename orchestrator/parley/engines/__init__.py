@@ -6,9 +6,15 @@ from __future__ import annotations
 import importlib
 
 _ENGINES: dict[str, dict[str, str]] = {
-    "llm": {"llama_cpp": "parley.engines.llama_cpp:LlamaCppEngine"},
-    "tts": {"piper": "parley.engines.piper_tts:PiperEngine"},
-    "asr": {"faster_whisper": "parley.engines.faster_whisper:FasterWhisperEngine"},
+    "llm": {
+        "llama_cpp": "parley.engines.llama_cpp:LlamaCppEngine",
+        "triton": "parley.engines.triton_llm:TritonLLMEngine",
+    },
+    "tts": {"piper": "parley.engines.piper_tts:PiperEngine", "triton": "parley.engines.triton_tts:TritonTTSEngine"},
+    "asr": {
+        "faster_whisper": "parley.engines.faster_whisper:FasterWhisperEngine",
+        "triton": "parley.engines.triton_asr:TritonASREngine",
+    },
 }
 
 ENGINE_NAMES: dict[str, list[str]] = {kind: sorted(names) for kind, names in _ENGINES.items()}

@@ -1,0 +1,42 @@
+"""TTS through Triton's ``tts`` model (Piper), with the phoneme timings the voice computed on the server.
+
+Visemes stay in-process: mapping phonemes to a track is a few milliseconds of numpy, less than the
+extra round trip the ``speak`` ensemble would need to return them through this Protocol.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from parley.engines.triton_client import Failover, text_tensor
+from parley.events import PhonemeTiming, SpeechSegment
+from parley.stages import CancelToken
+
+_OUTPUTS = ["AUDIO", "SAMPLE_RATE", "PHONEMES", "PHONEME_STARTS", "PHONEME_ENDS"]
+
+
+class TritonTTSEngine:
+    def __init__(self, route: Failover) -> None:
+        self.route = route
+        # The served voice's rate: one short request answers it and warms the model; the fallback
+        # speaks the same voice when Triton is not there to ask.
+        self.sample_rate = route.call(lambda: self._remote("Hello.", None).sample_rate, lambda e: e.sample_rate)
+
+    @classmethod
+    def from_settings(cls, settings, store) -> "TritonTTSEngine":
+        return cls(Failover.build("tts", settings, store, "tts"))
+
+    def synthesize(self, text: str, cancel: CancelToken | None = None) -> SpeechSegment:
+        return self.route.call(lambda: self._remote(text, cancel), lambda e: e.synthesize(text, cancel))
+
+    def _remote(self, text: str, cancel: CancelToken | None) -> SpeechSegment:
+        result = self.route.remote.infer([text_tensor("TEXT", text)], _OUTPUTS, cancel)
+        rate = int(result.as_numpy("SAMPLE_RATE").ravel()[0])
+        names = [p.decode("utf-8") if isinstance(p, bytes) else str(p) for p in result.as_numpy("PHONEMES").ravel()]
+        # Timings are whole samples on the server; FP32 seconds are rounded back to them so they tile
+        # the audio exactly, as the in-process engine's do.
+        starts = np.rint(result.as_numpy("PHONEME_STARTS").astype(np.float64).ravel() * rate)
+        ends = np.rint(result.as_numpy("PHONEME_ENDS").astype(np.float64).ravel() * rate)
+        phonemes = [PhonemeTiming(n, s / rate, e / rate) for n, s, e in zip(names, starts, ends, strict=True)]
+        audio = result.as_numpy("AUDIO").astype(np.float32, copy=False).ravel()
+        return SpeechSegment(text=text, audio=audio, sample_rate=rate, phonemes=phonemes)

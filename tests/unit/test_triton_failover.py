@@ -1,0 +1,99 @@
+"""The Triton engines with no server at the address: config checks, the switch to the in-process
+engine, and how a reply cut off mid-stream is continued. Against a real server: tests/triton."""
+
+import logging
+import socket
+
+import pytest
+
+from parley.config import ConfigError, load_settings
+from parley.engines import engine_class
+from parley.engines.triton_client import TritonUnavailable
+from parley.engines.triton_llm import continuation, load_tokenizer
+from parley.modelstore import ModelStore
+from parley.stages import Prompt
+from tests.conftest import write_stack
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: connections to it are refused at once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def triton_stack(tmp_path, **triton):
+    section = {"url": f"127.0.0.1:{closed_port()}", "probe_interval_s": 0.2, "connect_timeout_s": 0.5, **triton}
+    path = write_stack(tmp_path, **{"tts.engine": "triton", "asr.engine": "triton", "triton": section})
+    return load_settings(path)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("url", "http://127.0.0.1:8001", "triton.url: expected host:port"),
+        ("url", "127.0.0.1", "triton.url: expected host:port"),
+        ("fallback", ["tts", "gpu"], "triton.fallback: expected true, false or a list of stages from llm, tts, asr"),
+        ("probe_interval_s", 0, "triton.probe_interval_s: Input should be greater than 0"),
+    ],
+)
+def test_bad_triton_settings_name_the_key(tmp_path, key, value, expected):
+    path = write_stack(tmp_path, **{f"triton.{key}": value})
+    with pytest.raises(ConfigError) as err:
+        load_settings(path)
+    assert str(path) in str(err.value) and expected in str(err.value)
+
+
+def test_fallback_true_false_and_lists(tmp_path):
+    assert triton_stack(tmp_path, fallback=True).stack.triton.fallback == ("llm", "tts", "asr")
+    assert triton_stack(tmp_path, fallback=False).stack.triton.fallback == ()
+    assert triton_stack(tmp_path, fallback=["asr", "tts"]).stack.triton.fallback == ("asr", "tts")
+
+
+def test_unreachable_triton_speaks_and_listens_in_process(tmp_path, caplog):
+    settings = triton_stack(tmp_path)
+    store = ModelStore(settings.registry)
+    with caplog.at_level(logging.WARNING, logger="parley.triton"):
+        tts = engine_class("tts", "triton").from_settings(settings, store)
+        asr = engine_class("asr", "triton").from_settings(settings, store)
+    lines = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("tts: Triton not ready at 127.0.0.1:") and "in-process piper" in m for m in lines)
+    assert any(m.startswith("asr: Triton not ready") and "in-process faster_whisper" in m for m in lines)
+    assert not tts.route.on_triton and not asr.route.on_triton
+
+    local = engine_class("tts", "piper").from_settings(settings, store)
+    speech = tts.synthesize("The library opens at nine.")
+    assert speech.audio.shape == local.synthesize("The library opens at nine.").audio.shape
+    assert tts.sample_rate == local.sample_rate == speech.sample_rate
+    from parley.audio_in import resample
+
+    assert "library" in asr.transcribe(resample(speech.audio, speech.sample_rate)).lower()
+    tts.route.close()
+    asr.route.close()
+
+
+def test_without_fallback_a_failure_names_the_stage_and_server(tmp_path):
+    settings = triton_stack(tmp_path, fallback=["asr"])
+    tts = engine_class("tts", "triton")
+    with pytest.raises(TritonUnavailable) as err:
+        tts.from_settings(settings, ModelStore(settings.registry))  # its first request finds no server
+    msg = str(err.value)
+    assert msg.startswith(f"tts: Triton at {settings.stack.triton.url} failed (") and "fallback does not include tts" in msg
+
+
+@pytest.fixture(scope="module")
+def tokenizer(settings, store):
+    entry = settings.registry.get(settings.stack.llm.model, "llm")
+    return load_tokenizer(store.require(settings.stack.llm.model) / entry.files[0].name)
+
+
+def test_a_completion_reply_continues_from_what_was_said(tokenizer):
+    prompt = Prompt(text="Visitor: Hi\nAda:", stop=["\n"])
+    assert continuation(prompt, " Hello, I am", tokenizer) == Prompt(text="Visitor: Hi\nAda: Hello, I am", stop=["\n"])
+
+
+def test_a_chat_reply_without_a_template_continues_as_the_assistant(tokenizer):
+    # The shipped GGUF has no chat template in its metadata (llama.cpp then uses the registry's format).
+    assert "tokenizer.chat_template" not in tokenizer.metadata
+    prompt = Prompt(messages=[{"role": "user", "content": "Hi"}])
+    assert continuation(prompt, "Hello, I am", tokenizer).messages[-1] == {"role": "assistant", "content": "Hello, I am"}
