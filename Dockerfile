@@ -1,0 +1,80 @@
+# syntax=docker/dockerfile:1
+# Parley's images. The default (last) target is the orchestrator: `parley serve` over HTTPS on 0.0.0.0.
+# Other targets, used by docker-compose.yml:
+#   triton-cpu   the orchestrator image serving model_repository/cpu with scripts/tritonserver-cpu (the
+#                Triton server from the nvidia-pytriton wheel; its Python-backend models import parley)
+#   janus        Debian's Janus Gateway with the config in deploy/janus/
+#   nginx-rtmp   Debian's nginx with the RTMP module (RTMP ingest, HLS out), config in deploy/nginx/
+# The GPU Triton is NVIDIA's NGC image and is not built here.
+
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+# --- llama-cpp-python has no binary wheel on PyPI: compile it once, in its own stage ------------------
+FROM ${PYTHON_IMAGE} AS llama-wheel
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential \
+    && rm -rf /var/lib/apt/lists/*
+# An image runs on CPUs other than the one that built it, so llama.cpp is not tuned to the build host
+# by default. On the machine that will serve, --build-arg LLAMA_CMAKE_ARGS=-DGGML_NATIVE=ON is faster.
+ARG LLAMA_CMAKE_ARGS=-DGGML_NATIVE=OFF
+COPY pyproject.toml /src/pyproject.toml
+RUN version=$(sed -n 's/^ *"llama-cpp-python==\([0-9.]*\)".*/\1/p' /src/pyproject.toml) \
+    && CMAKE_ARGS="$LLAMA_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
+       pip wheel --no-cache-dir --no-deps -w /wheels "llama-cpp-python==$version"
+
+# --- the web app's packages (three.js) ------------------------------------------------------------------
+FROM node:22-bookworm-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+
+# --- Debian's Janus Gateway -----------------------------------------------------------------------------
+FROM debian:bookworm-slim AS janus
+RUN apt-get update && apt-get install -y --no-install-recommends janus \
+    && rm -rf /var/lib/apt/lists/*
+# deploy/janus/ is mounted over /etc/janus by docker-compose.yml.
+CMD ["janus", "--configs-folder=/etc/janus"]
+
+# --- Debian's nginx with the RTMP module ------------------------------------------------------------------
+FROM debian:bookworm-slim AS nginx-rtmp
+RUN apt-get update && apt-get install -y --no-install-recommends nginx libnginx-mod-rtmp \
+    && rm -rf /var/lib/apt/lists/*
+# deploy/nginx/ is mounted at /etc/nginx/parley by docker-compose.yml.
+CMD ["nginx", "-c", "/etc/nginx/parley/nginx.conf", "-g", "daemon off;"]
+
+# --- the orchestrator ---------------------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS orchestrator-base
+# libgomp1: llama.cpp's OpenMP threads; openssl: the self-signed certificate made at first start.
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 openssl \
+    && rm -rf /var/lib/apt/lists/*
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 \
+    PARLEY_HOME=/models PATH=/app/.venv/bin:$PATH
+WORKDIR /app
+# The same layout as scripts/setup makes (.venv/ beside the source), which scripts/tritonserver-cpu expects.
+RUN python -m venv /app/.venv
+COPY --from=llama-wheel /wheels /tmp/wheels
+RUN pip install /tmp/wheels/*.whl && rm -rf /tmp/wheels
+# Dependencies first, from pyproject.toml alone, so that code edits do not reinstall them.
+COPY pyproject.toml README.md ./
+RUN mkdir -p orchestrator/parley && touch orchestrator/parley/__init__.py \
+    && pip install ".[models,triton]" && pip uninstall -y parley
+COPY orchestrator ./orchestrator
+COPY configs ./configs
+COPY avatars ./avatars
+COPY web ./web
+COPY --from=web /web/node_modules ./web/node_modules
+COPY deploy/orchestrator ./deploy/orchestrator
+# Editable, as scripts/setup installs it: parley finds configs/, avatars/ and web/ beside its source.
+RUN pip install --no-deps -e . && parley models fetch
+# The default models now sit in /models. docker-compose.yml mounts a named volume there, which Docker
+# fills from the image the first time; models fetched later (`parley models fetch NAME`) persist in it.
+
+FROM orchestrator-base AS triton-cpu
+COPY model_repository ./model_repository
+COPY scripts/tritonserver-cpu ./scripts/tritonserver-cpu
+EXPOSE 8000 8001 8002
+CMD ["scripts/tritonserver-cpu"]
+
+FROM orchestrator-base AS orchestrator
+EXPOSE 8443
+ENTRYPOINT ["deploy/orchestrator/entrypoint.sh"]
+CMD ["parley", "serve"]

@@ -1,0 +1,48 @@
+"""Write the stack config the container serves: a stack file with the container's bind address and TLS.
+
+    python deploy/orchestrator/container_config.py STACK.yaml OUT.yaml --host 0.0.0.0 --port 8443 \
+        --tls-cert CERT --tls-key KEY
+
+The stack file (configs/cpu.yaml, a Triton stack, or your own) stays the single place where models and
+engines are chosen; only `server:` is replaced, and the persona and registry paths, which are relative
+to the stack file, are made absolute so that the written file can live anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import yaml
+
+
+def container_stack(stack: dict, base: Path, host: str, port: int, cert: Path, key: Path) -> dict:
+    out = dict(stack)
+    for key_name in ("persona", "models"):
+        if key_name in out:
+            out[key_name] = str((base / out[key_name]).resolve())
+    server = dict(out.get("server") or {})
+    server.update(host=host, port=port, tls_cert=str(cert), tls_key=str(key))
+    out["server"] = server
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("stack", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--tls-cert", type=Path, required=True)
+    parser.add_argument("--tls-key", type=Path, required=True)
+    args = parser.parse_args()
+    stack = yaml.safe_load(args.stack.read_text(encoding="utf-8"))
+    if not isinstance(stack, dict):
+        raise SystemExit(f"{args.stack}: expected a mapping of keys at the top level")
+    written = container_stack(stack, args.stack.resolve().parent, args.host, args.port, args.tls_cert, args.tls_key)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(yaml.safe_dump(written, sort_keys=False), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
