@@ -84,13 +84,24 @@ class TritonModel:
     def new_client(self) -> grpcclient.InferenceServerClient:
         return grpcclient.InferenceServerClient(self.config.url)
 
-    def ready(self) -> bool:
+    def ready(self, client: grpcclient.InferenceServerClient | None = None) -> bool:
+        client = client or self.client
         timeout = self.config.connect_timeout_s
         try:
-            return bool(self.client.is_server_ready(client_timeout=timeout)
-                        and self.client.is_model_ready(self.name, client_timeout=timeout))
+            return bool(client.is_server_ready(client_timeout=timeout)
+                        and client.is_model_ready(self.name, client_timeout=timeout))
         except InferenceServerException:
             return False
+
+    def reconnect(self) -> bool:
+        """Whether the server and model are ready, asked on a new channel, which then serves later calls:
+        a channel that saw the server die waits out gRPC's reconnect backoff (up to two minutes)."""
+        client = self.new_client()
+        if not self.ready(client):
+            client.close()
+            return False
+        self.client = client
+        return True
 
     def infer(self, inputs: list[grpcclient.InferInput], outputs: list[str], cancel: CancelToken | None = None):
         """One request; raises ``Cancelled`` soon after ``cancel`` is set (the RPC is cancelled too)."""
@@ -152,7 +163,7 @@ class Failover:
                 f"{self.stage}: Triton at {self.remote.config.url} failed ({describe(exc)}) "
                 f"and triton.fallback does not include {self.stage}"
             ) from exc
-        self._switch_to_local(describe(exc))
+        self._switch_to_local(f"failed ({describe(exc)})")
 
     def call(self, remote: Callable, local: Callable):
         """``remote()`` on Triton, or ``local(engine)`` on the fallback when Triton is down or fails."""
@@ -179,7 +190,7 @@ class Failover:
 
     def _probe_until_ready(self) -> None:
         while not self._closed.wait(self.remote.config.probe_interval_s):
-            if self.remote.ready():
+            if self.remote.reconnect():
                 with self._lock:
                     self.on_triton = True
                     self._probe = None  # a later failure starts a new probe
