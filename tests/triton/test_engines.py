@@ -1,0 +1,149 @@
+"""The Triton engines against a real tritonserver (tests/triton/conftest.py) serving model_repository/cpu:
+the same turn as in-process, and a server killed mid-turn."""
+
+import asyncio
+import logging
+import threading
+import time
+
+import pytest
+
+from parley.config import load_settings
+from parley.engines import engine_class
+from parley.events import SpokenChunk, TextDelta, TurnDone
+from parley.modelstore import ModelStore
+from parley.turn import Conversation, Engines, build_engines
+from tests.integration.speech import speak, wer
+
+pytestmark = pytest.mark.triton
+
+QUESTION = "Hello! Where is the library?"
+LONG_QUESTION = "Tell me about every building on campus, one by one."
+SPOKEN = "Where is the library, and when does it close on Sundays?"
+
+
+@pytest.fixture(scope="module")
+def stack(triton_server, tmp_path_factory):
+    """The served models' own stack with every stage on that server; the probe is quick for the tests."""
+    import yaml
+
+    data = yaml.safe_load(triton_server.stack.read_text())
+    base = triton_server.stack.parent
+    data["persona"] = str(base / data["persona"])
+    data["models"] = str(base / data.get("models", "models.yaml"))
+    for stage in ("llm", "tts", "asr"):
+        data.setdefault(stage, {})["engine"] = "triton"
+    data["triton"] = {"url": triton_server.url, "probe_interval_s": 0.25, "connect_timeout_s": 1}
+    path = tmp_path_factory.mktemp("stack") / "triton.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load_settings(path)
+
+
+@pytest.fixture(scope="module")
+def remote(stack):
+    store = ModelStore(stack.registry)
+    engines = build_engines(stack, store)
+    asr = engine_class("asr", "triton").from_settings(stack, store)
+    yield engines, asr
+    for route in (engines.llm.route, engines.tts.route, asr.route):
+        route.close()
+
+
+def in_process(engines: Engines) -> Engines:
+    """The same models in-process: the fallbacks the Triton engines loaded from the same settings."""
+    return Engines(engines.llm.route.local, engines.tts.route.local, engines.visemes)
+
+
+def routes(engines, asr):
+    return [engines.llm.route, engines.tts.route, asr.route]
+
+
+def inferences(triton_server, model: str) -> int:
+    """Requests the server has answered for ``model``: proof that a turn went through Triton."""
+    import tritonclient.grpc as grpcclient
+
+    client = grpcclient.InferenceServerClient(triton_server.url)
+    try:
+        stats = client.get_inference_statistics(model, as_json=True)["model_stats"]
+        return sum(int(s["inference_stats"]["success"].get("count", 0)) for s in stats)
+    finally:
+        client.close()
+
+
+def turn(settings, engines, text, on_event=None) -> list:
+    async def run():
+        events = []
+        async for event in Conversation(settings, engines).reply(text):
+            events.append(event)
+            if on_event is not None:
+                on_event(event)
+        return events
+
+    return asyncio.run(run())
+
+
+def spoken(events) -> list[SpokenChunk]:
+    return [e for e in events if isinstance(e, SpokenChunk)]
+
+
+def test_a_turn_through_triton_is_the_in_process_turn(triton_server, stack, remote):
+    engines, asr = remote
+    assert all(route.on_triton for route in routes(engines, asr))
+    local = in_process(engines)
+
+    audio = speak(local.tts, SPOKEN)
+    heard = asr.transcribe(audio, "Hartley Hall")
+    assert heard == asr.route.local.transcribe(audio, "Hartley Hall")
+    edits, words = wer(SPOKEN, heard)
+    assert edits <= 2, heard
+
+    served = {m: inferences(triton_server, m) for m in ("llm", "tts")}
+    through_triton = turn(stack, engines, QUESTION)
+    assert all(inferences(triton_server, m) > served[m] for m in served)
+    in_proc = turn(stack, local, QUESTION)
+
+    assert through_triton[-1].reply and through_triton[-1].reply == in_proc[-1].reply
+    a, b = spoken(through_triton), spoken(in_proc)
+    assert [len(c.speech.audio) for c in a] == [len(c.speech.audio) for c in b]
+    assert [c.speech.phonemes for c in a] == [c.speech.phonemes for c in b]
+    assert [c.visemes.to_dict() for c in a] == [c.visemes.to_dict() for c in b]
+
+
+def test_killing_triton_mid_turn_falls_back_and_the_probe_moves_back(triton_server, stack, remote, caplog):
+    engines, asr = remote
+    assert all(route.on_triton for route in routes(engines, asr))
+    expected = turn(stack, in_process(engines), LONG_QUESTION)[-1].reply
+    said_before_kill: list[str] = []
+
+    def kill_at_first_piece(event) -> None:
+        if isinstance(event, TextDelta) and not said_before_kill:
+            said_before_kill.append(event.text)
+            triton_server.kill()
+
+    with caplog.at_level(logging.WARNING, logger="parley.triton"):
+        events = turn(stack, engines, LONG_QUESTION, on_event=kill_at_first_piece)
+        done = events[-1]
+        assert isinstance(done, TurnDone) and not done.timings.interrupted
+        # Nothing said twice, nothing lost: the in-process engine went on from what Triton had said.
+        assert done.reply == expected and said_before_kill
+        assert "".join(e.text for e in events if isinstance(e, TextDelta)).strip() == expected
+        failures = [r.getMessage() for r in caplog.records if "failed (" in r.getMessage()]
+        assert any(m.startswith("llm: Triton failed (") for m in failures), failures
+        assert not engines.llm.route.on_triton and not engines.tts.route.on_triton
+
+        # While it is down every stage answers in-process, listening included.
+        assert "library" in asr.transcribe(speak(engines.tts, SPOKEN)).lower()
+        assert not asr.route.on_triton
+
+        triton_server.restart()
+        deadline = time.monotonic() + 30
+        while not all(r.on_triton for r in routes(engines, asr)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert all(r.on_triton for r in routes(engines, asr))
+    back = [r.getMessage() for r in caplog.records if "ready again; back on Triton" in r.getMessage()]
+    assert sorted(m.split(":")[0] for m in back) == ["asr", "llm", "tts"]
+
+    served = {m: inferences(triton_server, m) for m in ("llm", "tts")}
+    assert turn(stack, engines, QUESTION)[-1].reply
+    assert all(inferences(triton_server, m) > served[m] for m in served)
+    assert not [t for t in threading.enumerate() if t.name.startswith("triton-probe-")]
