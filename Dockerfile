@@ -38,8 +38,8 @@ CMD ["janus", "--configs-folder=/etc/janus"]
 FROM debian:bookworm-slim AS nginx-rtmp
 RUN apt-get update && apt-get install -y --no-install-recommends nginx libnginx-mod-rtmp \
     && rm -rf /var/lib/apt/lists/*
-# deploy/nginx/ is mounted at /etc/nginx/parley by docker-compose.yml.
-CMD ["nginx", "-c", "/etc/nginx/parley/nginx.conf", "-g", "daemon off;"]
+# deploy/nginx/ is mounted at /etc/nginx/parley by docker-compose.yml; its nginx.conf runs in the foreground.
+CMD ["nginx", "-c", "/etc/nginx/parley/nginx.conf"]
 
 # --- the orchestrator ---------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS orchestrator-base
