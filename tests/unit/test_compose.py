@@ -1,0 +1,110 @@
+"""docker-compose.yml: valid for Compose, one command per profile, and every piece it names exists.
+
+No Docker engine is needed: `docker compose config` (or the standalone `docker-compose config`) only
+reads and validates the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+PROFILES = {
+    "cpu": {"orchestrator-cpu"},
+    "triton-cpu": {"triton-cpu", "orchestrator-triton-cpu"},
+    "gpu": {"triton-gpu", "orchestrator-gpu"},
+}
+ALWAYS = {"janus", "nginx-rtmp"}
+
+
+def _compose_command() -> list[str]:
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+        return [docker, "compose"]
+    standalone = shutil.which("docker-compose")
+    if standalone:
+        return [standalone]
+    pytest.skip("neither the `docker compose` plugin nor `docker-compose` is installed "
+                "(Debian: apt-get install docker-compose)")
+
+
+@pytest.fixture(scope="module")
+def compose() -> list[str]:
+    return _compose_command()
+
+
+def _run(compose: list[str], *args: str) -> subprocess.CompletedProcess:
+    # The file's own defaults are under test, not whatever this shell exports.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PARLEY_", "COMPOSE_"))}
+    return subprocess.run([*compose, "-f", str(ROOT / "docker-compose.yml"), *args],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def config(compose) -> dict:
+    done = _run(compose, "config")
+    assert done.returncode == 0, done.stderr
+    return yaml.safe_load(done.stdout)
+
+
+def test_config_is_valid(compose):
+    done = _run(compose, "config", "-q")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+
+
+def test_each_profile_brings_up_its_stack(config):
+    services = config["services"]
+    assert set(services) == ALWAYS.union(*PROFILES.values())
+    for profile, names in PROFILES.items():
+        for name in names:
+            assert services[name].get("profiles") == [profile], name
+    for name in ALWAYS:
+        assert "profiles" not in services[name], f"{name} must start with every profile"
+
+
+def test_orchestrators_serve_a_stack_that_loads(config):
+    from parley.config import load_settings
+
+    for name in ("orchestrator-cpu", "orchestrator-triton-cpu", "orchestrator-gpu"):
+        service = config["services"][name]
+        assert service["build"]["target"] == "orchestrator"
+        # WebRTC media uses UDP ports picked at run time: only the host's network carries them.
+        assert service["network_mode"] == "host"
+        assert any(v.endswith(":/models:rw") or v.endswith(":/models") for v in service["volumes"])
+        load_settings(ROOT / service["environment"]["PARLEY_STACK"])
+
+
+def test_triton_services(config):
+    services = config["services"]
+    gpu = services["triton-gpu"]
+    assert re.fullmatch(r"nvcr\.io/nvidia/tritonserver:\d\d\.\d\d-trtllm-python-py3", gpu["image"])
+    devices = gpu["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
+    assert any(v.startswith(f"{ROOT}/model_repository/gpu:") for v in gpu["volumes"])
+    for name, orchestrator in (("triton-cpu", "orchestrator-triton-cpu"), ("triton-gpu", "orchestrator-gpu")):
+        # gRPC on loopback only, where the orchestrators' triton.url points.
+        assert any(str(p).startswith("127.0.0.1:8001:8001") for p in services[name]["ports"]), name
+        assert services[orchestrator]["depends_on"][name]["condition"] == "service_healthy"
+
+
+def test_media_servers_mount_the_repositorys_configs(config):
+    janus, nginx = config["services"]["janus"], config["services"]["nginx-rtmp"]
+    assert f"{ROOT}/deploy/janus:/etc/janus:ro" in janus["volumes"]
+    assert f"{ROOT}/deploy/nginx:/etc/nginx/parley:ro" in nginx["volumes"]
+
+
+def test_build_targets_exist_in_the_dockerfile(config):
+    stages = set(re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)", (ROOT / "Dockerfile").read_text(), re.M | re.I))
+    targets = {s["build"]["target"] for s in config["services"].values() if "build" in s}
+    assert targets <= stages, targets - stages
+    for copied in re.findall(r"^COPY\s+(?!--from)(\S+)\s", (ROOT / "Dockerfile").read_text(), re.M):
+        assert (ROOT / copied).exists(), f"Dockerfile copies {copied}, which is missing"
+    assert os.access(ROOT / "deploy/orchestrator/entrypoint.sh", os.X_OK)
