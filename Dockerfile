@@ -72,9 +72,9 @@ FROM orchestrator-base AS triton-cpu
 COPY model_repository ./model_repository
 COPY scripts/tritonserver-cpu ./scripts/tritonserver-cpu
 EXPOSE 8000 8001 8002
-CMD ["scripts/tritonserver-cpu"]
+CMD ["/app/scripts/tritonserver-cpu"]
 
 FROM orchestrator-base AS orchestrator
 EXPOSE 8443
-ENTRYPOINT ["deploy/orchestrator/entrypoint.sh"]
+ENTRYPOINT ["/app/deploy/orchestrator/entrypoint.sh"]
 CMD ["parley", "serve"]
