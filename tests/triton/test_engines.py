@@ -1,42 +1,57 @@
-"""The Triton engines against a real tritonserver (tests/triton/conftest.py) serving model_repository/cpu:
-the same turn as in-process, and a server killed mid-turn."""
+"""The Triton engines against a real tritonserver serving model_repository/cpu's llm, tts and asr: the
+same turn as in-process, and a server killed mid-turn."""
 
 import asyncio
 import logging
+import shutil
 import threading
 import time
 
 import pytest
 
+from export.triton_repository import cpu_models, render
 from parley.config import load_settings
 from parley.engines import engine_class
 from parley.events import SpokenChunk, TextDelta, TurnDone
 from parley.modelstore import ModelStore
 from parley.turn import Conversation, Engines, build_engines
+from tests.conftest import write_stack
 from tests.integration.speech import speak, wer
+from tests.triton.conftest import ROOT, TritonServer
 
 pytestmark = pytest.mark.triton
 
 QUESTION = "Hello! Where is the library?"
 LONG_QUESTION = "Tell me about every building on campus, one by one."
 SPOKEN = "Where is the library, and when does it close on Sundays?"
+# Greedy decoding and noise-free Piper: a model gives the same output in either place, run after run.
+DETERMINISTIC = {"llm.temperature": 0.0, "llm.seed": 1, "tts.noise_scale": 0.0, "tts.noise_w_scale": 0.0}
+STAGES = ("llm", "tts", "asr")
+
+
+@pytest.fixture(scope="module")
+def triton_server(tmp_path_factory):
+    """conftest's server, on a repository generated (export/triton_repository.py) from a deterministic
+    stack; only the three models these engines call."""
+    work = tmp_path_factory.mktemp("triton-engines")
+    stack_path = write_stack(work, **DETERMINISTIC)
+    repository = work / "repository"
+    for name, config in cpu_models(load_settings(stack_path)).items():
+        if name in STAGES:
+            shutil.copytree(ROOT / "model_repository" / "cpu" / name, repository / name)
+            (repository / name / "config.pbtxt").write_text(render(config, stack_path.name))
+    server = TritonServer(repository=repository, log=work / "tritonserver.log", stack=stack_path)
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")
 def stack(triton_server, tmp_path_factory):
-    """The served models' own stack with every stage on that server; the probe is quick for the tests."""
-    import yaml
-
-    data = yaml.safe_load(triton_server.stack.read_text())
-    base = triton_server.stack.parent
-    data["persona"] = str(base / data["persona"])
-    data["models"] = str(base / data.get("models", "models.yaml"))
-    for stage in ("llm", "tts", "asr"):
-        data.setdefault(stage, {})["engine"] = "triton"
-    data["triton"] = {"url": triton_server.url, "probe_interval_s": 0.25, "connect_timeout_s": 1}
-    path = tmp_path_factory.mktemp("stack") / "triton.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return load_settings(path)
+    """The served models' own settings with every stage on that server; the probe is quick for the tests."""
+    triton = {"url": triton_server.url, "probe_interval_s": 0.25, "connect_timeout_s": 1}
+    engines = {f"{stage}.engine": "triton" for stage in STAGES}
+    return load_settings(write_stack(tmp_path_factory.mktemp("client"), **DETERMINISTIC, **engines, triton=triton))
 
 
 @pytest.fixture(scope="module")
