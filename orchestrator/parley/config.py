@@ -332,7 +332,7 @@ class TritonConfig(_Strict):
     # Readiness probes: an unreachable server is given up on after this long.
     connect_timeout_s: float = Field(2.0, gt=0)
     # One ASR or TTS request.
-    request_timeout_s: float = Field(30.0, gt=0)
+    request_timeout_s: float = Field(10.0, gt=0)
     # The LLM stream: longest wait for the next piece before the server is taken as failed.
     stream_idle_timeout_s: float = Field(10.0, gt=0)
     # While a stage runs on its fallback, how often to ask whether Triton is ready again.
