@@ -1,5 +1,5 @@
 """The Triton engines against a real tritonserver serving model_repository/cpu's llm, tts and asr: the
-same turn as in-process, and a server killed mid-turn."""
+same turn as in-process, barge-in, and a server killed mid-turn then restarted."""
 
 import asyncio
 import logging
@@ -8,12 +8,14 @@ import threading
 import time
 
 import pytest
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2
 
-from export.triton_repository import cpu_models, render
 from parley.config import load_settings
 from parley.engines import engine_class
 from parley.events import SpokenChunk, TextDelta, TurnDone
 from parley.modelstore import ModelStore
+from parley.stages import CancelToken
 from parley.turn import Conversation, Engines, build_engines
 from tests.conftest import write_stack
 from tests.integration.speech import speak, wer
@@ -31,16 +33,19 @@ STAGES = ("llm", "tts", "asr")
 
 @pytest.fixture(scope="module")
 def triton_server(tmp_path_factory):
-    """conftest's server, on a repository generated (export/triton_repository.py) from a deterministic
-    stack; only the three models these engines call."""
+    """conftest's server on model_repository/cpu's llm, tts and asr (generated from configs/cpu.yaml), their
+    parameters set to the deterministic settings; the stack the client loads has the same edits."""
     work = tmp_path_factory.mktemp("triton-engines")
-    stack_path = write_stack(work, **DETERMINISTIC)
     repository = work / "repository"
-    for name, config in cpu_models(load_settings(stack_path)).items():
-        if name in STAGES:
-            shutil.copytree(ROOT / "model_repository" / "cpu" / name, repository / name)
-            (repository / name / "config.pbtxt").write_text(render(config, stack_path.name))
-    server = TritonServer(repository=repository, log=work / "tritonserver.log", stack=stack_path)
+    for stage in STAGES:
+        shutil.copytree(ROOT / "model_repository" / "cpu" / stage, repository / stage)
+        path = repository / stage / "config.pbtxt"
+        config = text_format.Parse(path.read_text(), model_config_pb2.ModelConfig())
+        for key, value in DETERMINISTIC.items():
+            if key.startswith(f"{stage}."):
+                config.parameters[key.removeprefix(f"{stage}.")].string_value = str(value)
+        path.write_text(text_format.MessageToString(config))
+    server = TritonServer(repository=repository, log=work / "tritonserver.log", stack=write_stack(work, **DETERMINISTIC))
     server.start()
     yield server
     server.stop()
@@ -85,10 +90,10 @@ def inferences(triton_server, model: str) -> int:
         client.close()
 
 
-def turn(settings, engines, text, on_event=None) -> list:
+def turn(settings, engines, text, on_event=None, cancel=None) -> list:
     async def run():
         events = []
-        async for event in Conversation(settings, engines).reply(text):
+        async for event in Conversation(settings, engines).reply(text, cancel):
             events.append(event)
             if on_event is not None:
                 on_event(event)
@@ -122,6 +127,25 @@ def test_a_turn_through_triton_is_the_in_process_turn(triton_server, stack, remo
     assert [len(c.speech.audio) for c in a] == [len(c.speech.audio) for c in b]
     assert [c.speech.phonemes for c in a] == [c.speech.phonemes for c in b]
     assert [c.visemes.to_dict() for c in a] == [c.visemes.to_dict() for c in b]
+
+
+def test_barge_in_cancels_the_served_reply(stack, remote, caplog):
+    engines, asr = remote
+    token = CancelToken()
+    deltas = 0
+
+    def barge_in_at_third_piece(event) -> None:
+        nonlocal deltas
+        deltas += isinstance(event, TextDelta)
+        if deltas == 3:
+            token.cancel("barge-in")
+
+    with caplog.at_level(logging.WARNING, logger="parley.triton"):
+        done = turn(stack, engines, LONG_QUESTION, on_event=barge_in_at_third_piece, cancel=token)[-1]
+        assert done.timings.interrupted and deltas <= 4
+        # A cancelled turn is not a failure: the stages stay on Triton, which answers the next turn.
+        assert turn(stack, engines, QUESTION)[-1].reply
+    assert not caplog.records and all(route.on_triton for route in routes(engines, asr))
 
 
 def test_killing_triton_mid_turn_falls_back_and_the_probe_moves_back(triton_server, stack, remote, caplog):
