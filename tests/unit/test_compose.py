@@ -108,3 +108,13 @@ def test_build_targets_exist_in_the_dockerfile(config):
     for copied in re.findall(r"^COPY\s+(?!--from)(\S+)\s", (ROOT / "Dockerfile").read_text(), re.M):
         assert (ROOT / copied).exists(), f"Dockerfile copies {copied}, which is missing"
     assert os.access(ROOT / "deploy/orchestrator/entrypoint.sh", os.X_OK)
+
+
+def test_image_installs_what_setup_installs():
+    """The image is set up as scripts/setup sets up a machine: the same Triton pins, the same extras."""
+    dockerfile, setup = (ROOT / "Dockerfile").read_text(), (ROOT / "scripts/setup").read_text()
+    for package in ("tritonclient", "nvidia-pytriton"):
+        pins = [re.findall(rf"{package}==([0-9.]+)", text) for text in (dockerfile, setup)]
+        assert pins[0] and pins[0] == pins[1], f"{package}: Dockerfile {pins[0]}, scripts/setup {pins[1]}"
+    extras = set(re.search(r'pip install "\.\[([a-z,-]+)\]"', dockerfile).group(1).split(","))
+    assert extras <= set(re.search(r"^extras=([a-z,-]+)", setup, re.M).group(1).split(","))
