@@ -1,0 +1,158 @@
+"""A real `tritonserver` serving model_repository/cpu on loopback, started once per test session.
+
+Tests take ``triton_server`` (session scope; a running ``TritonServer``: ``url`` for gRPC, ``kill()``
+and ``restart()`` for fault tests; a test that leaves it dead gets it restarted for the next one).
+The repository is a copy in a temporary folder with a random-weight Wav2Lip exported into it,
+since the real weights are the user's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from parley.config import REPO_CONFIGS
+
+ROOT = Path(__file__).resolve().parents[2]
+LAUNCHER = ROOT / "scripts" / "tritonserver-cpu"
+START_TIMEOUT_S = 240  # seven models load in ~15 s on 2 idle cores; far longer when they are busy
+
+
+class TritonStartError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class TritonServer:
+    repository: Path
+    log: Path
+    stack: Path = REPO_CONFIGS / "cpu.yaml"  # the stack config model_repository/cpu was generated from
+    ports: dict[str, int] = field(default_factory=dict)
+    process: subprocess.Popen | None = None
+    started_in_s: float | None = None
+
+    @property
+    def url(self) -> str:
+        """The gRPC address (what tritonclient.grpc and Parley's Triton engines take)."""
+        return f"127.0.0.1:{self.ports['grpc']}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['http']}"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> None:
+        """Start on the same ports as before (clients keep their URL), or on free ones the first time."""
+        fresh = not self.ports
+        for _ in range(3 if fresh else 1):
+            if fresh:
+                self.ports = {"http": free_port(), "grpc": free_port(), "metrics": free_port()}
+            try:
+                return self._start_once()
+            except TritonStartError as exc:
+                if "already in use" not in str(exc):
+                    raise
+                error = exc
+        raise error
+
+    def _start_once(self) -> None:
+        began = time.monotonic()
+        args = [str(LAUNCHER), f"--model-repository={self.repository}"]
+        for kind, port in self.ports.items():
+            args += [f"--{kind}-address=127.0.0.1", f"--{kind}-port={port}"]
+        with self.log.open("ab") as log:
+            # Its own process group: kill() takes the Python-backend stubs down with the server.
+            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        while time.monotonic() - began < START_TIMEOUT_S:
+            if self.process.poll() is not None:
+                raise TritonStartError(f"tritonserver exited ({self.process.returncode}):\n{self.log_tail()}")
+            if self._ready():
+                self.started_in_s = time.monotonic() - began
+                return
+            time.sleep(0.2)
+        self.kill()
+        raise TritonStartError(f"tritonserver not ready after {START_TIMEOUT_S} s:\n{self.log_tail()}")
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.http_url}/v2/health/ready", timeout=1) as resp:
+                return resp.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def kill(self) -> None:
+        """Gone at once, as in a crash: SIGKILL to the server and its stubs."""
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait()
+
+    def stop(self) -> None:
+        """Shut down cleanly (models unloaded, stubs told to exit), killing what is left after 30 s."""
+        if self.running:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def cpu_repository(dest: Path) -> Path:
+    """model_repository/cpu copied to ``dest``, with a random-weight Wav2Lip as the lipsync model."""
+    shutil.copytree(ROOT / "model_repository" / "cpu", dest, ignore=shutil.ignore_patterns("__pycache__"))
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "export" / "wav2lip.py"), "--random-weights", "--out",
+         str(dest / "lipsync" / "1" / "model.onnx")],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"export/wav2lip.py failed:\n{proc.stderr}")
+    return dest
+
+
+@pytest.fixture(scope="session")
+def triton_server(tmp_path_factory) -> TritonServer:
+    work = tmp_path_factory.mktemp("triton")
+    server = TritonServer(repository=cpu_repository(work / "repository"), log=work / "tritonserver.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _triton_server_up(request):
+    """A test that uses the server finds it running, even if the test before it killed it."""
+    if "triton_server" in request.fixturenames:
+        server = request.getfixturevalue("triton_server")
+        if not server.running:
+            server.start()
