@@ -143,8 +143,12 @@ class Failover:
         self._probe: threading.Thread | None = None
         self._closed = threading.Event()
         self.on_triton = True
-        if local is not None and not remote.ready():
-            self._switch_to_local(f"not ready at {remote.config.url}")
+        if not remote.ready():
+            if local is not None:
+                self._switch_to_local(f"not ready at {remote.config.url}")
+            else:
+                log.warning("%s: Triton not ready at %s and no fallback: requests fail until it is",
+                            stage, remote.config.url)
 
     @classmethod
     def build(cls, stage: str, settings: Settings, store, model: str) -> "Failover":
