@@ -48,6 +48,9 @@ async function start() {
   $("status").textContent = "connecting…";
   const session = await (await fetch("/api/sessions", { method: "POST" })).json();
   $("title").textContent = `${session.persona.name}, ${session.persona.role}`;
+  state.viewerUrl = session.viewer_url;
+  $("viewer").href = session.viewer_url;
+  $("viewer").hidden = false;
   const mic = await navigator.mediaDevices.getUserMedia({
     audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
   });

@@ -1,7 +1,7 @@
 """Drives one live session end to end: `parley serve` and Debian's Chromium (fake microphone fed
 from a WAV file), both in the caller's network namespace. Writes what it saw as JSON.
 
-    python tests/e2e/live_driver.py --config STACK.yaml --wav QUESTION.wav --text "..." --out RESULT.json
+    python -m tests.e2e.live_driver --config STACK.yaml --wav QUESTION.wav --text "..." --out RESULT.json
 
 Run by tests/e2e/test_live.py inside `unshare -n` (only loopback exists there), so every packet,
 WebRTC included, stays on 127.0.0.1.
@@ -20,6 +20,7 @@ from playwright.sync_api import sync_playwright
 
 from parley.avatars import load_avatar
 from parley.face2d import PortraitRenderer
+from tests.e2e.media_servers import start_janus, start_nginx
 
 # Runs in the page: samples the avatar <video> for `ms`, returning the mean luma of the mouth box
 # per frame and the decoded frame count.
@@ -44,9 +45,9 @@ SAMPLE_MOUTH = """async ([box, ms]) => {
   }
   return lumas;
 }"""
-STATS = """async () => {
+STATS = """async (pc) => {
   const out = {};
-  (await window.parleyState.pc.getStats()).forEach((s) => {
+  (await pc.getStats()).forEach((s) => {
     if (s.type === 'inbound-rtp') out[s.kind] = { packets: s.packetsReceived, frames: s.framesDecoded ?? null,
                                                  bytes: s.bytesReceived };
   });
@@ -66,7 +67,9 @@ def main() -> None:
     parser.add_argument("--wav", required=True)
     parser.add_argument("--text", required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--broadcast", help="folder for Janus and nginx-rtmp; the config publishes to them")
     args = parser.parse_args()
+    media = [start_janus(Path(args.broadcast)), start_nginx(Path(args.broadcast))] if args.broadcast else []
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "parley.cli", "--config", args.config, "serve", "--port", str(port)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -97,10 +100,29 @@ def main() -> None:
             result["speaking_mouth"] = page.evaluate(SAMPLE_MOUTH, [box, 2500])
             page.wait_for_function("window.parleyState.turns.length >= 1", timeout=90_000)
             result["voice_turn"] = page.evaluate("window.parleyState.turns[0]")
-            result["stats"] = page.evaluate(STATS)
+            result["stats"] = page.evaluate(f"({STATS})(window.parleyState.pc)")
+            viewer = None
+            if args.broadcast:
+                viewer = browser.new_context().new_page()  # a second browser profile, as another person
+                viewer.goto(f"http://127.0.0.1:{port}" + page.evaluate("window.parleyState.viewerUrl"))
+                viewer.wait_for_function("window.parleyWatch.connected || window.parleyWatch.error", timeout=30_000)
+                result["viewer_via"] = viewer.evaluate("window.parleyWatch.via")
+                result["viewer_error"] = viewer.evaluate("window.parleyWatch.error")
+            chunks = page.evaluate("window.parleyState.visemeChunks")
             page.check("input[value=text]")
             page.fill("#text", args.text)
             page.click("#typed button")
+            if viewer is not None:
+                page.wait_for_function(f"window.parleyState.visemeChunks > {chunks}", timeout=90_000)
+                result["viewer_mouth"] = viewer.evaluate(SAMPLE_MOUTH, [box, 2500])
+                result["viewer_stats"] = viewer.evaluate(f"({STATS})(window.parleyWatch.pc)")
+                hls = browser.new_context().new_page()
+                hls.goto(f"http://127.0.0.1:{port}" + page.evaluate("window.parleyState.viewerUrl") + "&via=hls")
+                hls.wait_for_function("window.parleyWatch.connected || window.parleyWatch.error", timeout=45_000)
+                result["hls_via"] = hls.evaluate("window.parleyWatch.via")
+                result["hls_error"] = hls.evaluate("window.parleyWatch.error")
+                result["hls_time"] = hls.evaluate(
+                    "new Promise((r) => setTimeout(() => r(document.getElementById('avatar').currentTime), 2000))")
             page.wait_for_function("window.parleyState.turns.length >= 2", timeout=90_000)
             result["text_turn"] = page.evaluate("window.parleyState.turns[1]")
             result["captions"] = page.evaluate("window.parleyState.captions")
@@ -122,6 +144,8 @@ def main() -> None:
     except Exception as exc:
         result["failure"] = f"{type(exc).__name__}: {exc}"
     finally:
+        for proc in media:
+            proc.terminate()
         server.terminate()
         try:
             result["server_log"] = server.communicate(timeout=15)[0][-4000:]

@@ -14,6 +14,7 @@ import pytest
 
 from parley.outputs import write_wav
 from tests.conftest import write_stack
+from tests.e2e.media_servers import JANUS_ADDRESS, NAMESPACE
 from tests.integration.speech import silence, speak
 
 pytestmark = pytest.mark.e2e
@@ -27,11 +28,17 @@ def live(tmp_path_factory, engines):
     # Time to connect first, then the question, then quiet while the avatar answers.
     write_wav(wav, np.concatenate([silence(4.0), speak(engines.tts, "Hello! Where is the library?"),
                                    silence(12.0)]), 16000)
-    config = write_stack(folder, **{"server.ice_addresses": ["127.0.0.1"]})
+    # Janus and nginx-rtmp run inside the test's network namespace on their deploy/ ports.
+    config = write_stack(folder, **{"server.ice_addresses": ["127.0.0.1", JANUS_ADDRESS],
+                                    "broadcast.janus": {"url": "http://127.0.0.1:8088/janus"},
+                                    "broadcast.rtmp": {"url": "rtmp://127.0.0.1:1935/live",
+                                                       "hls_url": "http://127.0.0.1:8089/hls"}})
     out = folder / "result.json"
-    driver = [sys.executable, str(REPO / "tests" / "e2e" / "live_driver.py"), "--config", str(config),
-              "--wav", str(wav), "--text", "When does the library close?", "--out", str(out)]
-    proc = subprocess.run(["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *driver],
+    (folder / "media").mkdir()
+    driver = [sys.executable, "-m", "tests.e2e.live_driver", "--config", str(config),
+              "--wav", str(wav), "--text", "When does the library close?", "--out", str(out),
+              "--broadcast", str(folder / "media")]
+    proc = subprocess.run(["unshare", "-n", "sh", "-c", NAMESPACE, "sh", *driver],
                           capture_output=True, text=True, timeout=420, cwd=REPO)
     assert out.exists(), proc.stderr[-3000:]
     result = json.loads(out.read_text())
@@ -61,3 +68,15 @@ def test_text_mode_answers_typed_messages(live):
 
 def test_a_caller_leaving_mid_reply_frees_the_session(live):
     assert live["sessions_after_close"] == 0
+
+
+def test_a_viewer_watches_the_same_stream_through_janus(live):
+    assert live["viewer_via"] == "webrtc" and live["viewer_error"] is None
+    assert live["viewer_stats"]["video"]["frames"] > 30 and live["viewer_stats"]["audio"]["packets"] > 100
+    mouth = np.array(live["viewer_mouth"])
+    assert len(mouth) > 20 and np.ptp(mouth) > 5.0, np.ptp(mouth)
+
+
+def test_a_viewer_can_watch_over_hls_instead(live):
+    assert live["hls_via"] == "hls" and live["hls_error"] is None
+    assert live["hls_time"] > 0

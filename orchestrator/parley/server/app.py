@@ -20,6 +20,8 @@ from parley.engines import engine_class
 from parley.face2d import PortraitRenderer
 from parley.listener import build_listener
 from parley.modelstore import ModelStore
+from parley.server.broadcast import Broadcast, BroadcastError
+from parley.server.janus import JanusError
 from parley.server.media import Playout
 from parley.server.session import LiveSession
 from parley.server.tokens import TokenError, Tokens
@@ -50,7 +52,8 @@ class Server:
         listener = build_listener(self.settings, self.store, asr=self.asr)
         playout = Playout()
         voice = VoiceSession(Conversation(self.settings, self.engines), listener, stack.turn_taking, playout)
-        return LiveSession(session_id, voice, playout, PortraitRenderer(self.avatar, fps=stack.visemes.fps))
+        return LiveSession(session_id, voice, playout, PortraitRenderer(self.avatar, fps=stack.visemes.fps),
+                           Broadcast(stack.broadcast, session_id, fps=stack.visemes.fps))
 
     # --- routes --------------------------------------------------------------------------------
 
@@ -67,7 +70,8 @@ class Server:
         return web.json_response({
             "session": session_id,
             "caller_token": self.tokens.issue(session_id, "caller"),
-            "viewer_token": self.tokens.issue(session_id, "viewer"),
+            "viewer_token": (viewer := self.tokens.issue(session_id, "viewer")),
+            "viewer_url": f"/watch?token={viewer}",
             "persona": {"name": persona.name, "role": persona.role, "greeting": persona.greeting},
         })
 
@@ -97,6 +101,57 @@ class Server:
         asyncio.ensure_future(self._forget_when_closed(session))
         return web.json_response({"sdp": answer.sdp, "type": answer.type})
 
+    async def watch_page(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(REPO / "web" / "watch.html")
+
+    async def _json(self, request: web.Request, *keys: str) -> dict:
+        try:
+            body = await request.json()
+            if not isinstance(body, dict) or any(k not in body for k in keys):
+                raise ValueError
+        except ValueError:
+            raise web.HTTPBadRequest(text=f"send a JSON object with {', '.join(keys)}") from None
+        return body
+
+    def _watched(self, token) -> LiveSession:
+        try:
+            session_id = self.tokens.check(token, role="viewer")
+        except TokenError as exc:
+            raise web.HTTPForbidden(text=str(exc)) from None
+        session = self.sessions.get(session_id)
+        if session is None:
+            raise web.HTTPNotFound(text="this session is not live (the caller has not connected, or has left)")
+        return session
+
+    async def watch(self, request: web.Request) -> web.Response:
+        """A viewer asks to watch: Janus's WebRTC offer for it, and the HLS link where there is one."""
+        body = await self._json(request, "token")
+        broadcast = self._watched(body["token"]).broadcast
+        reply: dict = {"hls": broadcast.hls_url(), "webrtc": None}
+        wants_hls = body.get("via") == "hls" and reply["hls"] is not None
+        if broadcast.janus is not None and "janus" in broadcast.live and not wants_hls:
+            try:
+                viewer, offer = await broadcast.janus.subscribe()
+                reply["webrtc"] = {"viewer": viewer, "sdp": offer, "type": "offer"}
+            except (BroadcastError, JanusError) as exc:
+                reply["webrtc_error"] = str(exc)
+        if reply["webrtc"] is None and reply["hls"] is None:
+            raise web.HTTPServiceUnavailable(text="this session is not broadcast (configure broadcast.janus or "
+                                                  "broadcast.rtmp.hls_url), or its broadcast failed: "
+                                                  f"{broadcast.stats()['failed']}")
+        return web.json_response(reply)
+
+    async def watch_answer(self, request: web.Request) -> web.Response:
+        body = await self._json(request, "token", "viewer", "sdp")
+        session = self._watched(body["token"])
+        if session.broadcast.janus is None or not isinstance(body["viewer"], int):
+            raise web.HTTPBadRequest(text="no WebRTC broadcast to answer; ask /api/watch first")
+        try:
+            await session.broadcast.janus.answer(body["viewer"], str(body["sdp"]))
+        except (BroadcastError, JanusError, asyncio.TimeoutError) as exc:
+            raise web.HTTPBadRequest(text=f"the answer was not accepted: {exc}") from None
+        return web.json_response({"ok": True})
+
     async def _forget_when_closed(self, session: LiveSession) -> None:
         await session.closed.wait()
         if self.sessions.get(session.id) is session:
@@ -111,6 +166,9 @@ class Server:
         app.router.add_get("/healthz", self.health)
         app.router.add_post("/api/sessions", self.create_session)
         app.router.add_post("/api/offer", self.offer)
+        app.router.add_get("/watch", self.watch_page)
+        app.router.add_post("/api/watch", self.watch)
+        app.router.add_post("/api/watch/answer", self.watch_answer)
         app.router.add_static("/web/", REPO / "web")
         app.router.add_static("/avatars/", REPO / "avatars")
         app.on_shutdown.append(self.shutdown)

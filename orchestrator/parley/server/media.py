@@ -136,6 +136,12 @@ class AvatarVideoTrack(MediaStreamTrack):
         self.frames_sent = 0
         self.frames_skipped = 0
 
+    def _render(self, t: float, visemes: VisemeTrack | None, track_t: float | None) -> av.VideoFrame:
+        # Every encoder (the caller's, each broadcast's) shares this frame: converted once here, none of
+        # them converts it again. (PyAV frames also must not be converted from two threads at once.)
+        image = self.renderer.frame(t, visemes, track_t)
+        return av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+
     async def recv(self) -> av.VideoFrame:
         fps = self.renderer.fps
         now = time.perf_counter()
@@ -154,8 +160,7 @@ class AvatarVideoTrack(MediaStreamTrack):
         mouth = self.playout.mouth()
         t = time.perf_counter() - self.playout.started_at
         visemes, track_t = mouth if mouth is not None else (None, None)
-        image = await asyncio.to_thread(self.renderer.frame, t, visemes, track_t)
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        frame = await asyncio.to_thread(self._render, t, visemes, track_t)
         frame.pts = int(self._index * VIDEO_CLOCK / fps)
         frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
         self.frames_sent += 1

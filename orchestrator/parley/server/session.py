@@ -13,11 +13,13 @@ import logging
 from dataclasses import asdict
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 
 from parley.audio_in import Resampler
 from parley.events import (BargeIn, PartialTranscript, SpeechStarted, SpokenChunk, TextDelta, TurnDone, TurnFailed,
                            Utterance, UtteranceIgnored)
+from parley.server.broadcast import Broadcast
 from parley.server.media import AvatarAudioTrack, AvatarVideoTrack, Playout
 from parley.voice import VoiceSession
 
@@ -26,12 +28,17 @@ MIC_TIMEOUT_S = 10.0
 
 
 class LiveSession:
-    def __init__(self, session_id: str, voice: VoiceSession, playout: Playout, renderer) -> None:
+    def __init__(self, session_id: str, voice: VoiceSession, playout: Playout, renderer,
+                 broadcast: Broadcast) -> None:
         self.id = session_id
         self.voice = voice  # feeds ``playout``: it is the voice session's PlayoutClock
         self.playout = playout
         self.audio = AvatarAudioTrack(self.playout)
         self.video = AvatarVideoTrack(self.playout, renderer)
+        # Caller and broadcast targets each get their own copy of the tracks; a slow one drops
+        # frames on its own copy only.
+        self.relay = MediaRelay()
+        self.broadcast = broadcast
         self.pc = RTCPeerConnection()
         self.channel = None
         self._mic: asyncio.Queue = asyncio.Queue(maxsize=500)  # 10 s of 20 ms frames at most
@@ -67,12 +74,18 @@ class LiveSession:
             if pc.connectionState in ("failed", "closed"):
                 await self.close()
 
-        pc.addTrack(self.audio)
-        pc.addTrack(self.video)
+        pc.addTrack(self._relayed(self.audio))
+        pc.addTrack(self._relayed(self.video))
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=kind))
         await pc.setLocalDescription(await pc.createAnswer())
         self._tasks.append(asyncio.ensure_future(self._run()))
+        if self.broadcast:
+            self._tasks.append(asyncio.ensure_future(
+                self.broadcast.start(lambda: (self._relayed(self.audio), self._relayed(self.video)))))
         return pc.localDescription
+
+    def _relayed(self, track):
+        return self.relay.subscribe(track, buffered=False)
 
     def send(self, message: dict) -> None:
         if self.channel is not None and self.channel.readyState == "open":
@@ -131,7 +144,7 @@ class LiveSession:
 
     def stats(self) -> dict:
         return {"frames_sent": self.video.frames_sent, "frames_skipped": self.video.frames_skipped,
-                "audio_seconds_sent": self.playout.samples_sent / 48000}
+                "audio_seconds_sent": self.playout.samples_sent / 48000, "broadcast": self.broadcast.stats()}
 
     async def close(self) -> None:
         if self.closed.is_set():
@@ -141,4 +154,5 @@ class LiveSession:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.broadcast.stop()
         await self.pc.close()
