@@ -11,7 +11,7 @@ from parley.engines import engine_class
 from parley.engines.triton_client import TritonUnavailable
 from parley.engines.triton_llm import continuation, load_tokenizer
 from parley.modelstore import ModelStore
-from parley.stages import Prompt
+from parley.stages import CancelToken, Prompt
 from tests.conftest import write_stack
 
 
@@ -97,3 +97,26 @@ def test_a_chat_reply_without_a_template_continues_as_the_assistant(tokenizer):
     assert "tokenizer.chat_template" not in tokenizer.metadata
     prompt = Prompt(messages=[{"role": "user", "content": "Hi"}])
     assert continuation(prompt, "Hello, I am", tokenizer).messages[-1] == {"role": "assistant", "content": "Hello, I am"}
+
+
+def test_unreachable_triton_llm_counts_and_streams_as_in_process(tmp_path):
+    path = write_stack(tmp_path, **{"llm.engine": "triton", "llm.temperature": 0.0,
+                                    "triton": {"url": f"127.0.0.1:{closed_port()}"}})
+    settings = load_settings(path)
+    llm = engine_class("llm", "triton").from_settings(settings, ModelStore(settings.registry))
+    local = llm.route.local
+    text = "Hartley Hall opens at 8 am; the café — and the library — close at 10 pm."
+    assert llm.count_tokens(text) == local.count_tokens(text) and llm.context_size == local.context_size
+    prompt = Prompt(text="Visitor: Where is the library?\nAda:", stop=["\n"])
+    assert "".join(llm.stream(prompt, 12, CancelToken())) == "".join(local.stream(prompt, 12, CancelToken()))
+    llm.route.close()
+
+
+def test_an_llm_without_fallback_fails_the_turn_with_a_message(tmp_path):
+    path = write_stack(tmp_path, **{"llm.engine": "triton",
+                                    "triton": {"url": f"127.0.0.1:{closed_port()}", "fallback": False}})
+    settings = load_settings(path)
+    llm = engine_class("llm", "triton").from_settings(settings, ModelStore(settings.registry))
+    assert llm.route.local is None
+    with pytest.raises(TritonUnavailable, match="^llm: Triton at 127.0.0.1:[0-9]+ failed"):
+        list(llm.stream(Prompt(text="Hi"), 4, CancelToken()))
