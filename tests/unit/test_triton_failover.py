@@ -120,3 +120,19 @@ def test_an_llm_without_fallback_fails_the_turn_with_a_message(tmp_path):
     assert llm.route.local is None
     with pytest.raises(TritonUnavailable, match="^llm: Triton at 127.0.0.1:[0-9]+ failed"):
         list(llm.stream(Prompt(text="Hi"), 4, CancelToken()))
+
+
+def test_a_chat_reply_continues_in_the_models_own_template(settings, store):
+    entry = settings.registry.get(settings.stack.llm.model, "llm")
+    tokenizer = load_tokenizer(store.require(settings.stack.llm.model) / entry.files[0].name)
+    # A GGUF that carries a chat template (as instruction-tuned ones do) renders the chat with it.
+    tokenizer.metadata["tokenizer.chat_template"] = (
+        "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}<|end|>{% endfor %}"
+        "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+    )
+    prompt = Prompt(messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
+                    stop=["<|user|>"])
+    continued = continuation(prompt, "Hello, I am", tokenizer)
+    assert continued.messages is None
+    assert continued.text == "<|system|>Be brief.<|end|><|user|>Hi<|end|><|assistant|>Hello, I am"
+    assert continued.stop[0] == "<|user|>"
