@@ -232,6 +232,9 @@ class TurnTakingConfig(_Strict):
     # A reply cut off before the caller heard this much of it is dropped, and what the caller said
     # before and after it is answered as one question (they had only paused).
     continuation_ms: float = Field(600, ge=0)
+    # Live calls: microphone audio that is a copy of the avatar's own voice (what the browser's echo
+    # cancellation left) is silenced before it can start a barge-in (parley.echo).
+    echo_guard: bool = True
 
 
 class VisemeConfig(_Strict):

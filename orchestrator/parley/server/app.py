@@ -16,6 +16,7 @@ from aiohttp import web
 
 from parley.avatars import GLBAvatar, load_avatar
 from parley.config import ConfigError, Settings
+from parley.echo import EchoGuard
 from parley.engines import engine_class
 from parley.face2d import PortraitRenderer
 from parley.listener import build_listener
@@ -50,10 +51,11 @@ class Server:
     def new_session(self, session_id: str) -> LiveSession:
         stack = self.settings.stack
         listener = build_listener(self.settings, self.store, asr=self.asr)
-        playout = Playout()
+        echo = EchoGuard() if stack.turn_taking.echo_guard else None
+        playout = Playout(on_sent=echo.sent if echo else None)
         voice = VoiceSession(Conversation(self.settings, self.engines), listener, stack.turn_taking, playout)
         return LiveSession(session_id, voice, playout, PortraitRenderer(self.avatar, fps=stack.visemes.fps),
-                           Broadcast(stack.broadcast, session_id, fps=stack.visemes.fps))
+                           Broadcast(stack.broadcast, session_id, fps=stack.visemes.fps), echo)
 
     # --- routes --------------------------------------------------------------------------------
 

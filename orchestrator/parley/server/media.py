@@ -13,6 +13,7 @@ import asyncio
 import fractions
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import av
@@ -46,8 +47,9 @@ class _Queued:
 class Playout:
     """The live ``PlayoutClock`` (parley.voice): what the caller hears is what has been sent."""
 
-    def __init__(self, history: int = 256) -> None:
+    def __init__(self, history: int = 256, on_sent: Callable[[np.ndarray, int], None] | None = None) -> None:
         self._queue: deque[_Queued] = deque()
+        self._on_sent = on_sent  # told every frame sent, silence too (the echo guard's time line)
         # The most recent chunks, numbered from 0 for ever: ``mark``/``heard`` positions.
         self._recent: deque[tuple[int, _Queued]] = deque(maxlen=history)
         self._added = 0
@@ -90,6 +92,8 @@ class Playout:
                 self._queue.popleft()
                 head.pcm = head.pcm[:0]  # keep the count, free the audio
         self.samples_sent += FRAME
+        if self._on_sent is not None:
+            self._on_sent(out, RATE)
         return out
 
     def mouth(self) -> tuple[VisemeTrack, float] | None:

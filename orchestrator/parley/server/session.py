@@ -17,6 +17,7 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 
 from parley.audio_in import Resampler
+from parley.echo import EchoGuard
 from parley.events import (BargeIn, PartialTranscript, SpeechStarted, SpokenChunk, TextDelta, TurnDone, TurnFailed,
                            Utterance, UtteranceIgnored)
 from parley.server.broadcast import Broadcast
@@ -29,7 +30,7 @@ MIC_TIMEOUT_S = 10.0
 
 class LiveSession:
     def __init__(self, session_id: str, voice: VoiceSession, playout: Playout, renderer,
-                 broadcast: Broadcast) -> None:
+                 broadcast: Broadcast, echo: EchoGuard | None = None) -> None:
         self.id = session_id
         self.voice = voice  # feeds ``playout``: it is the voice session's PlayoutClock
         self.playout = playout
@@ -39,6 +40,7 @@ class LiveSession:
         # frames on its own copy only.
         self.relay = MediaRelay()
         self.broadcast = broadcast
+        self.echo = echo  # fed by ``playout`` with what was sent
         self.pc = RTCPeerConnection()
         self.channel = None
         self._mic: asyncio.Queue = asyncio.Queue(maxsize=500)  # 10 s of 20 ms frames at most
@@ -101,7 +103,8 @@ class LiveSession:
             except (MediaStreamError, asyncio.TimeoutError):
                 asyncio.ensure_future(self.close())
                 break
-            self._offer_mic(resampler.convert(frame))
+            pcm = resampler.convert(frame)
+            self._offer_mic(self.echo.filter(pcm) if self.echo is not None else pcm)
         self._offer_mic(None)
 
     def _offer_mic(self, pcm) -> None:
@@ -144,7 +147,8 @@ class LiveSession:
 
     def stats(self) -> dict:
         return {"frames_sent": self.video.frames_sent, "frames_skipped": self.video.frames_skipped,
-                "audio_seconds_sent": self.playout.samples_sent / 48000, "broadcast": self.broadcast.stats()}
+                "audio_seconds_sent": self.playout.samples_sent / 48000, "broadcast": self.broadcast.stats(),
+                "echo_frames_silenced": self.echo.frames_silenced if self.echo is not None else 0}
 
     async def close(self) -> None:
         if self.closed.is_set():
