@@ -23,6 +23,7 @@ from parley.listener import build_listener
 from parley.modelstore import ModelStore
 from parley.server.broadcast import Broadcast, BroadcastError
 from parley.server.janus import JanusError
+from parley.server.ladder import Ladder
 from parley.server.media import Playout
 from parley.server.session import LiveSession
 from parley.server.tokens import TokenError, Tokens
@@ -55,7 +56,8 @@ class Server:
         playout = Playout(on_sent=echo.sent if echo else None)
         voice = VoiceSession(Conversation(self.settings, self.engines), listener, stack.turn_taking, playout)
         return LiveSession(session_id, voice, playout, PortraitRenderer(self.avatar, fps=stack.visemes.fps),
-                           Broadcast(stack.broadcast, session_id, fps=stack.visemes.fps), echo)
+                           Broadcast(stack.broadcast, session_id, fps=stack.visemes.fps), Ladder(stack.face.ladder),
+                           echo)
 
     # --- routes --------------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from parley.face2d import PortraitRenderer
 RATE = 48000
 FRAME = 960  # 20 ms
 VIDEO_CLOCK = 90000
+STILL_S = 0.5  # a still frame this often while the browser draws the face (or there is none)
 
 
 def _to_48k(audio: np.ndarray, rate: int) -> np.ndarray:
@@ -49,7 +50,10 @@ class Playout:
 
     def __init__(self, history: int = 256, on_sent: Callable[[np.ndarray, int], None] | None = None) -> None:
         self._queue: deque[_Queued] = deque()
-        self._on_sent = on_sent  # told every frame sent, silence too (the echo guard's time line)
+        self.on_sent = on_sent  # told every frame sent, silence too (the echo guard's time line)
+        # Told when a chunk's first samples go out: a browser drawing the face itself starts its
+        # viseme track then, so the mouth follows the audio the caller is about to hear.
+        self.on_chunk_start: Callable[[VisemeTrack, str], None] | None = None
         # The most recent chunks, numbered from 0 for ever: ``mark``/``heard`` positions.
         self._recent: deque[tuple[int, _Queued]] = deque(maxlen=history)
         self._added = 0
@@ -84,6 +88,8 @@ class Playout:
         filled = 0
         while filled < FRAME and self._queue:
             head = self._queue[0]
+            if head.sent == 0 and self.on_chunk_start is not None:
+                self.on_chunk_start(head.visemes, head.text)
             take = min(FRAME - filled, len(head.pcm) - head.sent)
             out[filled : filled + take] = head.pcm[head.sent : head.sent + take]
             head.sent += take
@@ -92,8 +98,8 @@ class Playout:
                 self._queue.popleft()
                 head.pcm = head.pcm[:0]  # keep the count, free the audio
         self.samples_sent += FRAME
-        if self._on_sent is not None:
-            self._on_sent(out, RATE)
+        if self.on_sent is not None:
+            self.on_sent(out, RATE)
         return out
 
     def mouth(self) -> tuple[VisemeTrack, float] | None:
@@ -107,9 +113,10 @@ class Playout:
 class AvatarAudioTrack(MediaStreamTrack):
     kind = "audio"
 
-    def __init__(self, playout: Playout) -> None:
+    def __init__(self, playout: Playout, on_late: Callable[[float], None] | None = None) -> None:
         super().__init__()
         self.playout = playout
+        self.on_late = on_late  # each packet's lateness in ms (the degradation ladder's input)
         self._start: float | None = None
         self._pts = 0
 
@@ -121,6 +128,8 @@ class AvatarAudioTrack(MediaStreamTrack):
             delay = self._start + self._pts / RATE - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
+            if self.on_late is not None:
+                self.on_late(max(0.0, -delay * 1000))
         frame = av.AudioFrame.from_ndarray(self.playout.next_audio()[None, :], format="s16", layout="mono")
         frame.sample_rate = RATE
         frame.pts = self._pts
@@ -129,14 +138,21 @@ class AvatarAudioTrack(MediaStreamTrack):
 
 
 class AvatarVideoTrack(MediaStreamTrack):
+    """The portrait at the audio's position, 30 times a second; on rungs without server video, a
+    still frame twice a second, so the stream stays open at almost no cost."""
+
     kind = "video"
 
-    def __init__(self, playout: Playout, renderer: PortraitRenderer) -> None:
+    def __init__(self, playout: Playout, renderer: PortraitRenderer, on_late: Callable[[float], None] | None = None,
+                 rendering: Callable[[], bool] = lambda: True) -> None:
         super().__init__()
         self.playout = playout
         self.renderer = renderer
+        self.on_late = on_late  # each frame's lateness in ms
+        self.rendering = rendering
         self._start: float | None = None
         self._index = 0
+        self._still: np.ndarray | None = None
         self.frames_sent = 0
         self.frames_skipped = 0
 
@@ -144,6 +160,8 @@ class AvatarVideoTrack(MediaStreamTrack):
         # Every encoder (the caller's, each broadcast's) shares this frame: converted once here, none of
         # them converts it again. (PyAV frames also must not be converted from two threads at once.)
         image = self.renderer.frame(t, visemes, track_t)
+        if visemes is None:
+            self._still = image
         return av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
 
     async def recv(self) -> av.VideoFrame:
@@ -151,6 +169,11 @@ class AvatarVideoTrack(MediaStreamTrack):
         now = time.perf_counter()
         if self._start is None:
             self._start = now
+        elif not self.rendering() and self._still is not None:
+            await asyncio.sleep(STILL_S)
+            self._index = int((time.perf_counter() - self._start) * fps)
+            frame = av.VideoFrame.from_ndarray(self._still, format="rgb24").reformat(format="yuv420p")
+            return self._stamp(frame, fps)
         else:
             due = self._index + 1
             behind = int((now - self._start) * fps) - due
@@ -165,6 +188,11 @@ class AvatarVideoTrack(MediaStreamTrack):
         t = time.perf_counter() - self.playout.started_at
         visemes, track_t = mouth if mouth is not None else (None, None)
         frame = await asyncio.to_thread(self._render, t, visemes, track_t)
+        if self.on_late is not None:  # how long after its slot the frame is ready
+            self.on_late(max(0.0, (time.perf_counter() - self._start - self._index / fps) * 1000))
+        return self._stamp(frame, fps)
+
+    def _stamp(self, frame: av.VideoFrame, fps: float) -> av.VideoFrame:
         frame.pts = int(self._index * VIDEO_CLOCK / fps)
         frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
         self.frames_sent += 1

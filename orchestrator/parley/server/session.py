@@ -1,8 +1,10 @@
 """One caller's live session: a WebRTC peer, the voice loop, and the avatar's media.
 
-    mic track ─► resample to 16 kHz ─► VoiceSession (VAD, ASR, LLM, TTS) ─► Playout ─► audio + video tracks
-                                             │                                  ▲
-    data channel ◄── captions, visemes, timings, barge-in ◄────────────────────┘   (typed text ──► VoiceSession)
+    mic track ─► 16 kHz ─► echo guard ─► VoiceSession (VAD, ASR, LLM, TTS) ─► Playout ─► audio + video tracks
+                                             │                                 │             │  (relay)
+    data channel ◄── captions, timings, barge-in, visemes as each chunk starts ┘             ├─► caller
+                 ◄── the face's rung (ladder, fed by the tracks' lateness)                    └─► broadcast
+    data channel ──► typed text (VoiceSession), the caller's 2D/3D view (ladder)
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import asdict
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -18,24 +21,29 @@ from aiortc.mediastreams import MediaStreamError
 
 from parley.audio_in import Resampler
 from parley.echo import EchoGuard
-from parley.events import (BargeIn, PartialTranscript, SpeechStarted, SpokenChunk, TextDelta, TurnDone, TurnFailed,
-                           Utterance, UtteranceIgnored)
+from parley.events import (BargeIn, PartialTranscript, SpeechStarted, TextDelta, TurnDone, TurnFailed, Utterance,
+                           UtteranceIgnored, VisemeTrack)
 from parley.server.broadcast import Broadcast
+from parley.server.ladder import Ladder
 from parley.server.media import AvatarAudioTrack, AvatarVideoTrack, Playout
 from parley.voice import VoiceSession
 
 log = logging.getLogger("parley.session")
 MIC_TIMEOUT_S = 10.0
+VIEWS = {"2d": "warp2d", "3d": "browser3d"}  # the caller's view → the best rung the ladder may use
 
 
 class LiveSession:
     def __init__(self, session_id: str, voice: VoiceSession, playout: Playout, renderer,
-                 broadcast: Broadcast, echo: EchoGuard | None = None) -> None:
+                 broadcast: Broadcast, ladder: Ladder, echo: EchoGuard | None = None) -> None:
         self.id = session_id
         self.voice = voice  # feeds ``playout``: it is the voice session's PlayoutClock
         self.playout = playout
-        self.audio = AvatarAudioTrack(self.playout)
-        self.video = AvatarVideoTrack(self.playout, renderer)
+        playout.on_chunk_start = self._chunk_started
+        self.ladder = ladder
+        self.audio = AvatarAudioTrack(self.playout, on_late=lambda ms: self._lateness("audio", ms))
+        self.video = AvatarVideoTrack(self.playout, renderer, on_late=lambda ms: self._lateness("video", ms),
+                                      rendering=lambda: ladder.rung == "warp2d")
         # Caller and broadcast targets each get their own copy of the tracks; a slow one drops
         # frames on its own copy only.
         self.relay = MediaRelay()
@@ -58,6 +66,8 @@ class LiveSession:
         @pc.on("datachannel")
         def on_datachannel(channel):
             self.channel = channel
+            announce = lambda: self.send({"type": "rung", "rung": self.ladder.rung, "reason": "start"})  # noqa: E731
+            announce() if channel.readyState == "open" else channel.on("open", announce)
 
             @channel.on("message")
             def on_message(message):
@@ -65,11 +75,16 @@ class LiveSession:
                     data = json.loads(message)
                 except (TypeError, ValueError):
                     return self.send({"type": "error", "error": "messages are JSON objects"})
+                if not isinstance(data, dict):
+                    return self.send({"type": "error", "error": "messages are JSON objects"})
                 if data.get("type") == "text" and isinstance(data.get("text"), str):
                     self.send({"type": "caption", "who": "caller", "text": data["text"], "final": True})
                     asyncio.ensure_future(self.voice.typed(data["text"][:2000]))
+                elif data.get("type") == "view" and data.get("view") in VIEWS:
+                    self._rung_changed(self.ladder.set_top(VIEWS[data["view"]], time.perf_counter()))
                 else:
-                    self.send({"type": "error", "error": "unknown message; send {\"type\": \"text\", \"text\": ...}"})
+                    self.send({"type": "error", "error": "unknown message; send {\"type\": \"text\", \"text\": ...} "
+                                                         "or {\"type\": \"view\", \"view\": \"2d\" | \"3d\"}"})
 
         @pc.on("connectionstatechange")
         async def on_state():
@@ -124,11 +139,20 @@ class LiveSession:
             log.exception("session %s failed", self.id)
             self.send({"type": "error", "error": "the session failed; reconnect"})
 
+    def _chunk_started(self, visemes: VisemeTrack, text: str) -> None:
+        self.send({"type": "visemes", "text": text, **visemes.to_dict()})
+
+    def _lateness(self, kind: str, late_ms: float) -> None:
+        self._rung_changed(self.ladder.observe(kind, late_ms, time.perf_counter()))
+
+    def _rung_changed(self, rung: str | None) -> None:
+        if rung is not None:
+            reason = self.ladder.changes[-1][2]
+            log.info("session %s: face now %s (%s)", self.id, rung, reason)
+            self.send({"type": "rung", "rung": rung, "reason": reason})
+
     def _dispatch(self, event) -> None:
-        if isinstance(event, SpokenChunk):
-            self.send({"type": "visemes", "index": event.speech.index, "text": event.speech.text,
-                       **event.visemes.to_dict()})
-        elif isinstance(event, TextDelta):
+        if isinstance(event, TextDelta):
             self.send({"type": "caption", "who": "avatar", "text": event.text, "final": False})
         elif isinstance(event, TurnDone):
             self.send({"type": "turn", "user": event.user, "reply": event.reply, "timings": event.timings.to_dict()})
@@ -148,6 +172,7 @@ class LiveSession:
     def stats(self) -> dict:
         return {"frames_sent": self.video.frames_sent, "frames_skipped": self.video.frames_skipped,
                 "audio_seconds_sent": self.playout.samples_sent / 48000, "broadcast": self.broadcast.stats(),
+                "rung": self.ladder.rung, "rung_changes": len(self.ladder.changes),
                 "echo_frames_silenced": self.echo.frames_silenced if self.echo is not None else 0}
 
     async def close(self) -> None:

@@ -1,0 +1,51 @@
+"""The ladder driven by the real media tracks: a face that cannot be rendered on time stops being
+sent as video (the browser draws it), while the audio goes on."""
+
+import asyncio
+import time
+
+from parley.avatars import load_avatar
+from parley.config import LadderConfig
+from parley.face2d import PortraitRenderer
+from parley.server.ladder import Ladder
+from parley.server.media import AvatarAudioTrack, AvatarVideoTrack, Playout
+
+
+def run_tracks(ladder: Ladder, seconds: float):
+    playout = Playout()
+    video = AvatarVideoTrack(playout, PortraitRenderer(load_avatar("portrait"), fps=30),
+                             on_late=lambda ms: ladder.observe("video", ms, time.perf_counter()),
+                             rendering=lambda: ladder.rung == "warp2d")
+    audio = AvatarAudioTrack(playout, on_late=lambda ms: ladder.observe("audio", ms, time.perf_counter()))
+    frames: list[tuple[float, str]] = []
+
+    async def pull(track, out):
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            await track.recv()
+            out.append((time.perf_counter(), ladder.rung))
+
+    async def main():
+        packets: list = []
+        await asyncio.gather(pull(video, frames), pull(audio, packets))
+        return packets
+
+    return frames, asyncio.run(main())
+
+
+def test_late_frames_step_the_face_down_to_the_browser_and_video_becomes_stills():
+    # Any render time counts as late here, so the real renderer is "too slow".
+    ladder = Ladder(LadderConfig(step_down_after_s=0.5, late_ms=0.001, lowest="browser3d"))
+    frames, packets = run_tracks(ladder, 3.0)
+    assert ladder.rung == "browser3d" and ladder.changes[0][1] == "browser3d"
+    rendered = [t for t, rung in frames if rung == "warp2d"]
+    stills = [t for t, rung in frames if rung == "browser3d"]
+    assert len(rendered) >= 10
+    assert 3 <= len(stills) <= 6  # two a second
+    assert len(packets) >= 140  # the audio kept its 50 packets a second
+
+
+def test_frames_on_time_keep_the_video():
+    ladder = Ladder(LadderConfig(step_down_after_s=0.5, late_ms=500))
+    frames, _ = run_tracks(ladder, 2.0)
+    assert ladder.changes == [] and len(frames) >= 50
