@@ -1,10 +1,74 @@
 // The conversation page: microphone (echo cancellation on) and typed text in, the avatar's audio
 // and video out over WebRTC, captions and per-turn latency from the data channel.
+// The face is the server's video (2D), or the 3D head drawn here from the viseme events, each
+// started when its audio starts playing: by choice (the 2D/3D toggle) or because the server's
+// degradation ladder stopped sending video (rung browser3d); on rung "audio" the face pauses.
 // window.parleyState exposes what the page saw, for tests and debugging.
+import { loadHead, timelineFrom, weightsAt } from "./head3d.js";
+
 const $ = (id) => document.getElementById(id);
-const state = (window.parleyState = { connected: false, captions: [], turns: [], errors: [], visemeChunks: 0 });
+const state = (window.parleyState = {
+  connected: false, captions: [], turns: [], errors: [], visemeChunks: 0, rung: null, view: "2d",
+  frames3d: 0, mouth3d: [],
+});
 let channel = null;
 let avatarLine = null;
+let session = null;
+
+// --- the 3D face ----------------------------------------------------------------------------------
+let head = null;
+let loadingHead = null;
+const chunks = [];  // { timeline, start }: viseme tracks on the page clock (performance.now(), ms)
+let audioDelayMs = 80;  // the browser's audio jitter buffer, measured below; the mouth waits as long
+
+function drawing3d() {
+  return state.rung !== "audio" && (state.view === "3d" || state.rung === "browser3d");
+}
+
+let animating = false;
+function animate3d() {
+  if (!head || !drawing3d()) {
+    animating = false;
+    return;
+  }
+  const now = performance.now();
+  while (chunks.length > 1 && chunks[1].start <= now) chunks.shift();  // the next chunk has begun
+  const chunk = chunks[0];
+  const t = chunk ? (now - chunk.start) / 1000 : -1;
+  const speaking = chunk && t >= 0 && t < chunk.timeline.frames / chunk.timeline.fps;
+  const weights = speaking ? weightsAt(chunk.timeline, t) : {};
+  head.pose(weights);
+  state.frames3d += 1;
+  state.mouth3d.push(weights.viseme_aa ?? 0);
+  if (state.mouth3d.length > 600) state.mouth3d.shift();
+  requestAnimationFrame(animate3d);
+}
+
+async function showFace() {
+  const draw = drawing3d();
+  $("avatar").hidden = draw || state.rung === "audio";  // still plays the audio when hidden
+  $("head").hidden = !draw;
+  $("audio-only").hidden = state.rung !== "audio";
+  if (!draw || !session) return;
+  loadingHead ??= loadHead($("head"), session.avatar3d).then((h) => (head = h)).catch((err) => {
+    state.errors.push(err.message);
+    $("status").textContent = err.message;
+  });
+  await loadingHead;
+  if (!animating) {
+    animating = true;
+    requestAnimationFrame(animate3d);
+  }
+}
+
+async function measureAudioDelay() {
+  if (!state.pc) return;
+  (await state.pc.getStats()).forEach((s) => {
+    if (s.type === "inbound-rtp" && s.kind === "audio" && s.jitterBufferEmittedCount > 0) {
+      audioDelayMs = (1000 * s.jitterBufferDelay) / s.jitterBufferEmittedCount;
+    }
+  });
+}
 
 function addCaption(who, text, final) {
   if (who === "avatar" && !final) {
@@ -35,8 +99,24 @@ function onMessage(message) {
     const total = t.end_of_speech_to_first_audio_ms ?? t.first_audio_ms;
     $("latency").textContent = `last turn: first audio ${Math.round(total)} ms after ${
       t.end_of_speech_to_first_audio_ms !== undefined ? "you stopped speaking" : "you sent the text"}`;
-  } else if (data.type === "visemes") state.visemeChunks += 1;
-  else if (data.type === "barge_in") avatarLine = null;
+  } else if (data.type === "visemes") {
+    state.visemeChunks += 1;
+    // Sent as the chunk's first audio leaves the server: it plays once through the jitter buffer.
+    const now = performance.now();
+    while (chunks.length && chunks[0].start + (1000 * chunks[0].timeline.frames) / chunks[0].timeline.fps < now) {
+      chunks.shift();  // over: keep only what is playing or queued
+    }
+    chunks.push({ timeline: timelineFrom(data, "a visemes event"), start: now + audioDelayMs });
+  } else if (data.type === "rung") {
+    state.rung = data.rung;
+    $("rung").textContent = `face: ${data.rung}`;
+    $("rung").title = data.reason;
+    showFace();
+  }
+  else if (data.type === "barge_in") {
+    avatarLine = null;
+    chunks.length = 0;  // the server dropped the rest of the reply
+  }
   else if (data.type === "error") {
     state.errors.push(data.error);
     $("status").textContent = data.error;
@@ -46,7 +126,7 @@ function onMessage(message) {
 async function start() {
   $("start").disabled = true;
   $("status").textContent = "connecting…";
-  const session = await (await fetch("/api/sessions", { method: "POST" })).json();
+  session = await (await fetch("/api/sessions", { method: "POST" })).json();
   $("title").textContent = `${session.persona.name}, ${session.persona.role}`;
   state.viewerUrl = session.viewer_url;
   $("viewer").href = session.viewer_url;
@@ -90,10 +170,17 @@ async function start() {
   }
   await pc.setRemoteDescription(await response.json());
   state.pc = pc;
+  setInterval(measureAudioDelay, 1000);
   // Leaving the page ends the call at once, rather than when the server's watchdog notices.
   window.addEventListener("pagehide", () => pc.close());
 }
 
+document.querySelectorAll("input[name=view]").forEach((input) => (input.onchange = () => {
+  state.view = document.querySelector("input[name=view]:checked").value;
+  // The server stops rendering video the caller does not watch.
+  if (channel?.readyState === "open") channel.send(JSON.stringify({ type: "view", view: state.view }));
+  showFace();
+}));
 $("start").onclick = () => start().catch((err) => { $("status").textContent = `error: ${err.message}`; });
 $("typed").onsubmit = (event) => {
   event.preventDefault();

@@ -128,6 +128,18 @@ def main() -> None:
             result["captions"] = page.evaluate("window.parleyState.captions")
             result["errors"] = page.evaluate("window.parleyState.errors")
             result["health"] = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz").read())
+            result["rung_2d"] = page.evaluate("window.parleyState.rung")
+            # The 3D view: the page draws the head from viseme events; the server stops rendering video.
+            page.check("input[value='3d']")
+            chunks = page.evaluate("window.parleyState.visemeChunks")
+            page.fill("#text", "What is in the library?")
+            page.click("#typed button")
+            page.wait_for_function(f"window.parleyState.visemeChunks > {chunks}", timeout=90_000)
+            page.wait_for_timeout(2500)
+            result["view_3d"] = page.evaluate("""() => ({ frames: window.parleyState.frames3d,
+                mouth: window.parleyState.mouth3d.slice(-120), rung: window.parleyState.rung,
+                canvas: !document.getElementById('head').hidden, video: !document.getElementById('avatar').hidden })""")
+            page.wait_for_function("window.parleyState.turns.length >= 3", timeout=90_000)
             # The caller goes away mid-conversation: the server must drop the session and carry on.
             page.fill("#text", "Tell me about every building on campus.")
             page.click("#typed button")

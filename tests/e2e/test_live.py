@@ -80,3 +80,11 @@ def test_a_viewer_watches_the_same_stream_through_janus(live):
 def test_a_viewer_can_watch_over_hls_instead(live):
     assert live["hls_via"] == "hls" and live["hls_error"] is None
     assert live["hls_time"] > 0
+
+
+def test_the_3d_view_draws_the_head_from_viseme_events(live):
+    assert live["rung_2d"] == "warp2d"
+    view = live["view_3d"]
+    assert view["canvas"] and not view["video"] and view["rung"] == "browser3d", view
+    mouth = np.array(view["mouth"])
+    assert view["frames"] > 30 and mouth.max() > 0.2 and np.ptp(mouth) > 0.2, view

@@ -46,6 +46,10 @@ class Server:
         if isinstance(self.avatar, GLBAvatar):
             raise ConfigError(f"{settings.path}: face.avatar: {self.avatar.name} is a 3D avatar; the live video "
                               "needs a portrait (the 3D avatar is played in the browser)")
+        self.head3d = load_avatar(stack.face.avatar3d)
+        if not isinstance(self.head3d, GLBAvatar):
+            raise ConfigError(f"{settings.path}: face.avatar3d: {self.head3d.name} is a portrait; the 3D view "
+                              "needs a GLB avatar (e.g. head3d)")
         self.tokens = Tokens()
         self.sessions: dict[str, LiveSession] = {}
 
@@ -77,7 +81,11 @@ class Server:
             "viewer_token": (viewer := self.tokens.issue(session_id, "viewer")),
             "viewer_url": f"/watch?token={viewer}",
             "persona": {"name": persona.name, "role": persona.role, "greeting": persona.greeting},
+            "avatar3d": "/avatar3d.glb",
         })
+
+    async def avatar3d(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(self.head3d.model_path, headers={"Content-Type": "model/gltf-binary"})
 
     async def offer(self, request: web.Request) -> web.Response:
         try:
@@ -170,6 +178,7 @@ class Server:
         app.router.add_get("/healthz", self.health)
         app.router.add_post("/api/sessions", self.create_session)
         app.router.add_post("/api/offer", self.offer)
+        app.router.add_get("/avatar3d.glb", self.avatar3d)
         app.router.add_get("/watch", self.watch_page)
         app.router.add_post("/api/watch", self.watch)
         app.router.add_post("/api/watch/answer", self.watch_answer)

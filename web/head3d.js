@@ -1,0 +1,165 @@
+// A talking 3D head for any page: a GLB with Ready Player Me / Oculus viseme morph targets (or a VRM
+// model, through its vowel expressions), posed from Parley viseme curves. Used by the 3D avatar page
+// (avatar3d.js) and by the conversation page's 3D view (app.js).
+import * as THREE from "three";
+import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
+
+const VISEMES = ["sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "I", "O", "U"];
+const REQUIRED = VISEMES.map((v) => `viseme_${v}`);
+// A timeline has both viseme curves and ARKit mouth curves made from them; applying both would open
+// the mouth twice, so only the visemes drive the mouth (VRM models map them to their vowels).
+const SKIP_WITH_VISEMES = new Set(["jawOpen", "mouthFunnel", "mouthPucker", "mouthSmile", "mouthClose"]);
+
+const VRM_VOWELS = ["aa", "ih", "ou", "ee", "oh"];
+// How much each viseme opens each vowel shape (consonants: a little of the nearest vowel).
+const VISEME_TO_VOWELS = {
+  aa: { aa: 1 }, E: { ee: 1 }, I: { ih: 1 }, O: { oh: 1 }, U: { ou: 1 },
+  FF: { ih: 0.2 }, TH: { ee: 0.2 }, DD: { ee: 0.25 }, kk: { aa: 0.2 }, CH: { ou: 0.35 },
+  SS: { ih: 0.3 }, nn: { ee: 0.2 }, RR: { oh: 0.3 }, PP: {}, sil: {},
+};
+const VRM0_NAMES = { a: "aa", i: "ih", u: "ou", e: "ee", o: "oh", blink: "blink", blink_l: "blinkLeft", blink_r: "blinkRight" };
+
+function vrmWeights(vrm, weights) {
+  const out = { blink: 0, blinkLeft: weights.eyeBlinkLeft ?? 0, blinkRight: weights.eyeBlinkRight ?? 0 };
+  for (const v of VRM_VOWELS) out[v] = 0;
+  for (const [viseme, vowels] of Object.entries(VISEME_TO_VOWELS)) {
+    const w = weights[`viseme_${viseme}`] ?? 0;
+    for (const [vowel, amount] of Object.entries(vowels)) out[vowel] += w * amount;
+  }
+  if (!vrm.blinkLeft) out.blink = Math.max(out.blinkLeft, out.blinkRight);
+  return out;
+}
+
+function setWeights({ morphMeshes, vrm }, weights) {
+  for (const mesh of morphMeshes) {
+    const dict = mesh.morphTargetDictionary;
+    for (const [name, index] of Object.entries(dict)) {
+      mesh.morphTargetInfluences[index] = vrm ? 0 : weights[name] ?? 0;
+    }
+  }
+  if (!vrm) return;
+  for (const [expression, w] of Object.entries(vrmWeights(vrm, weights))) {
+    for (const bind of vrm[expression] ?? []) {
+      const influences = bind.mesh.morphTargetInfluences;
+      influences[bind.index] = Math.min(1, influences[bind.index] + w * bind.weight);
+    }
+  }
+}
+
+async function meshesOf(parser, kind, index) {
+  const object = await parser.getDependency(kind, index);
+  const found = [];
+  object.traverse((o) => { if (o.isMesh && o.morphTargetInfluences) found.push(o); });
+  return found;
+}
+
+// VRM 0.x (extensions.VRM) and 1.0 (extensions.VRMC_vrm) bind expressions to morph targets.
+async function vrmBindings(parser) {
+  const ext = parser.json.extensions ?? {};
+  const bindings = {};
+  const add = async (name, kind, index, morph, weight) => {
+    for (const mesh of await meshesOf(parser, kind, index)) {
+      (bindings[name] ??= []).push({ mesh, index: morph, weight });
+    }
+  };
+  if (ext.VRM) {
+    for (const group of ext.VRM.blendShapeMaster?.blendShapeGroups ?? []) {
+      const name = VRM0_NAMES[group.presetName];
+      for (const b of name ? group.binds ?? [] : []) await add(name, "mesh", b.mesh, b.index, (b.weight ?? 100) / 100);
+    }
+    return bindings;
+  }
+  if (ext.VRMC_vrm) {
+    for (const [name, e] of Object.entries(ext.VRMC_vrm.expressions?.preset ?? {})) {
+      for (const b of e.morphTargetBinds ?? []) await add(name, "node", b.node, b.index, b.weight ?? 1);
+    }
+    return bindings;
+  }
+  return null;
+}
+
+// Blinks every 2.5–5.5 s, 160 ms long, so the face is never frozen.
+let nextBlink = 3;
+function blinkAt(t) {
+  if (t > nextBlink + 0.16) nextBlink = t + 2.5 + Math.random() * 3;
+  const d = Math.abs(t - (nextBlink + 0.08));
+  return Math.max(0, 1 - d / 0.08);
+}
+
+export function weightsAt(timeline, t) {
+  // The nearest curve frame, as the 2D renderer samples them (visemes.lead_ms is tuned for that).
+  const i = Math.max(0, Math.min(Math.round(t * timeline.fps), timeline.frames - 1));
+  const out = {};
+  for (const [name, values] of Object.entries(timeline.curves)) {
+    if (SKIP_WITH_VISEMES.has(name)) continue;
+    out[name] = values[i];
+  }
+  const blink = blinkAt(t);
+  out.eyeBlinkLeft = out.eyeBlinkRight = blink;
+  return out;
+}
+
+/** A Parley viseme timeline ({fps, curves}, as in visemes.json or the live "visemes" events). */
+export function timelineFrom(data, source) {
+  const frames = data.curves?.viseme_sil?.length;
+  if (!data.fps || !frames) throw new Error(`${source} is not a Parley viseme timeline (no fps or curves)`);
+  return { fps: data.fps, frames, curves: data.curves };
+}
+
+/**
+ * Loads the model at `url` into `canvas`. Resolves to { targets, pose(weights) }; rejects with a
+ * message a person can act on when the model cannot be loaded or has nothing to speak with.
+ */
+export async function loadHead(canvas, url) {
+  const renderer = new THREE.WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer: true });
+  renderer.setSize(canvas.width, canvas.height, false);
+  const scene = new THREE.Scene();
+  scene.background = new THREE.Color(0x20242b);
+  const camera = new THREE.PerspectiveCamera(30, canvas.width / canvas.height, 0.01, 10);
+  scene.add(new THREE.HemisphereLight(0xffffff, 0x404050, 2.2));
+  const key = new THREE.DirectionalLight(0xffffff, 1.6);
+  key.position.set(0.3, 0.4, 1);
+  scene.add(key);
+
+  let gltf;
+  try {
+    gltf = await new GLTFLoader().loadAsync(url);
+  } catch (err) {
+    throw new Error(`cannot load the model ${url}: ${err.message || err}`);
+  }
+  // Every mesh's morph dictionary: a name may live on several meshes (eyes, teeth, head).
+  const morphMeshes = [];
+  gltf.scene.traverse((obj) => {
+    if (obj.isMesh && obj.morphTargetDictionary) morphMeshes.push(obj);
+  });
+  // For VRM models: expression name → [{ mesh, index, weight }] (null for RPM-style models).
+  const vrm = await vrmBindings(gltf.parser);
+  let targets;
+  if (vrm) {
+    targets = Object.keys(vrm).sort();
+    const missing = VRM_VOWELS.filter((n) => !vrm[n]);
+    if (missing.length) throw new Error(`This VRM model cannot speak: it has no expressions ${missing.join(", ")}.`);
+  } else {
+    const names = new Set(morphMeshes.flatMap((m) => Object.keys(m.morphTargetDictionary)));
+    targets = [...names].sort();
+    const missing = REQUIRED.filter((n) => !names.has(n));
+    if (missing.length) {
+      throw new Error(`This model cannot speak: it has no morph targets ${missing.join(", ")}. ` +
+                      "A 3D avatar needs the 15 Ready Player Me / Oculus visemes as morph targets, or VRM expressions.");
+    }
+  }
+  scene.add(gltf.scene);
+  // Frame the head, whatever the model's size and origin.
+  const box = new THREE.Box3().setFromObject(gltf.scene);
+  const size = box.getSize(new THREE.Vector3());
+  const centre = box.getCenter(new THREE.Vector3());
+  camera.position.set(centre.x, centre.y, centre.z + size.y * 2.2);
+  camera.lookAt(centre);
+  const head = { morphMeshes, vrm };
+  const pose = (weights) => {
+    setWeights(head, weights);
+    renderer.render(scene, camera);
+  };
+  pose({});
+  return { targets, pose };
+}
