@@ -14,7 +14,6 @@ import uuid
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
-from transformers import AutoTokenizer
 
 FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
 
@@ -52,13 +51,19 @@ class Pieces:
         piece, self.sent = text[self.sent :], max(self.sent, len(text))
         return piece
 
+    def finish(self) -> str:
+        """What was held back, once the engine has ended the reply without a stop sequence."""
+        if self.stopped:
+            return ""
+        return self.tokenizer.decode(self.ids, skip_special_tokens=True)[self.sent :].replace("\ufffd", "")
 
-def stop_words_list(tokenizer, stop: list[str]) -> np.ndarray:
+
+def stop_words_list(encode, stop: list[str]) -> np.ndarray:
     """The backend's stop-word tensor, [1, 2, n]: all words' ids, then each word's end offset (-1 padded).
     The engine then stops on the token level too, so a stopped reply does not run on to MAX_TOKENS."""
     ids, ends = [], []
     for word in stop:
-        ids += tokenizer.encode(word, add_special_tokens=False)
+        ids += encode(word)
         ends.append(len(ids))
     n = max(len(ids), 1)
     out = np.full((1, 2, n), -1, np.int32)
@@ -70,6 +75,10 @@ def stop_words_list(tokenizer, stop: list[str]) -> np.ndarray:
 class TritonPythonModel:
     def initialize(self, args):
         params = {k: v["string_value"] for k, v in json.loads(args["model_config"])["parameters"].items()}
+        # transformers comes with the TensorRT-LLM image; imported here so the text handling above
+        # can be tested where it is not installed.
+        from transformers import AutoTokenizer
+
         self.engine_model = params["engine_model"]
         self.tokenizer = AutoTokenizer.from_pretrained(params["tokenizer_dir"])
         self.end_id = self.tokenizer.eos_token_id
@@ -98,7 +107,8 @@ class TritonPythonModel:
             **self.sampling,
         }
         if stop:
-            inputs["stop_words_list"] = stop_words_list(self.tokenizer, stop)
+            encode = lambda word: self.tokenizer.encode(word, add_special_tokens=False)  # noqa: E731
+            inputs["stop_words_list"] = stop_words_list(encode, stop)
         request_id = uuid.uuid4().hex
         request = pb_utils.InferenceRequest(
             model_name=self.engine_model, request_id=request_id, requested_output_names=["output_ids"],
@@ -118,6 +128,10 @@ class TritonPythonModel:
             if not stopping and (pieces.stopped or sender.is_cancelled()):
                 stopping = True
                 self.stop_engine(request_id)  # then the engine sends this request's last response
+        rest = "" if stopping or max_tokens <= 0 else pieces.finish()
+        if rest:
+            sender.send(pb_utils.InferenceResponse(
+                output_tensors=[pb_utils.Tensor("TEXT", np.array([rest.encode()], dtype=np.object_))]))
 
     def stop_engine(self, request_id: str) -> None:
         inputs = {
