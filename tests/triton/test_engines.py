@@ -54,7 +54,9 @@ def triton_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def stack(triton_server, tmp_path_factory):
     """The served models' own settings with every stage on that server; the probe is quick for the tests."""
-    triton = {"url": triton_server.url, "probe_interval_s": 0.25, "connect_timeout_s": 1}
+    # Generous request timeouts: on a busy 2-core machine a slow answer must not count as a failure here.
+    triton = {"url": triton_server.url, "probe_interval_s": 0.25, "connect_timeout_s": 1,
+              "request_timeout_s": 120, "stream_idle_timeout_s": 120}
     engines = {f"{stage}.engine": "triton" for stage in STAGES}
     return load_settings(write_stack(tmp_path_factory.mktemp("client"), **DETERMINISTIC, **engines, triton=triton))
 
