@@ -39,11 +39,11 @@ class TritonPythonModel:
             ids = [self.tokenizer.sot_prev] + self.tokenizer.encode(" " + prompt.strip())[-(MAX_DECODE // 2 - 1):]
         return ids + list(self.tokenizer.sot_sequence) + [self.tokenizer.no_timestamps]
 
-    def transcribe(self, audio: np.ndarray, prompt: str | None) -> str:
+    def engine_inputs(self, audio: np.ndarray, prompt: str | None) -> dict[str, np.ndarray]:
         mel = self.features(audio.astype(np.float32, copy=False))[:, :FRAMES]
         mel = np.pad(mel, ((0, 0), (0, FRAMES - mel.shape[1])))
         ids = self.prompt_ids(prompt)
-        inputs = {
+        return {
             "encoder_input_features": mel.T[None].astype(np.float16),
             "encoder_output_lengths": np.array([[FRAMES // 2]], np.int32),
             "input_lengths": np.array([[FRAMES]], np.int32),
@@ -52,6 +52,9 @@ class TritonPythonModel:
             "end_id": np.array([[self.tokenizer.eot]], np.int32),
             "pad_id": np.array([[self.tokenizer.eot]], np.int32),
         }
+
+    def transcribe(self, audio: np.ndarray, prompt: str | None) -> str:
+        inputs = self.engine_inputs(audio, prompt)
         response = pb_utils.InferenceRequest(
             model_name=self.engine_model, requested_output_names=["output_ids"],
             inputs=[pb_utils.Tensor(k, v) for k, v in inputs.items()],

@@ -1,7 +1,9 @@
-"""The GPU `llm` model's text handling (its engine needs a GPU; this part does not): streamed token
-ids become text pieces that never split a character or show part of a stop sequence."""
+"""The parts of the GPU variant's Python models that need no GPU: the `llm` model's text handling
+(streamed token ids become pieces that never split a character or show part of a stop sequence)
+and what the `asr` model sends its Whisper engine (the prompt faster-whisper would make)."""
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -11,22 +13,39 @@ import pytest
 pytestmark = pytest.mark.triton
 
 ROOT = Path(__file__).resolve().parents[2]
+GPU = ROOT / "model_repository" / "gpu"
 
 
-@pytest.fixture(scope="module")
-def llm_model():
+def load_model(name: str):
+    """model_repository/gpu/NAME/1/model.py, imported as the Python backend's stub imports it."""
     pytriton = importlib.util.find_spec("pytriton")
     if pytriton is None:
         pytest.skip("nvidia-pytriton (the triton extra) is not installed")
-    # The Python backend's own utils module, as the stub provides it to model.py.
+    # The Python backend's own utils module, which the stub puts on model.py's path.
     sys.path.insert(0, str(Path(pytriton.submodule_search_locations[0]) / "tritonserver/backends/python"))
     try:
-        spec = importlib.util.spec_from_file_location("gpu_llm", ROOT / "model_repository/gpu/llm/1/model.py")
+        spec = importlib.util.spec_from_file_location(f"gpu_{name}", GPU / name / "1" / "model.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module
     finally:
         sys.path.pop(0)
+
+
+def initialized(module, name: str):
+    """Its TritonPythonModel, initialised with the committed config as Triton passes it."""
+    from google.protobuf import json_format, text_format
+    from tritonclient.grpc import model_config_pb2 as mc
+
+    config = text_format.Parse((GPU / name / "config.pbtxt").read_text(), mc.ModelConfig())
+    model = module.TritonPythonModel()
+    model.initialize({"model_config": json.dumps(json_format.MessageToDict(config, preserving_proto_field_name=True))})
+    return model
+
+
+@pytest.fixture(scope="module")
+def llm_model():
+    return load_model("llm")
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +96,26 @@ def test_stop_words_list_is_the_backend_layout(llm_model, tokenizer):
     assert out.shape == (1, 2, len(flat)) and out.dtype == np.int32
     assert out[0, 0].tolist() == flat
     assert out[0, 1].tolist() == [len(ids[0]), len(flat)] + [-1] * (len(flat) - 2)
+
+
+def test_asr_sends_whisper_the_prompt_and_features_faster_whisper_makes(settings, store):
+    from faster_whisper.tokenizer import Tokenizer
+
+    from parley.engines.faster_whisper import FasterWhisperEngine
+
+    model = initialized(load_model("asr"), "asr")
+    whisper = FasterWhisperEngine.from_settings(settings, store).model
+    tokenizer = Tokenizer(whisper.hf_tokenizer, whisper.model.is_multilingual, task="transcribe", language="en")
+    audio = np.random.default_rng(0).uniform(-0.3, 0.3, 16000 * 3).astype(np.float32)
+    vocabulary = "library, Sundays"
+
+    inputs = model.engine_inputs(audio, vocabulary)
+    expected = whisper.get_prompt(tokenizer, tokenizer.encode(" " + vocabulary), without_timestamps=True)
+    assert inputs["decoder_input_ids"].tolist() == [expected]
+    assert model.engine_inputs(audio, None)["decoder_input_ids"].tolist() == [
+        whisper.get_prompt(tokenizer, [], without_timestamps=True)]
+    features = inputs["encoder_input_features"]
+    assert features.shape == (1, 3000, 80) and features.dtype == np.float16
+    reference = whisper.feature_extractor(audio)
+    assert np.allclose(features[0, : reference.shape[1]].T, reference, atol=1e-2)
+    assert inputs["encoder_output_lengths"].tolist() == [[1500]]
