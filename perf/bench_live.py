@@ -1,0 +1,219 @@
+"""Live latency measured in the browser: spoken turns through `parley serve` and real Chromium.
+
+The fake microphone plays N questions (Piper speech, each followed by quiet while the avatar
+answers). In the page, Web Audio measures the level of the microphone track and of the avatar's
+incoming audio every 10 ms, and requestVideoFrameCallback measures the mouth region of every
+decoded video frame. From those, per turn:
+- end of speech → first avatar audio: the microphone's last loud moment → the avatar's first sound;
+- end of speech → first moving-mouth frame: → the first frame whose mouth differs from the idle face;
+- video frame rate received (decoded frames a second) over the whole run.
+The server's own account (end of speech → first audio sent, on its clocks) is printed beside them.
+
+Everything runs in a fresh network namespace where only loopback exists, as the e2e tests do.
+
+    .venv/bin/python perf/bench_live.py [--turns 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from perf.bench_speech_in import QUESTIONS  # noqa: E402
+
+LOUD = 0.01  # RMS: the fake microphone's speech and the avatar's voice are far above this
+GAP_S = 11.0  # quiet after each question, for the answer
+
+INSTRUMENT = """([x0, y0, x1, y1]) => {
+  const pc = window.parleyState.pc;
+  const ctx = new AudioContext();
+  const level = (track) => {
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 1024;
+    ctx.createMediaStreamSource(new MediaStream([track])).connect(analyser);
+    const buf = new Float32Array(analyser.fftSize);
+    return () => {
+      analyser.getFloatTimeDomainData(buf);
+      let sum = 0;
+      for (const x of buf) sum += x * x;
+      return Math.sqrt(sum / buf.length);
+    };
+  };
+  const mic = level(pc.getSenders().find((s) => s.track && s.track.kind === "audio").track);
+  const out = level(pc.getReceivers().find((r) => r.track.kind === "audio").track);
+  const bench = (window.parleyBench = { mic: [], out: [], frames: [] });
+  setInterval(() => {
+    const t = performance.now();
+    bench.mic.push([t, mic()]);
+    bench.out.push([t, out()]);
+  }, 10);
+  const video = document.getElementById("avatar");
+  const canvas = new OffscreenCanvas(512, 512);
+  const c2d = canvas.getContext("2d", { willReadFrequently: true });
+  const onFrame = (now) => {
+    c2d.drawImage(video, 0, 0, 512, 512);
+    const d = c2d.getImageData(x0, y0, x1 - x0, y1 - y0).data;
+    let sum = 0;
+    for (let i = 0; i < d.length; i += 4) sum += 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
+    bench.frames.push([now, sum / (d.length / 4)]);
+    video.requestVideoFrameCallback(onFrame);
+  };
+  video.requestVideoFrameCallback(onFrame);
+}"""
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def speech_ends(mic: np.ndarray, min_speech_ms: float = 300, gap_ms: float = 600) -> list[float]:
+    """Times (page clock, ms) at which the microphone's speech ended."""
+    loud = mic[mic[:, 1] > LOUD, 0]
+    ends, start = [], None
+    for prev, t in zip(np.concatenate([[-1e9], loud[:-1]]), loud):
+        if t - prev > gap_ms:
+            if start is not None and prev - start >= min_speech_ms:
+                ends.append(prev)
+            start = t
+    if start is not None and loud.size and loud[-1] - start >= min_speech_ms:
+        ends.append(float(loud[-1]))
+    return ends
+
+
+def analyse(bench: dict) -> dict:
+    mic, out, frames = (np.array(bench[k]) for k in ("mic", "out", "frames"))
+    turns = []
+    for end in speech_ends(mic):
+        before = out[(out[:, 0] > end - 300) & (out[:, 0] <= end)]
+        if before.size and before[:, 1].max() > LOUD:
+            continue  # the avatar was still talking: not a clean turn to time
+        after = out[(out[:, 0] > end) & (out[:, 1] > LOUD)]
+        idle = frames[(frames[:, 0] > end - 1500) & (frames[:, 0] <= end), 1]
+        later = frames[frames[:, 0] > end]
+        moving = later[np.abs(later[:, 1] - np.median(idle)) > 4.0] if idle.size else later[:0]
+        turns.append({"end_of_speech": end,
+                      "first_audio_ms": float(after[0, 0] - end) if after.size else None,
+                      "first_moving_mouth_ms": float(moving[0, 0] - end) if moving.size else None})
+    span_s = (frames[-1, 0] - frames[0, 0]) / 1000 if len(frames) > 1 else 0
+    return {"turns": turns, "fps_received": (len(frames) - 1) / span_s if span_s else 0.0}
+
+
+def run_in_namespace(turns: int) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    from parley.audio_in import resample
+    from parley.avatars import load_avatar
+    from parley.config import load_settings
+    from parley.face2d import PortraitRenderer
+    from parley.modelstore import ModelStore
+    from parley.outputs import write_wav
+    from parley.turn import build_engines
+    from tests.e2e.live_driver import free_port
+
+    folder = Path(tempfile.mkdtemp(prefix="parley-bench-live-"))
+    settings = load_settings(REPO / "configs" / "cpu.yaml")
+    tts = build_engines(settings, ModelStore(settings.registry)).tts
+    parts = [np.zeros(4 * 16000, np.float32)]
+    for question in QUESTIONS[:turns]:
+        speech = tts.synthesize(question)
+        parts += [resample(speech.audio, speech.sample_rate), np.zeros(int(GAP_S * 16000), np.float32)]
+    wav = folder / "questions.wav"
+    write_wav(wav, np.concatenate(parts), 16000)
+    stack = yaml.safe_load((REPO / "configs" / "cpu.yaml").read_text())
+    stack["persona"] = str(REPO / "configs" / stack["persona"])
+    stack["models"] = str(REPO / "configs" / stack["models"])
+    stack.setdefault("server", {})["ice_addresses"] = ["127.0.0.1"]
+    config = folder / "stack.yaml"
+    config.write_text(yaml.safe_dump(stack))
+
+    port = free_port()
+    log = (folder / "server.log").open("w")
+    server = subprocess.Popen([sys.executable, "-m", "parley.cli", "--config", str(config), "serve", "--port",
+                               str(port)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except OSError:
+                if time.time() > deadline or server.poll() is not None:
+                    raise RuntimeError(f"the server did not start; see {folder / 'server.log'}") from None
+                time.sleep(0.3)
+        box = list(PortraitRenderer(load_avatar("portrait")).mouth_box)
+        args = ["--no-sandbox", "--no-first-run", "--disable-background-networking", "--disable-sync",
+                "--disable-component-update", "--autoplay-policy=no-user-gesture-required",
+                "--allow-loopback-in-peer-connection", "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={wav}%noloop"]
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.click("#start")
+            page.wait_for_function("window.parleyState.connected", timeout=30_000)
+            page.evaluate(INSTRUMENT, box)
+            page.wait_for_timeout(int((4 + turns * (GAP_S + 2.5)) * 1000))
+            bench = page.evaluate("window.parleyBench")
+            server_turns = page.evaluate("window.parleyState.turns")
+            health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz").read())
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(15)
+    result = analyse(bench)
+    result["server_turns"] = [t["timings"] for t in server_turns]
+    result["server"] = health
+    return result
+
+
+def report(result: dict, turns: int) -> dict:
+    audio = [t["first_audio_ms"] for t in result["turns"] if t["first_audio_ms"] is not None]
+    mouth = [t["first_moving_mouth_ms"] for t in result["turns"] if t["first_moving_mouth_ms"] is not None]
+    server = [t["end_of_speech_to_first_audio_ms"] for t in result["server_turns"]
+              if "end_of_speech_to_first_audio_ms" in t]
+    summary = {
+        "turns_asked": turns, "turns_timed": len(result["turns"]), "answered": len(result["server_turns"]),
+        "browser_first_audio_ms": {"p50": pct(audio, 50), "p95": pct(audio, 95)},
+        "browser_first_moving_mouth_ms": {"p50": pct(mouth, 50), "p95": pct(mouth, 95)},
+        "server_first_audio_ms": {"p50": pct(server, 50), "p95": pct(server, 95)},
+        "fps_received": result["fps_received"],
+    }
+    print(f"{summary['turns_timed']} of {turns} turns timed in the browser ({summary['answered']} answered)")
+    for name in ("browser_first_audio_ms", "browser_first_moving_mouth_ms", "server_first_audio_ms"):
+        print(f"  end of speech → {name:32s} p50 {summary[name]['p50']:7.0f}  p95 {summary[name]['p95']:7.0f}")
+    print(f"  video received: {summary['fps_received']:.1f} frames/s")
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--turns", type=int, default=10)
+    args = parser.parse_args()
+    if os.environ.get("PARLEY_BENCH_NAMESPACE") != "1":
+        from tests.e2e.media_servers import NAMESPACE
+        env = {**os.environ, "PARLEY_BENCH_NAMESPACE": "1", "PYTHONPATH": str(REPO)}
+        sys.exit(subprocess.call(["unshare", "-n", "sh", "-c", NAMESPACE, "sh", sys.executable, __file__,
+                                  "--turns", str(args.turns)], env=env))
+    result = run_in_namespace(args.turns)
+    summary = report(result, args.turns)
+    out = REPO / "perf" / "results" / f"live-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"summary": summary, **result}, indent=1))
+    print(f"saved {out.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
