@@ -55,7 +55,6 @@ class TritonLLMEngine:
     def __init__(self, route: Failover, tokenizer: Llama, config: LLMConfig) -> None:
         self.route = route
         self.tokenizer = tokenizer
-        self.config = config
         # The served model is loaded from the same stack settings, so its context is the configured one.
         self.context_size = route.local.context_size if route.local is not None else config.context_size
 
