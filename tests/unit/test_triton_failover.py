@@ -118,6 +118,7 @@ def test_an_llm_without_fallback_fails_the_turn_with_a_message(tmp_path):
     settings = load_settings(path)
     llm = engine_class("llm", "triton").from_settings(settings, ModelStore(settings.registry))
     assert llm.route.local is None
+    llm.prefill(Prompt(text="Hi"))  # only a head start: skipped, with a warning
     with pytest.raises(TritonUnavailable, match="^llm: Triton at 127.0.0.1:[0-9]+ failed"):
         list(llm.stream(Prompt(text="Hi"), 4, CancelToken()))
 

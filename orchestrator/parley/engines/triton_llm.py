@@ -18,7 +18,16 @@ from llama_cpp import Llama
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from parley.config import LLMConfig
-from parley.engines.triton_client import TRITON_ERRORS, Failover, TritonStalled, decode_text, tensor, text_tensor
+from parley.engines.triton_client import (
+    TRITON_ERRORS,
+    Failover,
+    TritonStalled,
+    TritonUnavailable,
+    decode_text,
+    log,
+    tensor,
+    text_tensor,
+)
 from parley.stages import CancelToken, Prompt
 
 _POLL_S = 0.02
@@ -68,7 +77,10 @@ class TritonLLMEngine:
         return len(self.tokenizer.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def prefill(self, prompt: Prompt) -> None:
-        self.route.call(lambda: self._drain(prompt), lambda e: e.prefill(prompt))
+        try:
+            self.route.call(lambda: self._drain(prompt), lambda e: e.prefill(prompt))
+        except TritonUnavailable as exc:  # only a head start: the reply itself will report the failure
+            log.warning("llm: prefill skipped: %s", exc)
 
     def _drain(self, prompt: Prompt) -> None:
         for _ in self._remote(prompt, 0, CancelToken()):
