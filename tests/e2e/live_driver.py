@@ -140,6 +140,18 @@ def main() -> None:
                 mouth: window.parleyState.mouth3d.slice(-120), rung: window.parleyState.rung,
                 canvas: !document.getElementById('head').hidden, video: !document.getElementById('avatar').hidden })""")
             page.wait_for_function("window.parleyState.turns.length >= 3", timeout=90_000)
+            if args.broadcast:  # the media server dies mid-session: the conversation goes on
+                media[0].terminate()
+                media[0].wait(10)
+                page.fill("#text", "Is the library open today?")
+                page.click("#typed button")
+                page.wait_for_function("window.parleyState.turns.length >= 4", timeout=90_000)
+                result["after_janus_died"] = page.evaluate("window.parleyState.turns[3]")
+                token = page.evaluate("window.parleyState.viewerUrl").split("token=")[1]
+                request = urllib.request.Request(f"http://127.0.0.1:{port}/api/watch", method="POST",
+                                                 data=json.dumps({"token": token}).encode(),
+                                                 headers={"Content-Type": "application/json"})
+                result["watch_after_janus_died"] = json.loads(urllib.request.urlopen(request, timeout=30).read())
             # The caller goes away mid-conversation: the server must drop the session and carry on.
             page.fill("#text", "Tell me about every building on campus.")
             page.click("#typed button")

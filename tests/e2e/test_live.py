@@ -88,3 +88,9 @@ def test_the_3d_view_draws_the_head_from_viseme_events(live):
     assert view["canvas"] and not view["video"] and view["rung"] == "browser3d", view
     mouth = np.array(view["mouth"])
     assert view["frames"] > 30 and mouth.max() > 0.2 and np.ptp(mouth) > 0.2, view
+
+
+def test_the_conversation_goes_on_when_the_media_server_dies(live):
+    assert live["after_janus_died"]["reply"]
+    watch = live["watch_after_janus_died"]  # viewers are sent to HLS, told why WebRTC is not offered
+    assert watch["webrtc"] is None and "Janus" in watch["webrtc_error"] and watch["hls"].endswith(".m3u8")

@@ -60,15 +60,18 @@ class JanusSession:
                 future.cancel()
 
     async def _long_poll(self) -> None:
+        retry_s = 1.0
         while True:
             try:
                 async with self._http.get(self.url, params={"maxev": "10"},
                                           timeout=aiohttp.ClientTimeout(total=60)) as response:
                     events = await response.json(content_type=None)
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-                log.warning("Janus long poll failed (%s); retrying", exc)
-                await asyncio.sleep(1)
+                log.warning("Janus long poll failed (%s); retrying in %.0f s", exc, retry_s)
+                await asyncio.sleep(retry_s)
+                retry_s = min(retry_s * 2, 30.0)  # Janus is down: do not flood the log while it is
                 continue
+            retry_s = 1.0
             for event in events if isinstance(events, list) else [events]:
                 self._dispatch(event)
 
