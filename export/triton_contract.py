@@ -96,12 +96,13 @@ def _tensor(into, t: Tensor) -> None:
         added.optional = True
 
 
-def _param_text(value) -> str:
+def param_text(value) -> str:
+    """A parameter value as Triton stores it: a string (booleans as true/false, as backends expect)."""
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def model_config(name: str, contract: Contract, backend: str | None, kind: int | None,
-                 parameters: dict | None = None, count: int = 1) -> mc.ModelConfig:
+                 parameters: dict | None = None) -> mc.ModelConfig:
     config = mc.ModelConfig(name=name, max_batch_size=contract.max_batch_size)
     if backend:
         config.backend = backend
@@ -110,11 +111,11 @@ def model_config(name: str, contract: Contract, backend: str | None, kind: int |
     for t in contract.outputs:
         _tensor(config.output, t)
     if kind is not None:
-        config.instance_group.add(kind=kind, count=count)
+        config.instance_group.add(kind=kind, count=1)
     if contract.decoupled:
         config.model_transaction_policy.decoupled = True
     for key, value in (parameters or {}).items():
-        config.parameters[key].string_value = _param_text(value)
+        config.parameters[key].string_value = param_text(value)
     return config
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from tritonclient.grpc import model_config_pb2 as mc
 
 from parley.config import Settings
-from triton_contract import (CONTRACT, CPU, GPU, Contract, Tensor, dynamic_batching, model_config, settings_of,
-                             speak, visemes)
+from triton_contract import (CONTRACT, CPU, GPU, Contract, Tensor, dynamic_batching, model_config, param_text,
+                             settings_of, speak, visemes)
 
 
 def _tensorrt_accelerator(config: mc.ModelConfig, precision: str) -> None:
@@ -81,7 +81,7 @@ def _trtllm_engine(name: str, engine_path: str, max_batch: int, decoupled: bool,
         "exclude_input_in_output": True,
     }
     for key, value in {**base, **parameters}.items():
-        config.parameters[key].string_value = str(value).lower() if isinstance(value, bool) else str(value)
+        config.parameters[key].string_value = param_text(value)
     return config
 
 
@@ -118,9 +118,8 @@ def _whisper_engine() -> mc.ModelConfig:
 
 def gpu_models(settings: Settings) -> dict[str, mc.ModelConfig]:
     stack = settings.stack
-    lipsync = model_config("lipsync", CONTRACT["lipsync"], "tensorrt", GPU)
+    lipsync = model_config("lipsync", CONTRACT["lipsync"], None, GPU)
     lipsync.platform = "tensorrt_plan"
-    lipsync.backend = ""
     lipsync.default_model_filename = "model.plan"
     dynamic_batching(lipsync, delay_us=2_000)
     models = {

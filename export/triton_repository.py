@@ -53,7 +53,6 @@ def cpu_models(settings: Settings) -> dict[str, mc.ModelConfig]:
     }
 
 
-
 # ---------------------------------------------------------------------------------------------
 # Writing and checking
 
