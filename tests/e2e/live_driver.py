@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--text", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--broadcast", help="folder for Janus and nginx-rtmp; the config publishes to them")
+    parser.add_argument("--screenshots", help="folder for screenshots of the pages, to look at")
     args = parser.parse_args()
     media = [start_janus(Path(args.broadcast)), start_nginx(Path(args.broadcast))] if args.broadcast else []
     port = free_port()
@@ -98,6 +99,8 @@ def main() -> None:
             result["idle_mouth"] = page.evaluate(SAMPLE_MOUTH, [box, 1500])
             page.wait_for_function("window.parleyState.visemeChunks > 0", timeout=90_000)
             result["speaking_mouth"] = page.evaluate(SAMPLE_MOUTH, [box, 2500])
+            if args.screenshots:
+                page.screenshot(path=f"{args.screenshots}/conversation-2d.png")
             page.wait_for_function("window.parleyState.turns.length >= 1", timeout=90_000)
             result["voice_turn"] = page.evaluate("window.parleyState.turns[0]")
             result["stats"] = page.evaluate(f"({STATS})(window.parleyState.pc)")
@@ -136,6 +139,10 @@ def main() -> None:
             page.click("#typed button")
             page.wait_for_function(f"window.parleyState.visemeChunks > {chunks}", timeout=90_000)
             page.wait_for_timeout(2500)
+            if args.screenshots:
+                page.screenshot(path=f"{args.screenshots}/conversation-3d.png")
+                if viewer is not None:
+                    viewer.screenshot(path=f"{args.screenshots}/viewer.png")
             result["view_3d"] = page.evaluate("""() => ({ frames: window.parleyState.frames3d,
                 mouth: window.parleyState.mouth3d.slice(-120), rung: window.parleyState.rung,
                 canvas: !document.getElementById('head').hidden, video: !document.getElementById('avatar').hidden })""")

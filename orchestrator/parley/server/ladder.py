@@ -39,6 +39,11 @@ class Ladder:
     def rung(self) -> str:
         return RUNGS[self.index]
 
+    @property
+    def degraded(self) -> bool:
+        """Below the best rung allowed because of lateness (not because the caller chose so)."""
+        return self.index > self.top
+
     def set_top(self, top: str, now: float) -> str | None:
         """The caller picked a view: that rung is the best the ladder returns to."""
         self.top = RUNGS.index(top)

@@ -42,8 +42,10 @@ class LiveSession:
         playout.on_chunk_start = self._chunk_started
         self.ladder = ladder
         self.audio = AvatarAudioTrack(self.playout, on_late=lambda ms: self._lateness("audio", ms))
+        # Viewers still get the portrait while the caller watches the 3D head, unless the machine is behind.
         self.video = AvatarVideoTrack(self.playout, renderer, on_late=lambda ms: self._lateness("video", ms),
-                                      rendering=lambda: ladder.rung == "warp2d")
+                                      rendering=lambda: ladder.rung == "warp2d" or (
+                                          bool(broadcast.live) and not ladder.degraded))
         # Caller and broadcast targets each get their own copy of the tracks; a slow one drops
         # frames on its own copy only.
         self.relay = MediaRelay()
