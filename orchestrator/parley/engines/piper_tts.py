@@ -29,7 +29,7 @@ class PiperEngine:
             options.intra_op_num_threads = config.threads
         self.voice = PiperVoice(
             session=onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"]),
-            config=PiperConfig.from_dict(json.loads(json_file.read_text())),
+            config=PiperConfig.from_dict(json.loads(json_file.read_text(encoding="utf-8"))),
         )
         if len(self.voice.session.get_outputs()) < 2:
             raise AlignmentMissing(
