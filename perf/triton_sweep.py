@@ -1,10 +1,11 @@
 """Concurrency sweep of Triton's models with perf_analyzer: throughput, p50/p95 latency, queue vs compute.
 
-    .venv/bin/python perf/triton_sweep.py [--models asr tts ...] [--max-concurrency 4] [--interval-ms 5000]
+    .venv/bin/python perf/triton_sweep.py [--models asr tts ...] [--max-concurrency 4] [--window-requests 20]
 
 Starts Triton on loopback with model_repository/cpu (Wav2Lip with random weights for `lipsync`), runs
 perf_analyzer (from the tritonclient wheel) for each model at concurrency 1..N over gRPC (streaming
-for decoupled models such as `llm`), and writes perf/results/triton-sweep-*.json. Inputs are
+for decoupled models such as `llm`; a level that never gives a stable measurement is reported as
+such), and writes perf/results/triton-sweep-*.json. Inputs are
 perf/triton_inputs/MODEL.json (perf/make_triton_inputs.py); a model without one gets random data.
 Server queue and compute times are Triton's own statistics, which perf_analyzer reads per window.
 """
@@ -75,30 +76,44 @@ def parse_csv(path: Path) -> list[dict]:
     } for row in rows]
 
 
-def sweep_model(model: str, grpc_url: str, max_concurrency: int, interval_ms: int, work: Path) -> dict:
-    binary, env = perf_analyzer()
-    config = grpcclient.InferenceServerClient(grpc_url).get_model_config(model, as_json=True)["config"]
-    decoupled = config.get("model_transaction_policy", {}).get("decoupled", False)
-    data = INPUTS / f"{model}.json"
-    csv_file = work / f"{model}.csv"
-    cmd = [binary, "-m", model, "-u", grpc_url, "-i", "grpc", "--concurrency-range", f"1:{max_concurrency}",
-           "--measurement-interval", str(interval_ms), "--input-data", str(data) if data.is_file() else "random",
-           "-f", str(csv_file),
-           # Two cores shared with the server: windows vary more than perf_analyzer's default 10 %.
-           "--stability-percentage", "25", "--max-trials", "6"]
+def run_level(binary: str, env: dict, model: str, grpc_url: str, concurrency: int, data: Path,
+              decoupled: bool, window_requests: int, stability: int, csv_file: Path) -> dict:
+    """One perf_analyzer run at one concurrency, so that a level that never stabilises costs only itself."""
+    cmd = [binary, "-m", model, "-u", grpc_url, "-i", "grpc", "--concurrency-range", f"{concurrency}:{concurrency}",
+           "--input-data", str(data) if data.is_file() else "random", "-f", str(csv_file),
+           # Windows of a fixed number of requests suit models from 1 ms (vad) to seconds (llm) alike.
+           "--measurement-mode", "count_windows", "--measurement-request-count", str(window_requests),
+           "--stability-percentage", str(stability), "--max-trials", "10"]
     if decoupled:
         cmd.append("--streaming")
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode != 0 or not csv_file.is_file():
-        raise RuntimeError(f"perf_analyzer failed for {model} ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        reason = next((line.strip() for line in (done.stdout + done.stderr).splitlines()
+                       if line.startswith(("Failed", "error", "Error"))), f"exit {done.returncode}")
+        return {"concurrency": concurrency, "error": reason}
+    return parse_csv(csv_file)[0]
+
+
+def sweep_model(model: str, grpc_url: str, max_concurrency: int, window_requests: int, stability: int,
+                work: Path) -> dict:
+    binary, env = perf_analyzer()
+    config = grpcclient.InferenceServerClient(grpc_url).get_model_config(model, as_json=True)["config"]
+    decoupled = config.get("model_transaction_policy", {}).get("decoupled", False)
+    data = INPUTS / f"{model}.json"
+    rows = [run_level(binary, env, model, grpc_url, c, data, decoupled, window_requests, stability,
+                      work / f"{model}-{c}.csv")
+            for c in range(1, max_concurrency + 1)]
     return {"model": model, "decoupled": decoupled, "input": data.name if data.is_file() else "random",
-            "max_batch_size": int(config.get("max_batch_size", 0)), "rows": parse_csv(csv_file)}
+            "max_batch_size": int(config.get("max_batch_size", 0)), "rows": rows}
 
 
 def print_table(results: list[dict]) -> None:
     print(f"{'model':<9} {'conc':>4} {'infer/s':>8} {'p50 ms':>9} {'p95 ms':>9} {'queue ms':>9} {'compute ms':>10}")
     for result in results:
         for row in result["rows"]:
+            if "error" in row:
+                print(f"{result['model']:<9} {row['concurrency']:>4}  {row['error']}")
+                continue
             print(f"{result['model']:<9} {row['concurrency']:>4} {row['throughput_per_s']:>8.2f} {row['p50_ms']:>9.1f} "
                   f"{row['p95_ms']:>9.1f} {row['server_queue_ms']:>9.1f} {row['server_compute_ms']:>10.1f}")
 
@@ -107,7 +122,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--max-concurrency", type=int, default=4)
-    parser.add_argument("--interval-ms", type=int, default=5000, help="perf_analyzer's measurement window")
+    parser.add_argument("--window-requests", type=int, default=20, help="requests per measurement window")
+    # perf_analyzer's default is 10 %; two cores shared by client, server (and other work) vary more.
+    parser.add_argument("--stability-percentage", type=int, default=50,
+                        help="largest spread of 3 consecutive windows accepted as stable")
     args = parser.parse_args()
 
     results = []
@@ -116,11 +134,15 @@ def main() -> None:
         with local_triton(repository, models=args.models) as server:
             for model in args.models:
                 print(f"sweeping {model} at concurrency 1..{args.max_concurrency}", flush=True)
-                results.append(sweep_model(model, server.grpc_url, args.max_concurrency, args.interval_ms, Path(tmp)))
+                results.append(sweep_model(model, server.grpc_url, args.max_concurrency, args.window_requests,
+                                           args.stability_percentage, Path(tmp)))
     report = {
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
+                    # Other work on the machine shows here: the numbers are only as quiet as it was.
+                    "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]},
         "server": "tritonserver 2.51 (nvidia-pytriton wheel), model_repository/cpu, loopback gRPC",
-        "measurement_interval_ms": args.interval_ms,
+        "window_requests": args.window_requests,
+        "stability_percentage": args.stability_percentage,
         "models": results,
     }
     RESULTS.mkdir(exist_ok=True)
