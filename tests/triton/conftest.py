@@ -79,6 +79,8 @@ class TritonServer:
         args = [str(LAUNCHER), f"--model-repository={self.repository}"]
         for kind, port in self.ports.items():
             args += [f"--{kind}-address=127.0.0.1", f"--{kind}-port={port}"]
+        # The Python backend's shared memory outlives a killed server: named per server, so kill() can free it.
+        args.append(f"--backend-config=python,shm-region-prefix-name={self._shm_prefix}")
         with self.log.open("ab") as log:
             # Its own process group: kill() takes the Python-backend stubs down with the server.
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -107,6 +109,12 @@ class TritonServer:
             except ProcessLookupError:
                 pass
             self.process.wait()
+        for region in Path("/dev/shm").glob(f"{self._shm_prefix}*"):
+            region.unlink(missing_ok=True)
+
+    @property
+    def _shm_prefix(self) -> str:
+        return f"parley-triton-{self.ports.get('grpc', 0)}-"
 
     def stop(self) -> None:
         """Shut down cleanly (models unloaded, stubs told to exit), killing what is left after 30 s."""
