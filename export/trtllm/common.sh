@@ -2,10 +2,10 @@
 # to start on a machine that cannot build engines.
 #
 # trtllm-build and the tensorrt_llm package are in NVIDIA's Triton TensorRT-LLM image
-# (nvcr.io/nvidia/tritonserver:24.10-trtllm-python-py3, TensorRT-LLM 0.14); the per-model
-# convert_checkpoint.py scripts are not: they live in TensorRT-LLM's examples/, which a checkout of
-# tensorrtllm_backend at the matching tag carries as its tensorrt_llm/ submodule. Point
-# TRTLLM_EXAMPLES at that examples/ folder.
+# (nvcr.io/nvidia/tritonserver:24.10-trtllm-python-py3); the per-model convert_checkpoint.py scripts
+# are not: they live in TensorRT-LLM's examples/, which a checkout of tensorrtllm_backend at the tag
+# of the image's tensorrt_llm version carries as its tensorrt_llm/ submodule. Point TRTLLM_EXAMPLES
+# at that examples/ folder.
 
 need_gpu_tools() {
   command -v trtllm-build >/dev/null \
@@ -17,7 +17,7 @@ need_gpu_tools() {
 # converter MODEL: the convert_checkpoint.py for a model family (its folder moved in later releases).
 converter() {
   [ -n "${TRTLLM_EXAMPLES:-}" ] \
-    || die "set TRTLLM_EXAMPLES to TensorRT-LLM's examples/ folder (tensorrtllm_backend v0.14.0: tensorrt_llm/examples)"
+    || die "set TRTLLM_EXAMPLES to TensorRT-LLM's examples/ folder (in a tensorrtllm_backend checkout: tensorrt_llm/examples)"
   for candidate in "$TRTLLM_EXAMPLES/$1/convert_checkpoint.py" "$TRTLLM_EXAMPLES/models/core/$1/convert_checkpoint.py"; do
     [ -f "$candidate" ] && { echo "$candidate"; return; }
   done
