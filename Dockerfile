@@ -57,9 +57,6 @@ RUN pip install /tmp/wheels/*.whl && rm -rf /tmp/wheels
 COPY pyproject.toml README.md ./
 RUN mkdir -p orchestrator/parley && touch orchestrator/parley/__init__.py \
     && pip install ".[models,triton]" && pip uninstall -y parley
-# Triton's gRPC client and server (2.51) without their numpy<2 pin, exactly as scripts/setup installs
-# them (tests/unit/test_compose.py checks that the pins agree).
-RUN pip install --no-deps tritonclient==2.51.0 nvidia-pytriton==0.5.13
 COPY orchestrator ./orchestrator
 COPY configs ./configs
 COPY avatars ./avatars

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import tritonclient.grpc as grpcclient
-
 from triton_local import ROOT, benchmark_repository, local_triton
 
 MODEL = "lipsync"
@@ -89,7 +88,7 @@ def run_session(url: str, fps: float, start: float, stop: float, max_in_flight: 
 def _stats(client: grpcclient.InferenceServerClient) -> dict:
     model = client.get_inference_statistics(MODEL, as_json=True)["model_stats"][0]
     stats = model["inference_stats"]
-    ns = lambda key: (int(stats[key].get("ns", 0)), int(stats[key].get("count", 0)))  # noqa: E731
+    ns = lambda key: (int(stats[key].get("ns", 0)), int(stats[key].get("count", 0)))
     return {
         "inferences": int(model.get("inference_count", 0)),
         "executions": int(model.get("execution_count", 0)),

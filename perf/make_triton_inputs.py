@@ -15,7 +15,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-
 from parley.audio_in import resample
 from parley.config import REPO_CONFIGS, load_settings
 from parley.engines.piper_tts import PiperEngine
@@ -75,7 +74,7 @@ def main() -> None:
 
     llm = settings.stack.llm.model
     tokenizer = load_tokenizer(store.require(llm) / settings.registry.get(llm, "llm").files[0].name)
-    count = lambda text: len(tokenizer.tokenize(text.encode(), add_bos=False, special=True))  # noqa: E731
+    count = lambda text: len(tokenizer.tokenize(text.encode(), add_bos=False, special=True))
     builder = PromptBuilder(settings.persona, settings.prompt_style)
     prompt = builder.build(History(), QUESTION, count, settings.stack.llm.context_size - settings.stack.llm.max_tokens)
     body = {"stop": prompt.stop}

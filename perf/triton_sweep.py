@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 import tritonclient.grpc as grpcclient
-
 from triton_local import ROOT, benchmark_repository, local_triton
 
 INPUTS = ROOT / "perf" / "triton_inputs"
@@ -45,13 +44,13 @@ def perf_analyzer() -> tuple[str, dict[str, str]]:
         sys.exit("perf_analyzer not found: pip install 'tritonclient[all]==2.51.0'")
     env = dict(os.environ)
     try:
-        import nvidia.cuda_runtime  # noqa: PLC0415
+        import nvidia.cuda_runtime
 
-        cudart = Path(list(nvidia.cuda_runtime.__path__)[0]) / "lib"
+        cudart = Path(next(iter(nvidia.cuda_runtime.__path__))) / "lib"
         env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [str(cudart), env.get("LD_LIBRARY_PATH")]))
     except ImportError:
         pass
-    check = subprocess.run([path, "--version"], capture_output=True, text=True, env=env)
+    check = subprocess.run([path, "--version"], capture_output=True, text=True, env=env, check=False)
     if "error while loading shared libraries" in check.stderr:
         sys.exit(f"perf_analyzer cannot start: {check.stderr.strip()}\n"
                  "  libcudart.so.12: pip install nvidia-cuda-runtime-cu12; libb64.so.0d: apt-get install libb64-0d")
@@ -86,7 +85,7 @@ def run_level(binary: str, env: dict, model: str, grpc_url: str, concurrency: in
            "--stability-percentage", str(stability), "--max-trials", "10"]
     if decoupled:
         cmd.append("--streaming")
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0 or not csv_file.is_file():
         reason = next((line.strip() for line in (done.stdout + done.stderr).splitlines()
                        if line.startswith(("Failed", "error", "Error"))), f"exit {done.returncode}")

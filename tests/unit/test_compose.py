@@ -26,7 +26,7 @@ ALWAYS = {"janus", "nginx-rtmp"}
 
 def _compose_command() -> list[str]:
     docker = shutil.which("docker")
-    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True, check=False).returncode == 0:
         return [docker, "compose"]
     standalone = shutil.which("docker-compose")
     if standalone:
@@ -44,7 +44,7 @@ def _run(compose: list[str], *args: str) -> subprocess.CompletedProcess:
     # The file's own defaults are under test, not whatever this shell exports.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PARLEY_", "COMPOSE_"))}
     return subprocess.run([*compose, "-f", str(ROOT / "docker-compose.yml"), *args],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=60, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_orchestrators_serve_a_stack_that_loads(config):
         assert service["build"]["target"] == "orchestrator"
         # WebRTC media uses UDP ports picked at run time: only the host's network carries them.
         assert service["network_mode"] == "host"
-        assert any(v.endswith(":/models:rw") or v.endswith(":/models") for v in service["volumes"])
+        assert any(v.endswith((":/models:rw", ":/models")) for v in service["volumes"])
         load_settings(ROOT / service["environment"]["PARLEY_STACK"])
 
 
@@ -102,19 +102,18 @@ def test_media_servers_mount_the_repositorys_configs(config):
 
 
 def test_build_targets_exist_in_the_dockerfile(config):
-    stages = set(re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)", (ROOT / "Dockerfile").read_text(), re.M | re.I))
+    stages = set(re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)", (ROOT / "Dockerfile").read_text(), re.MULTILINE | re.IGNORECASE))
     targets = {s["build"]["target"] for s in config["services"].values() if "build" in s}
     assert targets <= stages, targets - stages
-    for copied in re.findall(r"^COPY\s+(?!--from)(\S+)\s", (ROOT / "Dockerfile").read_text(), re.M):
+    for copied in re.findall(r"^COPY\s+(?!--from)(\S+)\s", (ROOT / "Dockerfile").read_text(), re.MULTILINE):
         assert (ROOT / copied).exists(), f"Dockerfile copies {copied}, which is missing"
     assert os.access(ROOT / "deploy/orchestrator/entrypoint.sh", os.X_OK)
 
 
 def test_image_installs_what_setup_installs():
-    """The image is set up as scripts/setup sets up a machine: the same Triton pins, the same extras."""
+    """The image gets the extras scripts/setup installs for serving, Triton's client and server included."""
     dockerfile, setup = (ROOT / "Dockerfile").read_text(), (ROOT / "scripts/setup").read_text()
-    for package in ("tritonclient", "nvidia-pytriton"):
-        pins = [re.findall(rf"{package}==([0-9.]+)", text) for text in (dockerfile, setup)]
-        assert pins[0] and pins[0] == pins[1], f"{package}: Dockerfile {pins[0]}, scripts/setup {pins[1]}"
-    extras = set(re.search(r'pip install "\.\[([a-z,-]+)\]"', dockerfile).group(1).split(","))
-    assert extras <= set(re.search(r"^extras=([a-z,-]+)", setup, re.M).group(1).split(","))
+    image = set(re.search(r'pip install "\.\[([a-z,-]+)\]"', dockerfile).group(1).split(","))
+    machine = set(re.search(r"^extras=([a-z,-]+)", setup, re.MULTILINE).group(1).split(","))
+    assert "triton" in image
+    assert image <= machine
