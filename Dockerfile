@@ -5,7 +5,8 @@
 #                Triton server from the nvidia-pytriton wheel; its Python-backend models import parley)
 #   janus        Debian's Janus Gateway with the config in deploy/janus/
 #   nginx-rtmp   Debian's nginx with the RTMP module (RTMP ingest, HLS out), config in deploy/nginx/
-# The GPU Triton is NVIDIA's NGC image and is not built here.
+#   triton-gpu   NVIDIA's Triton image with the TensorRT-LLM backend, plus what model_repository/gpu's
+#                Python models import (parley's source and a few packages)
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -26,6 +27,21 @@ FROM node:22-bookworm-slim AS web
 WORKDIR /web
 COPY web/package.json web/package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
+
+# --- Triton on the GPU ----------------------------------------------------------------------------------------
+# Triton 2.51 (release 24.10): the server version the tritonclient pin speaks. Engines and plans must be
+# built in this same image (export/trtllm/, export/wav2lip.py --tensorrt): TensorRT plans only load
+# in the TensorRT version that built them.
+FROM nvcr.io/nvidia/tritonserver:24.10-trtllm-python-py3 AS triton-gpu
+# The repository's Python models (asr, tts, visemes, llm) import parley, which finds configs/ beside
+# its source; they need only these of its dependencies, at the versions pyproject.toml pins. The
+# image's Python is 3.10, older than parley's 3.11: those modules import under 3.10 (docs/deploy.md).
+COPY pyproject.toml /tmp/pyproject.toml
+RUN pip install --no-cache-dir $(sed -n 's/^ *"\(pydantic[^"]*\|pyyaml[^"]*\|piper-tts==[0-9.]*\|faster-whisper==[0-9.]*\)".*/\1/p' /tmp/pyproject.toml)
+COPY orchestrator /opt/parley/orchestrator
+COPY configs /opt/parley/configs
+ENV PYTHONPATH=/opt/parley/orchestrator PARLEY_HOME=/models
+CMD ["tritonserver", "--model-repository=/repository"]
 
 # --- Debian's Janus Gateway -----------------------------------------------------------------------------
 FROM debian:bookworm-slim AS janus

@@ -85,7 +85,8 @@ def test_orchestrators_serve_a_stack_that_loads(config):
 def test_triton_services(config):
     services = config["services"]
     gpu = services["triton-gpu"]
-    assert re.fullmatch(r"nvcr\.io/nvidia/tritonserver:\d\d\.\d\d-trtllm-python-py3", gpu["image"])
+    base = re.search(rf"^FROM\s+(\S+)\s+AS\s+{gpu['build']['target']}$", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
+    assert re.fullmatch(r"nvcr\.io/nvidia/tritonserver:\d\d\.\d\d-trtllm-python-py3", base.group(1))
     devices = gpu["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
     assert any(v.startswith(f"{ROOT}/model_repository/gpu:") for v in gpu["volumes"])
