@@ -54,6 +54,32 @@ def config(compose) -> dict:
     return yaml.safe_load(done.stdout)
 
 
+# `docker compose config` (v2) writes volumes and ports in their long form, `docker-compose` (1.29)
+# in the short one: compare both as (source, target, read-only) and (host address, published, target).
+
+
+def _mounts(service: dict) -> set[tuple[str, str, bool]]:
+    mounts = set()
+    for volume in service.get("volumes", []):
+        if isinstance(volume, dict):
+            mounts.add((volume["source"], volume["target"], bool(volume.get("read_only"))))
+        else:
+            source, target, *mode = volume.split(":")
+            mounts.add((source, target, mode == ["ro"]))
+    return mounts
+
+
+def _ports(service: dict) -> set[tuple[str, int, int]]:
+    ports = set()
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            ports.add((port.get("host_ip", ""), int(port["published"]), int(port["target"])))
+        else:
+            *host, published, target = str(port).split("/")[0].split(":")
+            ports.add((host[0] if host else "", int(published), int(target)))
+    return ports
+
+
 def test_config_is_valid(compose):
     done = _run(compose, "config", "-q")
     assert done.returncode == 0, done.stderr
@@ -78,7 +104,7 @@ def test_orchestrators_serve_a_stack_that_loads(config):
         assert service["build"]["target"] == "orchestrator"
         # WebRTC media uses UDP ports picked at run time: only the host's network carries them.
         assert service["network_mode"] == "host"
-        assert any(v.endswith((":/models:rw", ":/models")) for v in service["volumes"])
+        assert ("models", "/models", False) in _mounts(service)
         load_settings(ROOT / service["environment"]["PARLEY_STACK"])
 
 
@@ -89,17 +115,17 @@ def test_triton_services(config):
     assert re.fullmatch(r"nvcr\.io/nvidia/tritonserver:\d\d\.\d\d-trtllm-python-py3", base.group(1))
     devices = gpu["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
-    assert any(v.startswith(f"{ROOT}/model_repository/gpu:") for v in gpu["volumes"])
+    assert (f"{ROOT}/model_repository/gpu", "/repository", True) in _mounts(gpu)
     for name, orchestrator in (("triton-cpu", "orchestrator-triton-cpu"), ("triton-gpu", "orchestrator-gpu")):
         # gRPC on loopback only, where the orchestrators' triton.url points.
-        assert any(str(p).startswith("127.0.0.1:8001:8001") for p in services[name]["ports"]), name
+        assert ("127.0.0.1", 8001, 8001) in _ports(services[name]), name
         assert services[orchestrator]["depends_on"][name]["condition"] == "service_healthy"
 
 
 def test_media_servers_mount_the_repositorys_configs(config):
     janus, nginx = config["services"]["janus"], config["services"]["nginx-rtmp"]
-    assert f"{ROOT}/deploy/janus:/etc/janus:ro" in janus["volumes"]
-    assert f"{ROOT}/deploy/nginx:/etc/nginx/parley:ro" in nginx["volumes"]
+    assert (f"{ROOT}/deploy/janus", "/etc/janus", True) in _mounts(janus)
+    assert (f"{ROOT}/deploy/nginx", "/etc/nginx/parley", True) in _mounts(nginx)
 
 
 def test_build_targets_exist_in_the_dockerfile(config):
