@@ -43,7 +43,9 @@ def compose() -> list[str]:
 def _run(compose: list[str], *args: str) -> subprocess.CompletedProcess:
     # The file's own defaults are under test, not whatever this shell exports.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PARLEY_", "COMPOSE_"))}
-    return subprocess.run([*compose, "-f", str(ROOT / "docker-compose.yml"), *args],
+    # Compose v2 leaves the services of inactive profiles out of `config`: activate them all.
+    profiles = [flag for profile in PROFILES for flag in ("--profile", profile)]
+    return subprocess.run([*compose, "-f", str(ROOT / "docker-compose.yml"), *profiles, *args],
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=60, check=False)
 
 
