@@ -253,6 +253,9 @@ class SplitterConfig(_Strict):
     # The first clause is spoken as soon as it has this many words, to cut time to first audio;
     # later ones wait for longer clauses, which Piper phrases more naturally.
     first_clause_min_words: int = Field(3, ge=1)
+    # A first sentence without an early comma may be cut before a phrase ("and", "on", "which" …)
+    # once it has this many words; 0: only at punctuation.
+    first_phrase_min_words: int = Field(6, ge=0)
     clause_min_words: int = Field(8, ge=1)
     max_chars: int = Field(240, ge=40)
 

@@ -3,7 +3,9 @@
 A boundary counts only once the character after it has arrived (a space or newline), so "3.5" or
 "e.g." mid-stream are not cut. The first chunk is released at the first clause boundary after a few
 words, because time to first audio matters most; later chunks wait for longer clauses so the voice
-phrases them naturally.
+phrases them naturally. A first sentence with no early comma may also be cut before a word that
+starts a phrase ("… at 6 pm | on weekends and …"), where a speaker could pause: its clause
+would otherwise wait for the whole sentence, on the LLM and then on the voice.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ _ABBREVIATIONS = {
     "no", "fig", "approx", "dept", "univ", "ave", "rd", "mt",
 }
 _WORD = re.compile(r"\w+")
+# A space before a complete word (the space after it has arrived) that starts a phrase.
+_PHRASE_START = re.compile(r"\s(?=(?:and|but|or|so|because|which|who|where|when|while|until|on|in|at|for|with|"
+                           r"from|near|after|before)\s)", re.IGNORECASE)
 
 
 def _is_abbreviation(text: str) -> bool:
@@ -75,6 +80,11 @@ class ClauseSplitter:
                 if len(_WORD.findall(buf[: m.end()])) >= self._min_words():
                     cut = m.end()
                     break
+            if cut is None and self._emitted == 0 and self.config.first_phrase_min_words:
+                for m in _PHRASE_START.finditer(buf):
+                    if len(_WORD.findall(buf[: m.start()])) >= self.config.first_phrase_min_words:
+                        cut = m.start()
+                        break
             if cut is None and len(buf) > self.config.max_chars:
                 space = buf.rfind(" ", 0, self.config.max_chars)
                 cut = space if space > 0 else self.config.max_chars

@@ -33,7 +33,7 @@ def test_later_clauses_need_more_words():
 
 def test_abbreviations_initials_and_decimals_are_not_sentence_ends():
     text = "Dr. Smith and J. Jones teach maths, e.g. algebra, at 3.5 hours a week. Ask them."
-    assert split_stream(text, first_clause_min_words=50, clause_min_words=50) == [
+    assert split_stream(text, first_clause_min_words=50, clause_min_words=50, first_phrase_min_words=0) == [
         "Dr. Smith and J. Jones teach maths, e.g. algebra, at 3.5 hours a week.", "Ask them."]
 
 
@@ -61,3 +61,17 @@ def test_long_text_without_punctuation_is_cut_at_a_space():
 def test_punctuation_only_is_dropped():
     assert split_stream("... !! Hi.") == ["Hi."]
     assert split_stream("   ") == []
+
+
+def test_a_long_first_sentence_is_cut_before_a_phrase():
+    text = "It closes at 6 pm on weekends and is open until midnight on weekdays. Anything else?"
+    assert split_stream(text) == [
+        "It closes at 6 pm on weekends", "and is open until midnight on weekdays.", "Anything else?"]
+    assert split_stream(text, first_phrase_min_words=0)[0] == "It closes at 6 pm on weekends and is open until " \
+                                                            "midnight on weekdays."
+
+
+def test_a_phrase_word_is_complete_before_the_cut():
+    # "only" must not be taken for "on": the boundary waits for the space after the word.
+    assert split_stream("The north car park is open only to staff today.") == [
+        "The north car park is open only to staff today."]
