@@ -11,7 +11,7 @@ The server's own account (end of speech → first audio sent, on its clocks) is 
 
 Everything runs in a fresh network namespace where only loopback exists, as the e2e tests do.
 
-    .venv/bin/python perf/bench_live.py [--turns 10]
+    .venv/bin/python perf/bench_live.py [--turns 10] [--config STACK.yaml] [--set asr.partial_interval_ms=0]
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def analyse(bench: dict) -> dict:
     return {"turns": turns, "fps_received": (len(frames) - 1) / span_s if span_s else 0.0}
 
 
-def run_in_namespace(turns: int) -> dict:
+def run_in_namespace(turns: int, stack_file: Path, overrides: list[str]) -> dict:
     from playwright.sync_api import sync_playwright
 
     from parley.audio_in import resample
@@ -124,7 +124,7 @@ def run_in_namespace(turns: int) -> dict:
     from tests.e2e.live_driver import free_port
 
     folder = Path(tempfile.mkdtemp(prefix="parley-bench-live-"))
-    settings = load_settings(REPO / "configs" / "cpu.yaml")
+    settings = load_settings(stack_file)
     tts = build_engines(settings, ModelStore(settings.registry)).tts
     parts = [np.zeros(4 * 16000, np.float32)]
     for question in QUESTIONS[:turns]:
@@ -132,10 +132,17 @@ def run_in_namespace(turns: int) -> dict:
         parts += [resample(speech.audio, speech.sample_rate), np.zeros(int(GAP_S * 16000), np.float32)]
     wav = folder / "questions.wav"
     write_wav(wav, np.concatenate(parts), 16000)
-    stack = yaml.safe_load((REPO / "configs" / "cpu.yaml").read_text())
-    stack["persona"] = str(REPO / "configs" / stack["persona"])
-    stack["models"] = str(REPO / "configs" / stack["models"])
+    stack = yaml.safe_load(stack_file.read_text())
+    stack["persona"] = str(stack_file.parent / stack["persona"])
+    stack["models"] = str(stack_file.parent / stack.get("models", "models.yaml"))
     stack.setdefault("server", {})["ice_addresses"] = ["127.0.0.1"]
+    for override in overrides:  # dotted.key=yaml value
+        dotted, _, value = override.partition("=")
+        *parents, last = dotted.split(".")
+        node = stack
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = yaml.safe_load(value)
     config = folder / "stack.yaml"
     config.write_text(yaml.safe_dump(stack))
 
@@ -201,14 +208,20 @@ def report(result: dict, turns: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--turns", type=int, default=10)
+    parser.add_argument("--config", type=Path, default=REPO / "configs" / "cpu.yaml")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="change one stack setting for this run, e.g. asr.partial_interval_ms=0")
     args = parser.parse_args()
     if os.environ.get("PARLEY_BENCH_NAMESPACE") != "1":
         from tests.e2e.media_servers import NAMESPACE
         env = {**os.environ, "PARLEY_BENCH_NAMESPACE": "1", "PYTHONPATH": str(REPO)}
-        sys.exit(subprocess.call(["unshare", "-n", "sh", "-c", NAMESPACE, "sh", sys.executable, __file__,
-                                  "--turns", str(args.turns)], env=env))
-    result = run_in_namespace(args.turns)
+        forwarded = ["--turns", str(args.turns), "--config", str(args.config.resolve())]
+        forwarded += [f"--set={s}" for s in args.set]
+        sys.exit(subprocess.call(["unshare", "-n", "sh", "-c", NAMESPACE, "sh", sys.executable, __file__, *forwarded],
+                                 env=env))
+    result = run_in_namespace(args.turns, args.config, args.set)
     summary = report(result, args.turns)
+    summary["settings"] = args.set
     out = REPO / "perf" / "results" / f"live-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"summary": summary, **result}, indent=1))

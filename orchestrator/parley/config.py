@@ -199,8 +199,10 @@ class VADConfig(_Strict):
     # Lower than threshold: the quiet end of a word does not end speech.
     neg_threshold: float = Field(0.35, gt=0, lt=1)
     min_speech_ms: float = Field(96, ge=0, le=2000)
-    # Silence before the endpoint fires: shorter answers sooner, longer cuts fewer callers off.
-    hangover_ms: float = Field(400, ge=32, le=5000)
+    # Silence before the endpoint fires: shorter answers sooner, longer cuts fewer callers off. A caller
+    # cut off at a pause who goes on talking interrupts the reply and gets one answer to both parts
+    # (turn_taking.continuation_ms), so the default leans to answering sooner.
+    hangover_ms: float = Field(300, ge=32, le=5000)
     # Audio kept before the detected start, so Whisper hears the first consonant.
     pad_ms: float = Field(200, ge=0, le=2000)
 

@@ -61,7 +61,7 @@ def test_whisper_round_trip_word_error_rate(engines, listener):
     assert errors / words <= 0.10, f"WER {errors / words:.1%}"
 
 
-def test_vad_segments_speech_between_silence_and_noise(engines, listener):
+def test_vad_segments_speech_between_silence_and_noise(engines, listener, settings):
     rng = np.random.default_rng(0)
     first, second = speak(engines.tts, SENTENCES[0]), speak(engines.tts, SENTENCES[1])
     noise = (0.01 * rng.standard_normal(16000 * 2)).astype(np.float32)
@@ -76,7 +76,8 @@ def test_vad_segments_speech_between_silence_and_noise(engines, listener):
         assert wer(text, utt.text)[0] <= 1
     # The endpoint fires one hangover after the last voiced chunk.
     ended = [e for e in events if isinstance(e, SpeechEnded)]
-    assert all(abs((e.at - e.end) - 0.4) < 0.04 for e in ended)
+    hangover = settings.stack.vad.hangover_ms / 1000
+    assert all(abs((e.at - e.end) - hangover) < 0.04 for e in ended)
 
 
 def test_partials_then_a_speculative_final(engines, listener):
