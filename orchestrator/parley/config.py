@@ -225,7 +225,7 @@ class ASRConfig(_Strict):
     # Decode at the first silent chunk, so the transcript is ready when the endpoint fires.
     speculative: bool = True
     # The audio window Whisper encodes for a short utterance (faster_whisper engine): 30 is Whisper's
-    # own (most accurate, ~3.4× slower on a CPU); 10 costs ~0.2 points of WER (docs/benchmarks.md).
+    # own (most accurate, ~3.3× slower on a CPU); 10 costs about a point of WER (docs/benchmarks.md).
     window_s: float = Field(10.0, ge=10, le=30)
 
     _check_engine = _engine_name("asr")
