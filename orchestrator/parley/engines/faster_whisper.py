@@ -9,8 +9,8 @@ with a light repetition penalty, caps the transcript's length by the audio's and
 said again. Measured on 33 Piper-spoken questions (2 cores, tiny.en, one run, same audio): with
 the campus guide's prompt a 10 s window decodes in 109 ms at 4.2 % WER, a 30 s one in 351 ms at
 3.4 % (faster-whisper's own path: 357 ms, 4.0 %); without a prompt 95 ms at 4.5 % against 348 ms
-at 3.4 %. Piper's sampling noise moves these by about a point from run to run. Longer audio, and multilingual models asked to detect the
-language, take faster-whisper's own path.
+at 3.4 %. Piper's sampling noise moves these by about a point from run to run. Longer audio,
+and multilingual models asked to detect the language, take faster-whisper's own path.
 """
 
 from __future__ import annotations
