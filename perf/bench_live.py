@@ -121,7 +121,7 @@ def run_in_namespace(turns: int, stack_file: Path, overrides: list[str]) -> dict
     from parley.modelstore import ModelStore
     from parley.outputs import write_wav
     from parley.turn import build_engines
-    from tests.e2e.live_driver import free_port
+    from tests.e2e.live_driver import chromium_args, start_serve
 
     folder = Path(tempfile.mkdtemp(prefix="parley-bench-live-"))
     settings = load_settings(stack_file)
@@ -146,27 +146,12 @@ def run_in_namespace(turns: int, stack_file: Path, overrides: list[str]) -> dict
     config = folder / "stack.yaml"
     config.write_text(yaml.safe_dump(stack))
 
-    port = free_port()
-    log = (folder / "server.log").open("w")
-    server = subprocess.Popen([sys.executable, "-m", "parley.cli", "--config", str(config), "serve", "--port",
-                               str(port)], stdout=log, stderr=subprocess.STDOUT)
+    with (folder / "server.log").open("w") as log:
+        server, port = start_serve(config, log)
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except OSError:
-                if time.time() > deadline or server.poll() is not None:
-                    raise RuntimeError(f"the server did not start; see {folder / 'server.log'}") from None
-                time.sleep(0.3)
         box = list(PortraitRenderer(load_avatar("portrait")).mouth_box)
-        args = ["--no-sandbox", "--no-first-run", "--disable-background-networking", "--disable-sync",
-                "--disable-component-update", "--autoplay-policy=no-user-gesture-required",
-                "--allow-loopback-in-peer-connection", "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={wav}%noloop"]
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=chromium_args(wav))
             page = browser.new_page()
             page.goto(f"http://127.0.0.1:{port}/")
             page.click("#start")

@@ -61,6 +61,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_serve(config: str, stdout) -> tuple[subprocess.Popen, int]:
+    """`parley serve` on a free loopback port; returns once it answers (the process, the port)."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "parley.cli", "--config", str(config), "serve", "--port",
+                               str(port)], stdout=stdout, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return server, port
+        except OSError:
+            if time.time() > deadline or server.poll() is not None:
+                server.kill()
+                output = server.communicate()[0] or ""
+                raise RuntimeError(f"the server did not start: {output[-3000:]}") from None
+            time.sleep(0.3)
+
+
+def chromium_args(wav) -> list[str]:
+    """Headless Chromium as root, offline, with a fake microphone playing ``wav`` once."""
+    return ["--no-sandbox", "--no-first-run", "--disable-background-networking", "--disable-sync",
+            "--disable-component-update", "--autoplay-policy=no-user-gesture-required",
+            "--allow-loopback-in-peer-connection", "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={wav}%noloop"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", required=True)
@@ -71,27 +97,18 @@ def main() -> None:
     parser.add_argument("--screenshots", help="folder for screenshots of the pages, to look at")
     args = parser.parse_args()
     media = [start_janus(Path(args.broadcast)), start_nginx(Path(args.broadcast))] if args.broadcast else []
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "parley.cli", "--config", args.config, "serve", "--port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        server, port = start_serve(args.config, subprocess.PIPE)
+    except RuntimeError as exc:
+        for proc in media:
+            proc.terminate()
+        Path(args.out).write_text(json.dumps({"failure": str(exc)}))
+        return
     result = {"port": port}
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except OSError:
-                if time.time() > deadline or server.poll() is not None:
-                    raise RuntimeError("the server did not start")
-                time.sleep(0.3)
         box = list(PortraitRenderer(load_avatar("portrait")).mouth_box)
-        chromium_args = ["--no-sandbox", "--no-first-run", "--disable-background-networking", "--disable-sync",
-                         "--disable-component-update", "--autoplay-policy=no-user-gesture-required",
-                         "--allow-loopback-in-peer-connection", "--use-fake-ui-for-media-stream",
-                         "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={args.wav}%noloop"]
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=chromium_args)
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=chromium_args(args.wav))
             page = browser.new_page()
             page.goto(f"http://127.0.0.1:{port}/")
             page.click("#start")
