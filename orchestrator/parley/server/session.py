@@ -68,8 +68,14 @@ class LiveSession:
         @pc.on("datachannel")
         def on_datachannel(channel):
             self.channel = channel
-            announce = lambda: self.send({"type": "rung", "rung": self.ladder.rung, "reason": "start"})  # noqa: E731
-            announce() if channel.readyState == "open" else channel.on("open", announce)
+
+            def announce() -> None:
+                self.send({"type": "rung", "rung": self.ladder.rung, "reason": "start"})
+
+            if channel.readyState == "open":
+                announce()
+            else:
+                channel.on("open", announce)
 
             @channel.on("message")
             def on_message(message):
