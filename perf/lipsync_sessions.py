@@ -169,13 +169,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         repository = benchmark_repository(Path(tmp) / "repository")
         with local_triton(repository, models=[MODEL]) as server:
-            warm = grpcclient.InferenceServerClient(server.grpc_url)
+            warm = grpcclient.InferenceServerClient(server.url)
             for _ in range(3):  # onnxruntime's first calls allocate; keep them out of the numbers
                 warm.infer(MODEL, _frame_inputs(np.random.default_rng(0)))
             warm.close()
             for sessions in args.sessions:
                 print(f"{sessions} session(s) for {args.seconds:g} s", flush=True)
-                rows.append(measure(server.grpc_url, sessions, args.fps, args.seconds, args.max_in_flight))
+                rows.append(measure(server.url, sessions, args.fps, args.seconds, args.max_in_flight))
     report = {
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                     # Other work on the machine shows here: the numbers are only as quiet as it was.

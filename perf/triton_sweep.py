@@ -133,7 +133,7 @@ def main() -> None:
         with local_triton(repository, models=args.models) as server:
             for model in args.models:
                 print(f"sweeping {model} at concurrency 1..{args.max_concurrency}", flush=True)
-                results.append(sweep_model(model, server.grpc_url, args.max_concurrency, args.window_requests,
+                results.append(sweep_model(model, server.url, args.max_concurrency, args.window_requests,
                                            args.stability_percentage, Path(tmp)))
     report = {
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),

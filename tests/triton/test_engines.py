@@ -19,7 +19,7 @@ from parley.stages import CancelToken
 from parley.turn import Conversation, Engines, build_engines
 from tests.conftest import write_stack
 from tests.integration.speech import speak, wer
-from tests.triton.conftest import ROOT, TritonServer
+from tests.triton.server import ROOT, TritonServer
 
 pytestmark = pytest.mark.triton
 
