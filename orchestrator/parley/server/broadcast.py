@@ -196,7 +196,7 @@ class Broadcast:
                 await target.start(*tracks())
                 self.live.append(target.name)
                 log.info("session %s: broadcasting to %s", self.session_id, target.name)
-            except (ParleyError, OSError, asyncio.TimeoutError) as exc:
+            except (ParleyError, OSError, ValueError, asyncio.TimeoutError) as exc:  # ValueError: bad SDP
                 self.failed[target.name] = str(exc)
                 log.warning("session %s: broadcast to %s failed: %s", self.session_id, target.name, exc)
                 await target.stop()
