@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from parley.wav2lip.network import Wav2Lip, load_checkpoint
+from parley.face.wav2lip.network import Wav2Lip, load_checkpoint
 
 OPSET = 17
 

@@ -17,13 +17,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from parley.avatars import load_avatar
+from parley.face.avatars import load_avatar
 from parley.config import load_settings
 from parley.engines import engine_class
-from parley.face2d import PortraitRenderer
-from parley.modelstore import ModelStore
-from parley.video import frame_count
-from parley.visemes import CoarticulatedVisemes
+from parley.face.warp import PortraitRenderer
+from parley.models.store import ModelStore
+from parley.face.video import frame_count
+from parley.speak.visemes import CoarticulatedVisemes
 
 TEXT = ("Welcome to Northfield University! The main library is in Hartley Hall, open from eight in the "
         "morning until ten at night. Campus tours leave from Admissions at eleven and at two. "

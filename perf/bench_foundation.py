@@ -23,11 +23,11 @@ from pathlib import Path
 
 from parley.config import load_settings
 from parley.events import TurnDone
-from parley.history import History
-from parley.modelstore import ModelStore
-from parley.splitter import ClauseSplitter
-from parley.stages import CancelToken
-from parley.turn import Conversation, build_engines
+from parley.reply.history import History
+from parley.models.store import ModelStore
+from parley.reply.splitter import ClauseSplitter
+from parley.interfaces import CancelToken
+from parley.reply.conversation import Conversation, build_engines
 
 QUESTIONS = [
     "Hello! Who are you?",

@@ -114,13 +114,13 @@ def analyse(bench: dict) -> dict:
 def run_in_namespace(turns: int, stack_file: Path, overrides: list[str]) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from parley.audio_in import resample
-    from parley.avatars import load_avatar
+    from parley.hear.audio import resample
+    from parley.face.avatars import load_avatar
     from parley.config import load_settings
-    from parley.face2d import PortraitRenderer
-    from parley.modelstore import ModelStore
-    from parley.outputs import write_wav
-    from parley.turn import build_engines
+    from parley.face.warp import PortraitRenderer
+    from parley.models.store import ModelStore
+    from parley.speak.files import write_wav
+    from parley.reply.conversation import build_engines
     from tests.e2e.live_driver import chromium_args, start_serve
 
     folder = Path(tempfile.mkdtemp(prefix="parley-bench-live-"))

@@ -22,15 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-from parley.audio_in import resample, stream_frames
+from parley.hear.audio import resample, stream_frames
 from parley.config import load_settings
 from parley.events import SpokenChunk, TurnDone
-from parley.history import History
-from parley.listener import build_listener
-from parley.modelstore import ModelStore
-from parley.stages import CancelToken
-from parley.turn import Conversation, build_engines
-from parley.voice import VoiceSession
+from parley.reply.history import History
+from parley.hear.listener import build_listener
+from parley.models.store import ModelStore
+from parley.interfaces import CancelToken
+from parley.reply.conversation import Conversation, build_engines
+from parley.reply.voice_session import VoiceSession
 
 QUESTIONS = [
     "Hello, who are you?",

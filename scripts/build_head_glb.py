@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from parley.glb import MeshData, write_glb
+from parley.face.glb import MeshData, write_glb
 
 def linear(srgb):  # glTF vertex colours are linear; these are picked as sRGB
     c = np.asarray(srgb, np.float64)
@@ -28,7 +28,7 @@ SKIN, LIPS = linear([0.86, 0.66, 0.55]), linear([0.72, 0.32, 0.33])
 MOUTH_Y, MOUTH_W, LIP_H = -0.048, 0.032, 0.011
 RADII = np.array([0.085, 0.112, 0.095])
 
-# Each viseme as amounts of the basic mouth motions (cf. parley.visemes._ARKIT).
+# Each viseme as amounts of the basic mouth motions (cf. parley.speak.visemes._ARKIT).
 VISEME_MIX = {
     "sil": {}, "PP": {"close": 1.0}, "FF": {"jaw": 0.1, "tuck": 1.0}, "TH": {"jaw": 0.15},
     "DD": {"jaw": 0.2}, "kk": {"jaw": 0.25}, "CH": {"jaw": 0.15, "round": 0.6}, "SS": {"jaw": 0.08, "smile": 0.3},

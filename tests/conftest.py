@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from parley.config import REPO_CONFIGS, load_settings
-from parley.modelstore import ModelStore
+from parley.models.store import ModelStore
 
 CONFIGS = REPO_CONFIGS
 
@@ -22,7 +22,7 @@ def store(settings):
 @pytest.fixture(scope="session")
 def engines(settings, store):
     """The real default engines (llama.cpp + Piper), loaded once: the README's test command fetched them."""
-    from parley.turn import build_engines
+    from parley.reply.conversation import build_engines
 
     return build_engines(settings, store)
 

@@ -238,7 +238,7 @@ class TurnTakingConfig(_Strict):
     # before and after it is answered as one question (they had only paused).
     continuation_ms: float = Field(600, ge=0)
     # Live calls: microphone audio that is a copy of the avatar's own voice (what the browser's echo
-    # cancellation left) is silenced before it can start a barge-in (parley.echo).
+    # cancellation left) is silenced before it can start a barge-in (parley.hear.echo).
     echo_guard: bool = True
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from parley.avatars import load_avatar
-from parley.face2d import PortraitRenderer
+from parley.face.avatars import load_avatar
+from parley.face.warp import PortraitRenderer
 from tests.e2e.media_servers import start_janus, start_nginx
 
 # Runs in the page: samples the avatar <video> for `ms`, returning the mean luma of the mouth box

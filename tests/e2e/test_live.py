@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from parley.outputs import write_wav
+from parley.speak.files import write_wav
 from tests.conftest import write_stack
 from tests.e2e.media_servers import JANUS_ADDRESS, NAMESPACE
 from tests.integration.speech import silence, speak

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from parley.config import ConfigError
-from parley.glb import GLBError, MeshData, check_avatar, write_glb
+from parley.face.glb import GLBError, MeshData, check_avatar, write_glb
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ["--no-sandbox", "--enable-unsafe-swiftshader", "--use-angle=swiftshader", "--no-first-run",
@@ -100,7 +100,7 @@ def test_a_glb_without_visemes_is_refused(server, browser):
 
 
 def test_avatar_yaml_with_a_mute_glb_is_a_config_error(tmp_path):
-    from parley.avatars import load_avatar
+    from parley.face.avatars import load_avatar
 
     pos = np.eye(3)
     write_glb(tmp_path / "mute.glb", [MeshData("Head", pos, np.array([[0, 1, 2]]), np.ones((3, 3)))])

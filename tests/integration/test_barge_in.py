@@ -5,11 +5,11 @@ import time
 
 import numpy as np
 
-from parley.audio_in import stream_frames
+from parley.hear.audio import stream_frames
 from parley.events import BargeIn, SpeechStarted, SpokenChunk, TurnDone, Utterance
-from parley.listener import build_listener
-from parley.turn import Conversation
-from parley.voice import VoiceSession
+from parley.hear.listener import build_listener
+from parley.reply.conversation import Conversation
+from parley.reply.voice_session import VoiceSession
 from tests.integration.speech import silence, speak
 
 

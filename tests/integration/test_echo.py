@@ -6,9 +6,9 @@ import asyncio
 import numpy as np
 import pytest
 
-from parley.echo import EchoGuard
+from parley.hear.echo import EchoGuard
 from parley.events import SpeechStarted
-from parley.listener import build_listener
+from parley.hear.listener import build_listener
 from tests.integration.speech import silence, speak
 
 FRAME = 320  # 20 ms at 16 kHz

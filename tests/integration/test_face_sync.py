@@ -7,11 +7,11 @@ import av
 import numpy as np
 import pytest
 
-from parley.avatars import REPO_AVATARS, load_avatar
+from parley.face.avatars import REPO_AVATARS, load_avatar
 from parley.events import PhonemeTiming, SpeechSegment
-from parley.face2d import PortraitRenderer
-from parley.outputs import join_speech
-from parley.video import frames_on_clock, write_mp4
+from parley.face.warp import PortraitRenderer
+from parley.speak.files import join_speech
+from parley.face.video import frames_on_clock, write_mp4
 from tests.unit.test_face2d import mouth_openness
 
 FPS = 30

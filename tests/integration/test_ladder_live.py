@@ -4,11 +4,11 @@ sent as video (the browser draws it), while the audio goes on."""
 import asyncio
 import time
 
-from parley.avatars import load_avatar
+from parley.face.avatars import load_avatar
 from parley.config import LadderConfig
-from parley.face2d import PortraitRenderer
-from parley.server.ladder import Ladder
-from parley.server.media import AvatarAudioTrack, AvatarVideoTrack, Playout
+from parley.face.warp import PortraitRenderer
+from parley.live.ladder import Ladder
+from parley.live.media import AvatarAudioTrack, AvatarVideoTrack, Playout
 
 
 def run_tracks(ladder: Ladder, seconds: float):

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from parley.server.app import Server
+from parley.live.app import Server
 
 
 @pytest.fixture(scope="module")

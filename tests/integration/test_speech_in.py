@@ -7,10 +7,10 @@ import sys
 import numpy as np
 import pytest
 
-from parley.audio_in import stream_frames
+from parley.hear.audio import stream_frames
 from parley.events import PartialTranscript, SpeechEnded, SpeechStarted, Utterance
-from parley.listener import build_listener
-from parley.outputs import write_wav
+from parley.hear.listener import build_listener
+from parley.speak.files import write_wav
 from tests.integration.speech import silence, speak, voiced_bounds, wer
 
 SENTENCES = [

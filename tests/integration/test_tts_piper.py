@@ -8,7 +8,7 @@ import wave
 import numpy as np
 import pytest
 
-from parley.visemes import viseme_for
+from parley.speak.visemes import viseme_for
 
 SENTENCES = [
     "Hello there, welcome to Northfield University!",

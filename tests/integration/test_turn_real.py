@@ -6,8 +6,8 @@ import sys
 
 from parley.config import load_settings
 from parley.events import SpokenChunk, TextDelta, TurnDone
-from parley.stages import CancelToken
-from parley.turn import Conversation
+from parley.interfaces import CancelToken
+from parley.reply.conversation import Conversation
 from tests.conftest import CONFIGS, write_stack
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from parley.avatars import load_avatar
-from parley.wav2lip.mel import frame_windows, melspectrogram
-from parley.wav2lip.network import Wav2Lip, load_checkpoint
+from parley.face.avatars import load_avatar
+from parley.face.wav2lip.mel import frame_windows, melspectrogram
+from parley.face.wav2lip.network import Wav2Lip, load_checkpoint
 
 EXPORT = [sys.executable, "export/wav2lip.py"]
 # Tensor names as they appear in the official wav2lip.pth / wav2lip_gan.pth (after "module.").
@@ -94,7 +94,7 @@ def test_mel_features():
     tone = (0.5 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
     mel = melspectrogram(tone)
     assert mel.shape == (80, 81) and mel.min() >= -4 and mel.max() <= 4
-    from parley.wav2lip.mel import _hz_to_mel, _mel_to_hz, FMAX, FMIN
+    from parley.face.wav2lip.mel import _hz_to_mel, _mel_to_hz, FMAX, FMIN
 
     centres = _mel_to_hz(np.linspace(_hz_to_mel(FMIN), _hz_to_mel(FMAX), 82))[1:-1]
     assert abs(centres[int(np.argmax(mel[:, 40]))] - 1000) < 60  # the peak is in the 1 kHz band
@@ -104,7 +104,7 @@ def test_mel_features():
 
 
 def test_renderer_batches_and_pastes_inside_the_face_box(exported, engines):
-    from parley.wav2lip.renderer import Wav2LipRenderer
+    from parley.face.wav2lip.renderer import Wav2LipRenderer
 
     _, _, onnx_file = exported
     renderer = Wav2LipRenderer(onnx_file, load_avatar("portrait"), fps=25, batch_size=8,

@@ -13,11 +13,11 @@ import pytest
 from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from parley.avatars import load_avatar
+from parley.face.avatars import load_avatar
 from parley.config import WhipTarget
-from parley.face2d import PortraitRenderer
-from parley.server.broadcast import BroadcastError, WhipPublisher
-from parley.server.media import AvatarAudioTrack, AvatarVideoTrack, Playout
+from parley.face.warp import PortraitRenderer
+from parley.live.broadcast import BroadcastError, WhipPublisher
+from parley.live.media import AvatarAudioTrack, AvatarVideoTrack, Playout
 
 TOKEN = "s3cret"
 

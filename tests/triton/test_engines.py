@@ -14,9 +14,9 @@ from tritonclient.grpc import model_config_pb2
 from parley.config import load_settings
 from parley.engines import engine_class
 from parley.events import SpokenChunk, TextDelta, TurnDone
-from parley.modelstore import ModelStore
-from parley.stages import CancelToken
-from parley.turn import Conversation, Engines, build_engines
+from parley.models.store import ModelStore
+from parley.interfaces import CancelToken
+from parley.reply.conversation import Conversation, Engines, build_engines
 from tests.conftest import write_stack
 from tests.integration.speech import speak, wer
 from tests.triton.server import ROOT, TritonServer

@@ -8,10 +8,10 @@ import time
 import numpy as np
 import pytest
 
-from parley.audio_in import resample
+from parley.hear.audio import resample
 from parley.events import PhonemeTiming, SpeechSegment
-from parley.vad import CHUNK, CONTEXT, SileroVAD
-from parley.visemes import CoarticulatedVisemes, frame_count
+from parley.hear.vad import CHUNK, CONTEXT, SileroVAD
+from parley.speak.visemes import CoarticulatedVisemes, frame_count
 
 grpcclient = pytest.importorskip("tritonclient.grpc")
 

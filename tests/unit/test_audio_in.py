@@ -3,8 +3,8 @@ import wave
 import numpy as np
 import pytest
 
-from parley.audio_in import AudioDecodeError, frames, load_file, resample
-from parley.outputs import write_wav
+from parley.hear.audio import AudioDecodeError, frames, load_file, resample
+from parley.speak.files import write_wav
 
 
 def tone(rate, seconds=1.0, freq=440.0, channels=1):

@@ -1,5 +1,5 @@
 from parley.config import VADConfig
-from parley.endpoint import Endpointer
+from parley.hear.endpoint import Endpointer
 from parley.events import SpeechEnded, SpeechPaused, SpeechStarted
 
 CHUNK = 0.032

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from parley.avatars import load_avatar
+from parley.face.avatars import load_avatar
 from parley.config import ConfigError
 from parley.events import VisemeTrack
-from parley.face2d import PortraitRenderer
-from parley.video import frame_count, frames_on_clock
+from parley.face.warp import PortraitRenderer
+from parley.face.video import frame_count, frames_on_clock
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_unknown_avatar_and_broken_yaml(tmp_path):
         load_avatar("ghost")
     import yaml
 
-    from parley.avatars import REPO_AVATARS
+    from parley.face.avatars import REPO_AVATARS
 
     data = yaml.safe_load((REPO_AVATARS / "portrait" / "avatar.yaml").read_text())
     del data["landmarks"]["points"]["chin"]

@@ -1,5 +1,5 @@
 from parley.config import LadderConfig
-from parley.server.ladder import Ladder
+from parley.live.ladder import Ladder
 
 
 def feed(ladder, start, seconds, late_ms, rate=50):

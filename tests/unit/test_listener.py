@@ -1,6 +1,6 @@
 import numpy as np
 
-from parley.listener import _AudioBuffer
+from parley.hear.listener import _AudioBuffer
 
 
 def test_listener_audio_buffer_keeps_absolute_positions():

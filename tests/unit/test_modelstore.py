@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from parley.config import ModelRegistry
-from parley.modelstore import MANIFEST, ModelFetchError, ModelMissing, ModelStore
+from parley.models.store import MANIFEST, ModelFetchError, ModelMissing, ModelStore
 
 A, B = b"first part of the model " * 1000, b"second part" * 777
 

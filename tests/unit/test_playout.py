@@ -5,8 +5,8 @@ import time
 import numpy as np
 
 from parley.events import PhonemeTiming, SpeechSegment, SpokenChunk, VisemeTrack
-from parley.server.media import FRAME, RATE, Playout
-from parley.voice import WallClockPlayout
+from parley.live.media import FRAME, RATE, Playout
+from parley.reply.voice_session import WallClockPlayout
 
 
 def chunk(text, seconds, rate=16000):

@@ -1,7 +1,7 @@
 import pytest
 
-from parley.history import History
-from parley.prompt import INTERRUPTED_MARK, PromptBuilder, PromptTooLong
+from parley.reply.history import History
+from parley.reply.prompt import INTERRUPTED_MARK, PromptBuilder, PromptTooLong
 
 
 def words(text):

@@ -1,5 +1,5 @@
 from parley.config import SplitterConfig
-from parley.splitter import ClauseSplitter
+from parley.reply.splitter import ClauseSplitter
 
 
 def split_stream(text, pieces=1, **cfg):

@@ -1,7 +1,7 @@
 
 import pytest
 
-from parley.server.tokens import TokenError, Tokens
+from parley.live.tokens import TokenError, Tokens
 
 
 def test_caller_and_viewer_tokens():

@@ -8,10 +8,10 @@ import pytest
 
 from parley.config import ConfigError, load_settings
 from parley.engines import engine_class
-from parley.engines.triton_client import TritonUnavailable
-from parley.engines.triton_llm import continuation, load_tokenizer
-from parley.modelstore import ModelStore
-from parley.stages import CancelToken, Prompt
+from parley.engines.triton.client import TritonUnavailable
+from parley.engines.triton.llm import continuation, load_tokenizer
+from parley.models.store import ModelStore
+from parley.interfaces import CancelToken, Prompt
 from tests.conftest import write_stack
 
 
@@ -65,7 +65,7 @@ def test_unreachable_triton_speaks_and_listens_in_process(tmp_path, caplog):
     speech = tts.synthesize("The library opens at nine.")
     assert speech.audio.shape == local.synthesize("The library opens at nine.").audio.shape
     assert tts.sample_rate == local.sample_rate == speech.sample_rate
-    from parley.audio_in import resample
+    from parley.hear.audio import resample
 
     assert "library" in asr.transcribe(resample(speech.audio, speech.sample_rate)).lower()
     tts.route.close()

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from parley.events import PhonemeTiming, SpeechSegment, SpokenChunk, TextChunk, TextDelta, TurnDone
-from parley.stages import LLMEngine, TTSEngine
-from parley.turn import Conversation, Engines
-from parley.visemes import CoarticulatedVisemes
+from parley.interfaces import LLMEngine, TTSEngine
+from parley.reply.conversation import Conversation, Engines
+from parley.speak.visemes import CoarticulatedVisemes
 
 
 class ScriptedLLM:
@@ -104,7 +104,7 @@ def test_cancel_mid_reply_stops_llm_and_tts(settings):
     conv = conversation(settings, llm, tts)
 
     async def barge_in():
-        from parley.stages import CancelToken
+        from parley.interfaces import CancelToken
 
         token = CancelToken()
         events = []
@@ -205,7 +205,7 @@ def test_a_failing_viseme_mapper_stops_the_turn_without_hanging(settings):
 
 def test_voice_session_reports_a_failed_turn_and_keeps_listening(settings):
     from parley.events import TurnFailed, Utterance
-    from parley.voice import VoiceSession
+    from parley.reply.voice_session import VoiceSession
 
     class FlakyLLM(ScriptedLLM):
         calls = 0

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from parley.events import PhonemeTiming, SpeechSegment
-from parley.visemes import (
+from parley.speak.visemes import (
     PHONEME_TO_VISEME,
     VISEMES,
     CoarticulatedVisemes,

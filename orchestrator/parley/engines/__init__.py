@@ -8,12 +8,12 @@ import importlib
 _ENGINES: dict[str, dict[str, str]] = {
     "llm": {
         "llama_cpp": "parley.engines.llama_cpp:LlamaCppEngine",
-        "triton": "parley.engines.triton_llm:TritonLLMEngine",
+        "triton": "parley.engines.triton.llm:TritonLLMEngine",
     },
-    "tts": {"piper": "parley.engines.piper_tts:PiperEngine", "triton": "parley.engines.triton_tts:TritonTTSEngine"},
+    "tts": {"piper": "parley.engines.piper_tts:PiperEngine", "triton": "parley.engines.triton.tts:TritonTTSEngine"},
     "asr": {
         "faster_whisper": "parley.engines.faster_whisper:FasterWhisperEngine",
-        "triton": "parley.engines.triton_asr:TritonASREngine",
+        "triton": "parley.engines.triton.asr:TritonASREngine",
     },
 }
 

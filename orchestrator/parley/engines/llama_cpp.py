@@ -11,7 +11,7 @@ import llama_cpp
 from llama_cpp import Llama
 
 from parley.config import LLMConfig
-from parley.stages import CancelToken, Prompt
+from parley.interfaces import CancelToken, Prompt
 
 
 @llama_cpp.llama_log_callback

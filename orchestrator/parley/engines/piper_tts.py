@@ -13,7 +13,7 @@ from piper.config import PiperConfig
 from parley.config import TTSConfig
 from parley.errors import ParleyError
 from parley.events import PhonemeTiming, SpeechSegment
-from parley.stages import CancelToken
+from parley.interfaces import CancelToken
 
 
 class AlignmentMissing(ParleyError, RuntimeError):

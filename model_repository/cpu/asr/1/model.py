@@ -7,7 +7,7 @@ import triton_python_backend_utils as pb_utils
 
 from parley.config import REPO_CONFIGS, ASRConfig, load_registry
 from parley.engines.faster_whisper import FasterWhisperEngine
-from parley.modelstore import ModelStore
+from parley.models.store import ModelStore
 
 
 class TritonPythonModel:

@@ -16,7 +16,7 @@ from faster_whisper.feature_extractor import FeatureExtractor
 from faster_whisper.tokenizer import Tokenizer
 
 from parley.config import REPO_CONFIGS, load_registry
-from parley.modelstore import ModelStore
+from parley.models.store import ModelStore
 
 FRAMES = 3000  # the encoder always sees a 30 s window
 MAX_DECODE = 448  # Whisper's decoder context

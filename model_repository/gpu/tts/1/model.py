@@ -13,7 +13,7 @@ import triton_python_backend_utils as pb_utils
 
 from parley.config import REPO_CONFIGS, TTSConfig, load_registry
 from parley.engines.piper_tts import PiperEngine
-from parley.modelstore import ModelStore
+from parley.models.store import ModelStore
 
 
 class TritonVoiceSession:

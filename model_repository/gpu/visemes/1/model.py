@@ -7,7 +7,7 @@ import triton_python_backend_utils as pb_utils
 
 from parley.config import VisemeConfig
 from parley.events import PhonemeTiming, VisemeTrack
-from parley.visemes import CoarticulatedVisemes, blend_curves, phoneme_spans
+from parley.speak.visemes import CoarticulatedVisemes, blend_curves, phoneme_spans
 
 
 def vector(request, name: str) -> np.ndarray:

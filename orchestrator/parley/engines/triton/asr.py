@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from parley.engines.triton_client import Failover, decode_text, tensor, text_tensor
+from parley.engines.triton.client import Failover, decode_text, tensor, text_tensor
 
 
 class TritonASREngine:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from parley.avatars import Avatar
+from parley.face.avatars import Avatar
 from parley.events import VisemeTrack
 
 

@@ -19,13 +19,13 @@ from collections.abc import AsyncIterable, AsyncIterator
 
 import numpy as np
 
-from parley.audio_in import SAMPLE_RATE
+from parley.hear.audio import SAMPLE_RATE
 from parley.config import ASRConfig, Settings, VADConfig
-from parley.endpoint import Endpointer
+from parley.hear.endpoint import Endpointer
 from parley.engines import engine_class
 from parley.events import PartialTranscript, SpeechEnded, SpeechPaused, SpeechStarted, Utterance
-from parley.stages import ASREngine
-from parley.vad import CHUNK, CHUNK_SECONDS, SileroVAD
+from parley.interfaces import ASREngine
+from parley.hear.vad import CHUNK, CHUNK_SECONDS, SileroVAD
 
 _MIN_PARTIAL_SECONDS = 0.5
 

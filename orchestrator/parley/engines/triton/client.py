@@ -18,7 +18,7 @@ from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 from parley.config import Settings, TritonConfig
 from parley.engines import engine_class
 from parley.errors import ParleyError
-from parley.stages import Cancelled, CancelToken
+from parley.interfaces import Cancelled, CancelToken
 
 log = logging.getLogger("parley.triton")
 

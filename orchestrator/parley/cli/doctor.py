@@ -10,7 +10,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from parley.modelstore import ModelStore
+from parley.models.store import ModelStore
 
 # Ports the stack uses by default: web app, Janus HTTP/WebSocket, RTMP, Triton HTTP/gRPC/metrics.
 PORTS = {8080: "web app (planned: parley serve)", 8088: "janus http", 8188: "janus websocket", 1935: "rtmp",

@@ -18,7 +18,7 @@ from llama_cpp import Llama
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from parley.config import LLMConfig
-from parley.engines.triton_client import (
+from parley.engines.triton.client import (
     TRITON_ERRORS,
     Failover,
     TritonStalled,
@@ -28,7 +28,7 @@ from parley.engines.triton_client import (
     tensor,
     text_tensor,
 )
-from parley.stages import CancelToken, Prompt
+from parley.interfaces import CancelToken, Prompt
 
 _POLL_S = 0.02
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from parley.config import ConfigError, load_model
 from parley.errors import ParleyError
 
-REPO_AVATARS = Path(__file__).resolve().parents[2] / "avatars"
+REPO_AVATARS = Path(__file__).resolve().parents[3] / "avatars"
 
 # MediaPipe face-mesh indices of the points the renderer uses (image left = the subject's right).
 MESH_POINTS = {
@@ -96,7 +96,7 @@ def load_avatar(name_or_path: str) -> Avatar | GLBAvatar:
 
     A GLB avatar is checked for its viseme morph targets here, so a model that cannot speak is
     refused at load time with the names of the missing targets."""
-    from parley.glb import GLBError, check_avatar
+    from parley.face.glb import GLBError, check_avatar
 
     path = Path(name_or_path)
     if not path.suffix:

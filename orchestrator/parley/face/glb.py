@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from parley.errors import ParleyError
-from parley.visemes import VISEMES
+from parley.speak.visemes import VISEMES
 
 REQUIRED_TARGETS = [f"viseme_{v}" for v in VISEMES]
 _MAGIC, _JSON, _BIN = 0x46546C67, 0x4E4F534A, 0x004E4942

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from parley.config import ConfigError, Settings, load_settings
 from parley.errors import ParleyError
-from parley.modelstore import ModelFetchError, ModelStore
+from parley.models.store import ModelFetchError, ModelStore
 
 EXIT_USAGE = 2
 
@@ -29,9 +29,9 @@ def _store(settings: Settings) -> ModelStore:
 
 def cmd_say(args) -> int:
     from parley.engines import engine_class
-    from parley.outputs import write_reply
-    from parley.splitter import ClauseSplitter
-    from parley.visemes import CoarticulatedVisemes
+    from parley.speak.files import write_reply
+    from parley.reply.splitter import ClauseSplitter
+    from parley.speak.visemes import CoarticulatedVisemes
 
     settings = _settings(args)
     text = " ".join(args.text).strip()
@@ -62,7 +62,7 @@ def cmd_say(args) -> int:
     wav = write_reply(Path(args.out), segments, mapper, timings)
     print(f"{wav} ({audio_s:.2f} s of speech; first audio in {first_audio_ms:.0f} ms)")
     if args.avatar:
-        from parley.avatars import GLBAvatar, load_avatar
+        from parley.face.avatars import GLBAvatar, load_avatar
 
         avatar = load_avatar(args.avatar)
         if isinstance(avatar, GLBAvatar):
@@ -76,9 +76,9 @@ def cmd_say(args) -> int:
 
 
 def _write_video(out_dir: Path, segments, mapper, avatar) -> Path:
-    from parley.face2d import PortraitRenderer
-    from parley.outputs import join_speech
-    from parley.video import frames_on_clock, write_mp4
+    from parley.face.warp import PortraitRenderer
+    from parley.speak.files import join_speech
+    from parley.face.video import frames_on_clock, write_mp4
 
     speech = join_speech(segments)
     track = mapper.track(speech)
@@ -90,7 +90,7 @@ def _write_video(out_dir: Path, segments, mapper, avatar) -> Path:
 
 
 def cmd_avatar(args) -> int:
-    from parley.avatars import AvatarError, init_portrait
+    from parley.face.avatars import AvatarError, init_portrait
 
     try:
         path = init_portrait(Path(args.image), args.name, args.licence,
@@ -114,8 +114,8 @@ def _format_timings(t) -> str:
 
 
 async def _chat(settings: Settings, out_dir: Path, play: bool) -> None:
-    from parley.playback import Player
-    from parley.turn import Conversation, build_engines
+    from parley.speak.sound_card import Player
+    from parley.reply.conversation import Conversation, build_engines
 
     engines = build_engines(settings, _store(settings))
     conversation = Conversation(settings, engines)
@@ -151,7 +151,7 @@ async def _chat(settings: Settings, out_dir: Path, play: bool) -> None:
 
 async def _chat_turn(conversation, line: str, engines, player, out_dir: Path, turn: int) -> None:
     from parley.events import SpokenChunk, TextDelta, TurnDone
-    from parley.outputs import write_reply
+    from parley.speak.files import write_reply
 
     segments = []
     async for event in conversation.reply(line):
@@ -184,18 +184,18 @@ def cmd_chat(args) -> int:
 
 
 def _load_audio(path: str):
-    from parley.audio_in import load_file
+    from parley.hear.audio import load_file
 
     return load_file(path)
 
 
 async def _voice_turn(settings: Settings, audio, realtime: bool) -> dict:
-    from parley.audio_in import stream_frames
+    from parley.hear.audio import stream_frames
     from parley.events import (BargeIn, PartialTranscript, SpokenChunk, TurnDone, TurnFailed, Utterance,
                                UtteranceIgnored)
-    from parley.listener import build_listener
-    from parley.turn import Conversation, build_engines
-    from parley.voice import VoiceSession
+    from parley.hear.listener import build_listener
+    from parley.reply.conversation import Conversation, build_engines
+    from parley.reply.voice_session import VoiceSession
 
     store = _store(settings)
     conversation = Conversation(settings, build_engines(settings, store))
@@ -230,8 +230,8 @@ async def _voice_turn(settings: Settings, audio, realtime: bool) -> dict:
 
 
 def cmd_turn(args) -> int:
-    from parley.outputs import write_reply
-    from parley.visemes import CoarticulatedVisemes
+    from parley.speak.files import write_reply
+    from parley.speak.visemes import CoarticulatedVisemes
 
     settings = _settings(args)
     audio = _load_audio(args.audio)
@@ -267,9 +267,9 @@ def cmd_turn(args) -> int:
 
 
 async def _listen(settings: Settings, audio, realtime: bool) -> int:
-    from parley.audio_in import stream_frames
+    from parley.hear.audio import stream_frames
     from parley.events import PartialTranscript, SpeechEnded, SpeechStarted, Utterance
-    from parley.listener import build_listener
+    from parley.hear.listener import build_listener
 
     listener = build_listener(settings, _store(settings), wait_for_partials=not realtime)
     heard = 0
@@ -300,7 +300,7 @@ def cmd_listen(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from parley.server.app import serve
+    from parley.live.app import serve
 
     settings = _settings(args)
     if args.host and args.host not in ("127.0.0.1", "localhost", "::1") and not settings.stack.server.tls_cert:
@@ -383,7 +383,7 @@ def cmd_models(args) -> int:
 
 
 def cmd_doctor(args) -> int:
-    from parley.doctor import run_checks
+    from parley.cli.doctor import run_checks
 
     settings = _settings(args)
     checks = run_checks(_store(settings))

@@ -19,14 +19,14 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 
-from parley.audio_in import Resampler
-from parley.echo import EchoGuard
+from parley.hear.audio import Resampler
+from parley.hear.echo import EchoGuard
 from parley.events import (BargeIn, PartialTranscript, SpeechStarted, TextDelta, TurnDone, TurnFailed, Utterance,
                            UtteranceIgnored, VisemeTrack)
-from parley.server.broadcast import Broadcast
-from parley.server.ladder import Ladder
-from parley.server.media import AvatarAudioTrack, AvatarVideoTrack, Playout
-from parley.voice import VoiceSession
+from parley.live.broadcast import Broadcast
+from parley.live.ladder import Ladder
+from parley.live.media import AvatarAudioTrack, AvatarVideoTrack, Playout
+from parley.reply.voice_session import VoiceSession
 
 log = logging.getLogger("parley.session")
 MIC_TIMEOUT_S = 10.0

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from parley.events import PhonemeTiming, SpeechSegment
-from parley.stages import VisemeMapper
+from parley.interfaces import VisemeMapper
 
 
 def join_speech(segments: list[SpeechSegment]) -> SpeechSegment:

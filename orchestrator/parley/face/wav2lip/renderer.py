@@ -14,12 +14,12 @@ import cv2
 import numpy as np
 import onnxruntime
 
-from parley.audio_in import resample
-from parley.avatars import Avatar, face_extent
+from parley.hear.audio import resample
+from parley.face.avatars import Avatar, face_extent
 from parley.events import SpeechSegment
-from parley.face2d import PortraitRenderer
-from parley.video import frame_count
-from parley.wav2lip.mel import frame_windows, melspectrogram
+from parley.face.warp import PortraitRenderer
+from parley.face.video import frame_count
+from parley.face.wav2lip.mel import frame_windows, melspectrogram
 
 FACE = 96
 

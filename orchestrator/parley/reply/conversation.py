@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from parley.config import Settings
 from parley.engines import engine_class
 from parley.events import SpokenChunk, TextChunk, TextDelta, TurnDone, TurnTimings
-from parley.history import History
-from parley.modelstore import ModelStore
-from parley.prompt import PromptBuilder
-from parley.splitter import ClauseSplitter
-from parley.stages import Cancelled, CancelToken, LLMEngine, TTSEngine, VisemeMapper
-from parley.visemes import CoarticulatedVisemes
+from parley.reply.history import History
+from parley.models.store import ModelStore
+from parley.reply.prompt import PromptBuilder
+from parley.reply.splitter import ClauseSplitter
+from parley.interfaces import Cancelled, CancelToken, LLMEngine, TTSEngine, VisemeMapper
+from parley.speak.visemes import CoarticulatedVisemes
 
 # Chunks waiting for TTS: small, so a cancelled turn has little queued work to throw away.
 _TTS_QUEUE = 4

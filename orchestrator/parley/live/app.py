@@ -14,24 +14,24 @@ from pathlib import Path
 
 from aiohttp import web
 
-from parley.avatars import GLBAvatar, load_avatar
+from parley.face.avatars import GLBAvatar, load_avatar
 from parley.config import ConfigError, Settings
-from parley.echo import EchoGuard
+from parley.hear.echo import EchoGuard
 from parley.engines import engine_class
-from parley.face2d import PortraitRenderer
-from parley.listener import build_listener
-from parley.modelstore import ModelStore
-from parley.server.broadcast import Broadcast, BroadcastError
-from parley.server.janus import JanusError
-from parley.server.ladder import Ladder
-from parley.server.media import Playout
-from parley.server.session import LiveSession
-from parley.server.tokens import TokenError, Tokens
-from parley.turn import Conversation, build_engines
-from parley.voice import VoiceSession
+from parley.face.warp import PortraitRenderer
+from parley.hear.listener import build_listener
+from parley.models.store import ModelStore
+from parley.live.broadcast import Broadcast, BroadcastError
+from parley.live.broadcast.janus import JanusError
+from parley.live.ladder import Ladder
+from parley.live.media import Playout
+from parley.live.call import LiveSession
+from parley.live.tokens import TokenError, Tokens
+from parley.reply.conversation import Conversation, build_engines
+from parley.reply.voice_session import VoiceSession
 
 REPO = Path(__file__).resolve().parents[3]
-log = logging.getLogger("parley.server")
+log = logging.getLogger("parley.live")
 
 
 class Server:

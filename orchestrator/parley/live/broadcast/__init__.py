@@ -18,8 +18,8 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 
 from parley.config import BroadcastConfig, JanusTarget, RtmpTarget, WhipTarget
 from parley.errors import ParleyError
-from parley.server.janus import JanusError, JanusHandle, JanusSession
-from parley.server.rtmp import RtmpPush
+from parley.live.broadcast.janus import JanusError, JanusHandle, JanusSession
+from parley.live.broadcast.rtmp import RtmpPush
 
 log = logging.getLogger("parley.broadcast")
 VIDEOROOM = "janus.plugin.videoroom"

@@ -21,7 +21,7 @@ import numpy as np
 from aiortc import MediaStreamTrack
 
 from parley.events import SpokenChunk, VisemeTrack
-from parley.face2d import PortraitRenderer
+from parley.face.warp import PortraitRenderer
 
 RATE = 48000
 FRAME = 960  # 20 ms
@@ -46,7 +46,7 @@ class _Queued:
 
 
 class Playout:
-    """The live ``PlayoutClock`` (parley.voice): what the caller hears is what has been sent."""
+    """The live ``PlayoutClock`` (parley.reply.voice_session): what the caller hears is what has been sent."""
 
     def __init__(self, history: int = 256, on_sent: Callable[[np.ndarray, int], None] | None = None) -> None:
         self._queue: deque[_Queued] = deque()

@@ -5,7 +5,7 @@
                   └─► SpeechStarted while the avatar talks ─► cancel the turn (barge-in)
 
 The avatar "talks" from the moment a turn starts until its audio has played out, as told by a
-``PlayoutClock``: the live media clock when a caller listens (``parley.server.media.Playout``), or a
+``PlayoutClock``: the live media clock when a caller listens (``parley.live.media.Playout``), or a
 model on the wall clock otherwise. When the caller cuts in, the history keeps only what they heard;
 if they heard less than ``continuation_ms``, what they had said is carried over and joined to what
 they say next, so a caller who paused mid-sentence gets one answer to the whole sentence.
@@ -23,9 +23,9 @@ import numpy as np
 
 from parley.config import TurnTakingConfig
 from parley.events import BargeIn, SpeechStarted, SpokenChunk, TurnDone, TurnFailed, Utterance, UtteranceIgnored
-from parley.listener import Listener
-from parley.stages import CancelToken
-from parley.turn import Conversation
+from parley.hear.listener import Listener
+from parley.interfaces import CancelToken
+from parley.reply.conversation import Conversation
 
 
 class PlayoutClock(Protocol):

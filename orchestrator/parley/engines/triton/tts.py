@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from parley.engines.triton_client import Failover, text_tensor
+from parley.engines.triton.client import Failover, text_tensor
 from parley.events import PhonemeTiming, SpeechSegment
-from parley.stages import CancelToken
+from parley.interfaces import CancelToken
 
 _OUTPUTS = ["AUDIO", "SAMPLE_RATE", "PHONEMES", "PHONEME_STARTS", "PHONEME_ENDS"]
 

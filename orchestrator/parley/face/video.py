@@ -15,8 +15,8 @@ import av
 import numpy as np
 
 from parley.events import VisemeTrack
-from parley.stages import FaceRenderer
-from parley.visemes import frame_count
+from parley.interfaces import FaceRenderer
+from parley.speak.visemes import frame_count
 
 
 def frames_on_clock(renderer: FaceRenderer, track: VisemeTrack, clock: Callable[[], float] | None = None,
