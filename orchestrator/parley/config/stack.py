@@ -1,153 +1,14 @@
-"""YAML configuration: the stack (engines and their settings), personas and the model registry.
-
-Everything is validated on load. A mistake raises ``ConfigError`` whose message names the file, the
-key and, where there is a closed set, the allowed values, so a user can fix it without the source.
-"""
+"""The stack (configs/cpu.yaml): which engine runs each stage, and each stage's settings."""
 
 from __future__ import annotations
 
-import os
-import string
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from parley.config.base import Strict
 from parley.engines import ENGINE_NAMES
-from parley.errors import ParleyError
-
-REPO_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-
-
-class ConfigError(ParleyError):
-    """A configuration file is missing, unreadable or invalid; the message says where and why."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# Model registry (configs/models.yaml)
-
-
-class ModelFile(_Strict):
-    name: str
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-    size: int | None = None
-
-
-class PackageSource(_Strict):
-    """Files inside a PyPI package; each target is the concatenation of ``module:relative/path`` parts."""
-
-    kind: Literal["package"]
-    requirement: str
-    files: dict[str, list[str]]
-
-
-class UrlSource(_Strict):
-    """Files downloaded over HTTPS (a model hub), for machines with internet."""
-
-    kind: Literal["url"]
-    files: dict[str, str]
-
-
-Source = Annotated[Union[PackageSource, UrlSource], Field(discriminator="kind")]
-
-
-class ModelEntry(_Strict):
-    kind: Literal["llm", "tts", "asr", "vad"]
-    description: str
-    license: str
-    files: list[ModelFile]
-    sources: list[Source] = Field(min_length=1)
-    # A step run once after the files are verified, so that loading stays fast (see modelstore).
-    prepare: Literal["piper_alignment"] | None = None
-    prompt_style: Literal["completion", "chat"] | None = None
-    chat_format: str | None = None
-
-    @model_validator(mode="after")
-    def _sources_cover_files(self) -> "ModelEntry":
-        names = {f.name for f in self.files}
-        for i, src in enumerate(self.sources):
-            missing = names - set(src.files)
-            extra = set(src.files) - names
-            if missing or extra:
-                raise ValueError(
-                    f"sources[{i}] must provide exactly the listed files {sorted(names)}"
-                    f" (missing {sorted(missing)}, unknown {sorted(extra)})"
-                )
-        if self.kind == "llm" and self.prompt_style is None:
-            raise ValueError("an llm model needs prompt_style: completion (base model) or chat")
-        return self
-
-
-class ModelRegistry(_Strict):
-    models: dict[str, ModelEntry]
-
-    def get(self, name: str, kind: str | None = None) -> ModelEntry:
-        entry = self.models.get(name)
-        if entry is None or (kind is not None and entry.kind != kind):
-            known = ", ".join(self.names(kind)) or "none"
-            what = f"{kind} model" if kind else "model"
-            raise KeyError(f"unknown {what} {name!r}; known: {known}")
-        return entry
-
-    def names(self, kind: str | None = None) -> list[str]:
-        return [n for n, e in self.models.items() if kind is None or e.kind == kind]
-
-
-# ---------------------------------------------------------------------------------------------
-# Persona (configs/personas/*.yaml)
-
-_PERSONA_FIELDS = {"name", "role", "knowledge", "user_label"}
-
-
-class Example(_Strict):
-    user: str
-    assistant: str
-
-
-class Persona(_Strict):
-    """Who the avatar is and how it is prompted.
-
-    ``system_prompt`` is used with instruction-tuned models (chat style); ``preamble`` and
-    ``examples`` build a few-shot transcript for base models (completion style). Both may use the
-    placeholders {name}, {role}, {knowledge} and {user_label}.
-    """
-
-    name: str = Field(min_length=1)
-    role: str
-    user_label: str = "User"
-    greeting: str
-    knowledge: str = ""
-    system_prompt: str
-    preamble: str
-    examples: list[Example] = Field(min_length=1)
-    stop: list[str] = []
-    # Names and terms the caller is likely to say: they prompt the speech recogniser.
-    vocabulary: list[str] = []
-
-    @field_validator("system_prompt", "preamble")
-    @classmethod
-    def _known_placeholders(cls, value: str) -> str:
-        used = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
-        unknown = used - _PERSONA_FIELDS
-        if unknown:
-            raise ValueError(
-                f"unknown placeholder(s) {sorted(unknown)}; allowed: {sorted(_PERSONA_FIELDS)}"
-            )
-        return value
-
-    def fill(self, template: str) -> str:
-        return template.format(
-            name=self.name, role=self.role, knowledge=self.knowledge.strip(), user_label=self.user_label
-        )
-
-
-# ---------------------------------------------------------------------------------------------
-# Stack (configs/cpu.yaml)
 
 
 def _engine_name(kind: str):
@@ -159,7 +20,7 @@ def _engine_name(kind: str):
     return field_validator("engine")(classmethod(lambda cls, v: check(v)))
 
 
-class LLMConfig(_Strict):
+class LLMConfig(Strict):
     engine: str = "llama_cpp"
     model: str
     # Defaults to the model's own prompt_style from the registry.
@@ -178,7 +39,7 @@ class LLMConfig(_Strict):
     _check_engine = _engine_name("llm")
 
 
-class TTSConfig(_Strict):
+class TTSConfig(Strict):
     engine: str = "piper"
     voice: str
     length_scale: float | None = Field(None, gt=0)
@@ -189,11 +50,11 @@ class TTSConfig(_Strict):
     _check_engine = _engine_name("tts")
 
 
-class AudioInConfig(_Strict):
+class AudioInConfig(Strict):
     frame_ms: Literal[10, 20, 30, 40] = 20
 
 
-class VADConfig(_Strict):
+class VADConfig(Strict):
     model: str = "silero-vad-v6"
     threshold: float = Field(0.5, gt=0, lt=1)
     # Lower than threshold: the quiet end of a word does not end speech.
@@ -213,7 +74,7 @@ class VADConfig(_Strict):
         return self
 
 
-class ASRConfig(_Strict):
+class ASRConfig(Strict):
     engine: str = "faster_whisper"
     model: str = "whisper-tiny.en"
     compute_type: Literal["int8", "int8_float32", "float32", "float16", "int8_float16"] = "int8"
@@ -231,7 +92,7 @@ class ASRConfig(_Strict):
     _check_engine = _engine_name("asr")
 
 
-class TurnTakingConfig(_Strict):
+class TurnTakingConfig(Strict):
     # Speech from the caller while the avatar talks cancels the avatar's turn.
     barge_in: bool = True
     # A reply cut off before the caller heard this much of it is dropped, and what the caller said
@@ -242,7 +103,7 @@ class TurnTakingConfig(_Strict):
     echo_guard: bool = True
 
 
-class VisemeConfig(_Strict):
+class VisemeConfig(Strict):
     fps: float = Field(30.0, gt=0, le=240)
     # How far each mouth shape reaches into its neighbours: short blending looks like real speech.
     coarticulation_ms: float = Field(40.0, ge=0, le=200)
@@ -251,7 +112,7 @@ class VisemeConfig(_Strict):
     lead_ms: float = Field(33.0, ge=0, le=200)
 
 
-class SplitterConfig(_Strict):
+class SplitterConfig(Strict):
     # The first clause is spoken as soon as it has this many words, to cut time to first audio;
     # later ones wait for longer clauses, which Piper phrases more naturally.
     first_clause_min_words: int = Field(3, ge=1)
@@ -262,7 +123,7 @@ class SplitterConfig(_Strict):
     max_chars: int = Field(240, ge=40)
 
 
-class ServerConfig(_Strict):
+class ServerConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     # Browsers give a page the microphone only over HTTPS (or on localhost): binding anywhere but
@@ -282,7 +143,7 @@ class ServerConfig(_Strict):
         return self
 
 
-class LadderConfig(_Strict):
+class LadderConfig(Strict):
     """When the live face steps down (2D video → 3D drawn by the browser → audio and captions) and back."""
 
     enabled: bool = True
@@ -296,7 +157,7 @@ class LadderConfig(_Strict):
     late_ms: float = Field(40.0, gt=0)
 
 
-class FaceConfig(_Strict):
+class FaceConfig(Strict):
     # An avatar under avatars/ (or a path to its avatar.yaml) for the live 2D video.
     avatar: str = "portrait"
     # A 3D avatar (GLB) the browser draws on the 3D rung or when the caller picks 3D.
@@ -304,13 +165,13 @@ class FaceConfig(_Strict):
     ladder: LadderConfig = LadderConfig()
 
 
-class JanusTarget(_Strict):
+class JanusTarget(Strict):
     # Janus's HTTP API; viewers never reach it: Parley brokers their subscriptions.
     url: str = "http://127.0.0.1:8088/janus"
     max_viewers: int = Field(50, ge=1)
 
 
-class RtmpTarget(_Strict):
+class RtmpTarget(Strict):
     # The avatar is pushed to <url>/<session id> (nginx-rtmp, or any RTMP ingest).
     url: str = "rtmp://127.0.0.1:1935/live"
     # Where viewers fetch <hls_url>/<session id>.m3u8; none: no HLS link is given to viewers.
@@ -318,13 +179,13 @@ class RtmpTarget(_Strict):
     video_kbps: int = Field(1200, ge=100)
 
 
-class WhipTarget(_Strict):
+class WhipTarget(Strict):
     # A WHIP ingest endpoint (RFC 9725): Ant Media, MediaMTX, Cloudflare, Janus behind a WHIP server …
     url: str
     token: str | None = None
 
 
-class BroadcastConfig(_Strict):
+class BroadcastConfig(Strict):
     """Where the avatar's audio and video are published for viewers; each target is optional."""
 
     janus: JanusTarget | None = None
@@ -335,7 +196,7 @@ class BroadcastConfig(_Strict):
 _TRITON_STAGES = ("llm", "tts", "asr")
 
 
-class TritonConfig(_Strict):
+class TritonConfig(Strict):
     """Where the Triton engines (``engine: triton``) find the server, and what they do without it."""
 
     # gRPC endpoint as host:port (tritonclient takes no scheme).
@@ -372,7 +233,7 @@ class TritonConfig(_Strict):
         raise ValueError(f"expected true, false or a list of stages from {', '.join(_TRITON_STAGES)}; got {value!r}")
 
 
-class StackConfig(_Strict):
+class StackConfig(Strict):
     persona: Path
     models: Path = Path("models.yaml")
     llm: LLMConfig
@@ -387,114 +248,3 @@ class StackConfig(_Strict):
     visemes: VisemeConfig = VisemeConfig()
     splitter: SplitterConfig = SplitterConfig()
     triton: TritonConfig = TritonConfig()
-
-
-class Settings(BaseModel):
-    """A loaded, cross-checked stack: the stack file plus the persona and registry it points to."""
-
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
-
-    path: Path
-    stack: StackConfig
-    persona: Persona
-    registry: ModelRegistry
-
-    @property
-    def prompt_style(self) -> str:
-        return self.stack.llm.prompt_style or self.registry.get(self.stack.llm.model).prompt_style
-
-
-# ---------------------------------------------------------------------------------------------
-# Loading
-
-
-def default_config_path() -> Path:
-    env = os.environ.get("PARLEY_CONFIG")
-    if env:
-        return Path(env)
-    local = Path("configs/cpu.yaml")
-    return local if local.exists() else REPO_CONFIGS / "cpu.yaml"
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(data).__name__}")
-    return data
-
-
-def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
-    """The field names of the model that an ``extra_forbidden`` error's parent location refers to."""
-    current: Any = model
-    for part in loc[:-1]:
-        if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return []
-        field = current.model_fields.get(part)
-        if field is None:
-            return []
-        ann = field.annotation
-        args = getattr(ann, "__args__", ())
-        current = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), ann)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
-
-
-def _format_errors(path: Path, model: type[BaseModel], exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        key = ".".join(str(p) for p in loc) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            allowed = _allowed_keys(model, loc)
-            msg = f"unknown key; allowed keys: {', '.join(allowed)}" if allowed else "unknown key"
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        lines.append(f"{path}: {key}: {msg}")
-    return "\n".join(lines)
-
-
-def load_model(path: Path, model: type[BaseModel]):
-    data = _read_yaml(path)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(path, model, exc)) from None
-
-
-def load_registry(path: Path) -> ModelRegistry:
-    return load_model(path, ModelRegistry)
-
-
-def load_settings(path: Path | str | None = None) -> Settings:
-    path = Path(path) if path else default_config_path()
-    stack = load_model(path, StackConfig)
-    base = path.parent
-    persona = load_model(base / stack.persona, Persona)
-    registry_path = base / stack.models
-    registry = load_registry(registry_path)
-    references = (
-        ("llm.model", stack.llm.model, "llm"),
-        ("tts.voice", stack.tts.voice, "tts"),
-        ("asr.model", stack.asr.model, "asr"),
-        ("vad.model", stack.vad.model, "vad"),
-    )
-    for key, name, kind in references:
-        try:
-            registry.get(name, kind)
-        except KeyError as exc:
-            raise ConfigError(f"{path}: {key}: {exc.args[0]} (in {registry_path})") from None
-    return Settings(path=path, stack=stack, persona=persona, registry=registry)

@@ -1,0 +1,125 @@
+"""Loading a stack with its persona and registry; a mistake names the file, the key and the allowed values."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from parley.config.base import ConfigError
+from parley.config.persona import Persona
+from parley.config.registry import ModelRegistry
+from parley.config.stack import StackConfig
+
+REPO_CONFIGS = Path(__file__).resolve().parents[3] / "configs"
+
+
+
+class Settings(BaseModel):
+    """A loaded, cross-checked stack: the stack file plus the persona and registry it points to."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    path: Path
+    stack: StackConfig
+    persona: Persona
+    registry: ModelRegistry
+
+    @property
+    def prompt_style(self) -> str:
+        return self.stack.llm.prompt_style or self.registry.get(self.stack.llm.model).prompt_style
+
+
+def default_config_path() -> Path:
+    env = os.environ.get("PARLEY_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("configs/cpu.yaml")
+    return local if local.exists() else REPO_CONFIGS / "cpu.yaml"
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(data).__name__}")
+    return data
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The field names of the model that an ``extra_forbidden`` error's parent location refers to."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        field = current.model_fields.get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        args = getattr(ann, "__args__", ())
+        current = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), ann)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _format_errors(path: Path, model: type[BaseModel], exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(model, loc)
+            msg = f"unknown key; allowed keys: {', '.join(allowed)}" if allowed else "unknown key"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        lines.append(f"{path}: {key}: {msg}")
+    return "\n".join(lines)
+
+
+def load_model(path: Path, model: type[BaseModel]):
+    data = _read_yaml(path)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(path, model, exc)) from None
+
+
+def load_registry(path: Path) -> ModelRegistry:
+    return load_model(path, ModelRegistry)
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    path = Path(path) if path else default_config_path()
+    stack = load_model(path, StackConfig)
+    base = path.parent
+    persona = load_model(base / stack.persona, Persona)
+    registry_path = base / stack.models
+    registry = load_registry(registry_path)
+    references = (
+        ("llm.model", stack.llm.model, "llm"),
+        ("tts.voice", stack.tts.voice, "tts"),
+        ("asr.model", stack.asr.model, "asr"),
+        ("vad.model", stack.vad.model, "vad"),
+    )
+    for key, name, kind in references:
+        try:
+            registry.get(name, kind)
+        except KeyError as exc:
+            raise ConfigError(f"{path}: {key}: {exc.args[0]} (in {registry_path})") from None
+    return Settings(path=path, stack=stack, persona=persona, registry=registry)
