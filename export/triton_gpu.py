@@ -9,11 +9,22 @@ the engines and plans it expects.
 
 from __future__ import annotations
 
+from triton_contract import (
+    CONTRACT,
+    CPU,
+    GPU,
+    Contract,
+    Tensor,
+    dynamic_batching,
+    model_config,
+    param_text,
+    settings_of,
+    speak,
+    visemes,
+)
 from tritonclient.grpc import model_config_pb2 as mc
 
 from parley.config import Settings
-from triton_contract import (CONTRACT, CPU, GPU, Contract, Tensor, dynamic_batching, model_config, param_text,
-                             settings_of, speak, visemes)
 
 
 def _tensorrt_accelerator(config: mc.ModelConfig, precision: str) -> None:

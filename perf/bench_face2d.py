@@ -17,12 +17,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from parley.face.avatars import load_avatar
 from parley.config import load_settings
 from parley.engines import engine_class
-from parley.face.warp import PortraitRenderer
-from parley.models.store import ModelStore
+from parley.face.avatars import load_avatar
 from parley.face.video import frame_count
+from parley.face.warp import WarpFace
+from parley.models.store import ModelStore
+from parley.speak.speech import SpokenChunk
 from parley.speak.visemes import CoarticulatedVisemes
 
 TEXT = ("Welcome to Northfield University! The main library is in Hartley Hall, open from eight in the "
@@ -37,7 +38,8 @@ def main() -> None:
     speech = tts.synthesize(TEXT)
     fps = settings.stack.visemes.fps
     track = CoarticulatedVisemes.from_config(settings.stack.visemes).track(speech)
-    renderer = PortraitRenderer(load_avatar("portrait"), fps=fps)
+    chunk = SpokenChunk(speech, track)
+    renderer = WarpFace(load_avatar("portrait"), fps=fps)
     n = frame_count(track.duration, fps)
 
     times = []
@@ -46,7 +48,7 @@ def main() -> None:
     frames = []
     for i in range(n):
         t0 = time.perf_counter()
-        frames.append(renderer.frame(i / fps, track))
+        frames.append(renderer.frame(i / fps, chunk))
         times.append((time.perf_counter() - t0) * 1000)
     wall = time.perf_counter() - wall0
     cpu = time.process_time() - cpu0

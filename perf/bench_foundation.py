@@ -21,13 +21,14 @@ import statistics
 import time
 from pathlib import Path
 
+from parley.assemble import Parley
 from parley.config import load_settings
 from parley.events import TurnDone
-from parley.reply.history import History
-from parley.models.store import ModelStore
-from parley.reply.splitter import ClauseSplitter
 from parley.interfaces import CancelToken
-from parley.reply.conversation import Conversation, build_engines
+from parley.models.store import ModelStore
+from parley.reply.conversation import Conversation
+from parley.reply.history import History
+from parley.reply.splitter import ClauseSplitter
 
 QUESTIONS = [
     "Hello! Who are you?",
@@ -153,7 +154,8 @@ def main() -> None:
 
     settings = load_settings(args.config)
     t0 = time.perf_counter()
-    engines = build_engines(settings, ModelStore(settings.registry))
+    engines = Parley(settings, ModelStore(settings.registry)).engines
+    engines.get("llm"), engines.get("tts")  # loaded here, on the clock
     load_s = time.perf_counter() - t0
     conv = Conversation(settings, engines)
     result = {

@@ -114,18 +114,18 @@ def analyse(bench: dict) -> dict:
 def run_in_namespace(turns: int, stack_file: Path, overrides: list[str]) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from parley.hear.audio import resample
-    from parley.face.avatars import load_avatar
+    from parley.assemble import Parley
     from parley.config import load_settings
-    from parley.face.warp import PortraitRenderer
+    from parley.face.avatars import load_avatar
+    from parley.face.warp import WarpFace
+    from parley.hear.audio import resample
     from parley.models.store import ModelStore
     from parley.speak.files import write_wav
-    from parley.reply.conversation import build_engines
     from tests.e2e.live_driver import chromium_args, start_serve
 
     folder = Path(tempfile.mkdtemp(prefix="parley-bench-live-"))
     settings = load_settings(stack_file)
-    tts = build_engines(settings, ModelStore(settings.registry)).tts
+    tts = Parley(settings, ModelStore(settings.registry)).engines.tts
     parts = [np.zeros(4 * 16000, np.float32)]
     for question in QUESTIONS[:turns]:
         speech = tts.synthesize(question)
@@ -149,7 +149,7 @@ def run_in_namespace(turns: int, stack_file: Path, overrides: list[str]) -> dict
     with (folder / "server.log").open("w") as log:
         server, port = start_serve(config, log)
     try:
-        box = list(PortraitRenderer(load_avatar("portrait")).mouth_box)
+        box = list(WarpFace(load_avatar("portrait")).mouth_box)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=chromium_args(wav))
             page = browser.new_page()

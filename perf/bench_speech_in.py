@@ -22,15 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-from parley.hear.audio import resample, stream_frames
+from parley.assemble import Parley
 from parley.config import load_settings
-from parley.events import SpokenChunk, TurnDone
-from parley.reply.history import History
-from parley.hear.listener import build_listener
-from parley.models.store import ModelStore
+from parley.events import TurnDone
+from parley.hear.audio import resample, stream_frames
 from parley.interfaces import CancelToken
-from parley.reply.conversation import Conversation, build_engines
+from parley.models.store import ModelStore
+from parley.reply.conversation import Conversation
+from parley.reply.history import History
 from parley.reply.voice_session import VoiceSession
+from parley.speak.speech import SpokenChunk
 
 QUESTIONS = [
     "Hello, who are you?",
@@ -69,7 +70,7 @@ def summary(values):
 async def one_turn(settings, engines, listener, audio, realtime) -> dict | None:
     conversation = Conversation(settings, engines, History())
     await asyncio.to_thread(conversation.warm_up)
-    session = VoiceSession(conversation, listener, settings.stack.turn_taking)
+    session = VoiceSession(conversation, listener, settings.stack.turn_taking)  # a fresh history each turn
     result = None
     async for event in session.run(stream_frames(audio, settings.stack.audio_in.frame_ms, realtime)):
         if isinstance(event, TurnDone) and not event.timings.interrupted:
@@ -78,7 +79,7 @@ async def one_turn(settings, engines, listener, audio, realtime) -> dict | None:
 
 
 def run_variant(settings, engines, store, clips, realtime, speculative=True) -> dict:
-    listener = build_listener(settings, store, wait_for_partials=not realtime)
+    listener = Parley(settings, store, engines).listener(wait_for_partials=not realtime)
     listener.asr_config = listener.asr_config.model_copy(update={"speculative": speculative})
     rows = []
     for clip in clips:
@@ -130,7 +131,7 @@ def main() -> None:
 
     settings = load_settings(args.config)
     store = ModelStore(settings.registry)
-    engines = build_engines(settings, store)
+    engines = Parley(settings, store).engines
     silence = lambda s: np.zeros(int(16000 * s), np.float32)  # noqa: E731
     clips = []
     for text in QUESTIONS[: args.questions]:

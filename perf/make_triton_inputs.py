@@ -15,14 +15,15 @@ import json
 from pathlib import Path
 
 import numpy as np
-from parley.hear.audio import resample
+
 from parley.config import REPO_CONFIGS, load_settings
 from parley.engines.piper_tts import PiperEngine
 from parley.engines.triton.llm import load_tokenizer
-from parley.reply.history import History
-from parley.models.store import ModelStore
-from parley.reply.prompt import PromptBuilder
+from parley.hear.audio import resample
 from parley.hear.vad import CHUNK, CONTEXT
+from parley.models.store import ModelStore
+from parley.reply.history import History
+from parley.reply.prompt import PromptBuilder
 
 OUT = Path(__file__).parent / "triton_inputs"
 REPLIES = [

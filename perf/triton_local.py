@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.triton.server import TritonServer  # noqa: E402
+
 CPU_REPOSITORY = ROOT / "model_repository" / "cpu"
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from parley.face.glb import MeshData, write_glb
 
+
 def linear(srgb):  # glTF vertex colours are linear; these are picked as sRGB
     c = np.asarray(srgb, np.float64)
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)

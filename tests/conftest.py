@@ -7,11 +7,15 @@ from parley.config import REPO_CONFIGS, load_settings
 from parley.models.store import ModelStore
 
 CONFIGS = REPO_CONFIGS
+# Greedy decoding and noise-free Piper: the same input gives the same words and the same audio, run
+# after run, so a test with a threshold passes or fails for a reason, never by the draw.
+DETERMINISTIC = {"llm.temperature": 0.0, "llm.seed": 1, "tts.noise_scale": 0.0, "tts.noise_w_scale": 0.0}
 
 
 @pytest.fixture(scope="session")
-def settings():
-    return load_settings(CONFIGS / "cpu.yaml")
+def settings(tmp_path_factory):
+    """The default stack (configs/cpu.yaml), made deterministic."""
+    return load_settings(write_stack(tmp_path_factory.mktemp("stack"), **DETERMINISTIC))
 
 
 @pytest.fixture(scope="session")
@@ -20,11 +24,17 @@ def store(settings):
 
 
 @pytest.fixture(scope="session")
-def engines(settings, store):
-    """The real default engines (llama.cpp + Piper), loaded once: the README's test command fetched them."""
-    from parley.reply.conversation import build_engines
+def parley(settings, store):
+    """The default avatar, assembled as the server does; its engines load once, on first use (the
+    README's test command fetched the models)."""
+    from parley.assemble import Parley
 
-    return build_engines(settings, store)
+    return Parley(settings, store)
+
+
+@pytest.fixture(scope="session")
+def engines(parley):
+    return parley.engines
 
 
 def run(coro):

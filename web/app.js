@@ -91,15 +91,18 @@ function addCaption(who, text, final) {
 
 function onMessage(message) {
   const data = JSON.parse(message.data);
-  if (data.type === "caption") addCaption(data.who, data.text, data.final);
-  else if (data.type === "turn") {
+  // The server's events, each tagged with its type (parley/events.py defines them all).
+  if (data.type === "text_delta") addCaption("avatar", data.text, false);
+  else if (data.type === "partial_transcript") addCaption("caller", data.text, false);
+  else if (data.type === "utterance" || data.type === "typed") addCaption("caller", data.text, true);
+  else if (data.type === "turn_done") {
     avatarLine = null;
     state.turns.push(data);
     const t = data.timings;
     const total = t.end_of_speech_to_first_audio_ms ?? t.first_audio_ms;
     $("latency").textContent = `last turn: first audio ${Math.round(total)} ms after ${
       t.end_of_speech_to_first_audio_ms !== undefined ? "you stopped speaking" : "you sent the text"}`;
-  } else if (data.type === "visemes") {
+  } else if (data.type === "chunk_playing") {
     state.visemeChunks += 1;
     // Sent as the chunk's first audio leaves the server: it plays once through the jitter buffer.
     const now = performance.now();
@@ -107,7 +110,7 @@ function onMessage(message) {
       chunks.shift();  // over: keep only what is playing or queued
     }
     chunks.push({ timeline: timelineFrom(data, "a visemes event"), start: now + audioDelayMs });
-  } else if (data.type === "rung") {
+  } else if (data.type === "face_changed") {
     state.rung = data.rung;
     $("rung").textContent = `face: ${data.rung}`;
     $("rung").title = data.reason;
@@ -117,9 +120,10 @@ function onMessage(message) {
     avatarLine = null;
     chunks.length = 0;  // the server dropped the rest of the reply
   }
-  else if (data.type === "error") {
-    state.errors.push(data.error);
-    $("status").textContent = data.error;
+  else if (data.type === "problem" || data.type === "turn_failed") {
+    const error = data.type === "turn_failed" ? `the reply failed: ${data.error}` : data.error;
+    state.errors.push(error);
+    $("status").textContent = error;
   }
 }
 

@@ -1,100 +1,51 @@
-"""Typed events that flow between the stages of a turn.
+"""The events of the loop, each with its type tag and wire form: the page's protocol is defined here.
 
-Every stage consumes one of these and produces the next; they are plain dataclasses so they can be
-logged, serialised to JSON (``to_dict``) or sent over a wire (Triton, a data channel) unchanged.
-Times are in seconds relative to the start of the audio they describe unless a name says otherwise.
+``Event.wire()`` is the JSON object sent to the page (``{"type": ..., fields}``); the tag is the
+class's ``type``. Payloads (audio, viseme tracks) live in ``parley.speak.speech`` and travel inside
+the process; an event that carries one says in ``wire()`` what of it the page gets. Times are seconds
+on the input audio clock (0 = first sample received) unless a name says otherwise.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from typing import ClassVar
 
-import numpy as np
+from parley.speak.speech import VisemeTrack
+
+
+class Event:
+    """Something that happened in a session; ``wire()`` is how the page hears of it."""
+
+    type: ClassVar[str]
+
+    def wire(self) -> dict:
+        return {"type": self.type, **{f.name: getattr(self, f.name) for f in fields(self)}}
+
+
+# --- reply ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class TextDelta:
+class TextDelta(Event):
     """A piece of the LLM's reply as it streams: one or more tokens of text."""
 
+    type: ClassVar[str] = "text_delta"
     text: str
 
 
 @dataclass(frozen=True)
-class TextChunk:
+class TextChunk(Event):
     """A sentence or clause ready to be spoken, ``index`` from 0 in the reply."""
 
+    type: ClassVar[str] = "text_chunk"
     text: str
     index: int
 
 
-@dataclass(frozen=True)
-class PhonemeTiming:
-    """One phoneme as the TTS model itself timed it (Piper: samples per phoneme id)."""
-
-    phoneme: str
-    start: float
-    end: float
-
-
-@dataclass(frozen=True)
-class VisemeSpan:
-    """A viseme (Oculus / Ready Player Me name, without the ``viseme_`` prefix) held from start to end."""
-
-    viseme: str
-    start: float
-    end: float
-    weight: float
-
-
-@dataclass
-class VisemeTrack:
-    """The mouth over time: discrete spans plus blend curves sampled at ``fps``.
-
-    ``curves`` maps a blendshape name (``viseme_aa`` … and ARKit ``jawOpen``, ``mouthFunnel`` …) to one
-    value per frame; frame ``i`` is at ``i / fps`` seconds. Viseme weights in a frame sum to at most 1,
-    so a renderer can mix morph targets linearly without the mouth over-opening.
-    """
-
-    fps: float
-    duration: float
-    spans: list[VisemeSpan]
-    curves: dict[str, list[float]]
-
-    def to_dict(self) -> dict:
-        return {
-            "fps": self.fps,
-            "duration": self.duration,
-            "visemes": [asdict(s) for s in self.spans],
-            "curves": self.curves,
-        }
-
-
-@dataclass
-class SpeechSegment:
-    """Audio for one chunk of text, with the phoneme timings the voice model produced for it."""
-
-    text: str
-    audio: np.ndarray  # float32 mono in [-1, 1]
-    sample_rate: int
-    phonemes: list[PhonemeTiming]
-    index: int = 0
-
-    @property
-    def duration(self) -> float:
-        return len(self.audio) / self.sample_rate
-
-
-@dataclass
-class SpokenChunk:
-    """A speech segment with its viseme track: what the face stage and the media clock consume."""
-
-    speech: SpeechSegment
-    visemes: VisemeTrack
-
-
 @dataclass
 class TurnTimings:
-    """Milliseconds from the moment the turn's text input arrived."""
+    """Milliseconds from the moment the turn's text input arrived (a payload of ``TurnDone``)."""
 
     llm_first_token_ms: float | None = None
     first_chunk_ms: float | None = None
@@ -113,58 +64,75 @@ class TurnTimings:
 
 
 @dataclass
-class TurnDone:
-    """The last event of a turn: what was said (only what was delivered, if interrupted) and when."""
+class TurnDone(Event):
+    """The last event of a turn: what was delivered (only up to the cut, if interrupted) and when."""
 
+    type: ClassVar[str] = "turn_done"
     user: str
     reply: str
     timings: TurnTimings
 
-
-# --- speech in ---------------------------------------------------------------------------------
-# Times are seconds on the input audio clock (0 = first sample received).
+    def wire(self) -> dict:
+        return {"type": self.type, "user": self.user, "reply": self.reply, "timings": self.timings.to_dict()}
 
 
 @dataclass(frozen=True)
-class SpeechStarted:
+class TurnFailed(Event):
+    """A turn stopped on an engine failure; the session goes on listening."""
+
+    type: ClassVar[str] = "turn_failed"
+    user: str
+    error: str
+
+
+# --- speech in -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpeechStarted(Event):
     """The caller started speaking at ``start``; detected at ``at`` (``min_speech_ms`` later)."""
 
+    type: ClassVar[str] = "speech_started"
     start: float
     at: float
 
 
 @dataclass(frozen=True)
-class SpeechPaused:
+class SpeechPaused(Event):
     """Voice stopped at ``end``; the endpoint fires if it stays quiet for the hangover."""
 
+    type: ClassVar[str] = "speech_paused"
     start: float
     end: float
 
 
 @dataclass(frozen=True)
-class SpeechEnded:
+class SpeechEnded(Event):
     """The endpoint: the caller spoke from ``start`` to ``end`` (last voiced chunk); fired at ``at``."""
 
+    type: ClassVar[str] = "speech_ended"
     start: float
     end: float
     at: float
 
 
 @dataclass(frozen=True)
-class PartialTranscript:
+class PartialTranscript(Event):
+    type: ClassVar[str] = "partial_transcript"
     text: str
     start: float
     end: float
 
 
 @dataclass(frozen=True)
-class Utterance:
+class Utterance(Event):
     """A final transcript of what the caller said between ``start`` and ``end``.
 
     ``asr_ms`` is the time from the endpoint to this transcript: zero when the decode started at the
     pause (speculatively) finished within the hangover. ``decode_ms`` is what the decode itself took.
     """
 
+    type: ClassVar[str] = "utterance"
     text: str
     start: float
     end: float
@@ -175,23 +143,60 @@ class Utterance:
 
 
 @dataclass(frozen=True)
-class BargeIn:
+class UtteranceIgnored(Event):
+    type: ClassVar[str] = "utterance_ignored"
+    utterance: Utterance
+    reason: str
+
+    def wire(self) -> dict:
+        return {"type": self.type, "text": self.utterance.text, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Typed(Event):
+    """The caller typed ``text`` (answered like an utterance)."""
+
+    type: ClassVar[str] = "typed"
+    text: str
+
+
+@dataclass(frozen=True)
+class BargeIn(Event):
     """The caller spoke over the avatar: its turn was cancelled ``cancel_ms`` after detection."""
 
+    type: ClassVar[str] = "barge_in"
     at: float
     cancel_ms: float
     heard: str  # what the caller had heard of the reply before cutting in
 
 
-@dataclass(frozen=True)
-class TurnFailed:
-    """A turn stopped on an engine failure; the session goes on listening."""
-
-    user: str
-    error: str
+# --- live ------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class UtteranceIgnored:
-    utterance: Utterance
+class ChunkPlaying(Event):
+    """A chunk's first audio left the server: a page that draws the face starts its mouth now."""
+
+    type: ClassVar[str] = "chunk_playing"
+    text: str
+    visemes: VisemeTrack
+
+    def wire(self) -> dict:
+        return {"type": self.type, "text": self.text, **self.visemes.to_dict()}
+
+
+@dataclass(frozen=True)
+class FaceChanged(Event):
+    """The degradation ladder moved the face to ``rung`` (warp2d, browser3d, audio) for ``reason``."""
+
+    type: ClassVar[str] = "face_changed"
+    rung: str
     reason: str
+
+
+@dataclass(frozen=True)
+class Problem(Event):
+    """Something the caller should know went wrong (a bad message, a failed session)."""
+
+    type: ClassVar[str] = "problem"
+    error: str

@@ -1,8 +1,8 @@
-"""The interfaces every engine implements, in-process or remote (Triton).
+"""The interfaces between the stages of the loop, and the cancel token every stage of a turn shares.
 
 Session code talks only to these Protocols; which engine stands behind one is a name in the stack
-config (see ``parley.engines``). Calls are synchronous and may block: the turn runs them in worker
-threads, so an engine never needs to know about asyncio.
+config (see ``parley.engines``). Engine calls are synchronous and may block: the turn runs them in
+worker threads, so an engine never needs to know about asyncio.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from parley.events import SpeechSegment, VisemeTrack
+from parley.speak.speech import SpeechSegment, SpokenChunk, VisemeTrack
 
 
 class Cancelled(Exception):
@@ -92,8 +92,34 @@ class ASREngine(Protocol):
 
 
 @runtime_checkable
-class FaceRenderer(Protocol):
-    fps: float
+class Face(Protocol):
+    """A talking face drawn on the server: the 2D warp, Wav2Lip, and any face to come."""
 
-    def frame(self, t: float, visemes: VisemeTrack) -> np.ndarray:
-        """The avatar's face at time ``t`` of the viseme track, as an RGB uint8 image."""
+    fps: float
+    size: int  # frames are size × size
+
+    def frame(self, t: float, chunk: SpokenChunk | None = None, chunk_t: float = 0.0) -> np.ndarray:
+        """The face at ``t`` seconds of its life (head motion, blinks) as an RGB uint8 image, its mouth
+        saying ``chunk`` at ``chunk_t`` seconds into that chunk's audio (closed when ``chunk`` is None)."""
+
+
+@runtime_checkable
+class SpeechOutput(Protocol):
+    """Where the avatar's speech goes, and what of it the caller has heard: the live media clock, a
+    simulated listener on the wall clock, or text that counts as heard once delivered."""
+
+    @property
+    def speaking(self) -> bool:
+        """Audio is still queued or playing."""
+
+    def add(self, chunk: SpokenChunk) -> None:
+        """Queue a chunk to play after those already queued."""
+
+    def flush(self) -> None:
+        """Barge-in: drop what has not been played."""
+
+    def mark(self) -> int:
+        """A position: ``heard(mark)`` reports what was heard of the chunks added after it."""
+
+    def heard(self, mark: int) -> tuple[str, float]:
+        """The text of the chunks after ``mark`` that began playing, and the seconds played of them."""

@@ -19,7 +19,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from parley.face.avatars import load_avatar
-from parley.face.warp import PortraitRenderer
+from parley.face.warp import WarpFace
 from tests.e2e.media_servers import start_janus, start_nginx
 
 # Runs in the page: samples the avatar <video> for `ms`, returning the mean luma of the mouth box
@@ -106,7 +106,7 @@ def main() -> None:
         return
     result = {"port": port}
     try:
-        box = list(PortraitRenderer(load_avatar("portrait")).mouth_box)
+        box = list(WarpFace(load_avatar("portrait")).mouth_box)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=chromium_args(args.wav))
             page = browser.new_page()

@@ -5,20 +5,17 @@ import time
 
 import numpy as np
 
+from parley.events import BargeIn, SpeechStarted, TurnDone, Utterance
 from parley.hear.audio import stream_frames
-from parley.events import BargeIn, SpeechStarted, SpokenChunk, TurnDone, Utterance
-from parley.hear.listener import build_listener
-from parley.reply.conversation import Conversation
-from parley.reply.voice_session import VoiceSession
+from parley.speak.speech import SpokenChunk
 from tests.integration.speech import silence, speak
 
 
-def run_session(settings, store, engines, audio, interruption=None, after_first_audio=0.9):
+def run_session(parley, audio, interruption=None, after_first_audio=0.9):
     """Play ``audio`` in real time; with ``interruption``, then wait until the avatar's first audio
     has played for ``after_first_audio`` seconds and speak over it (robust to a slow machine)."""
-    conversation = Conversation(settings, engines)
-    conversation.warm_up()
-    session = VoiceSession(conversation, build_listener(settings, store), settings.stack.turn_taking)
+    session = parley.voice_session()
+    session.conversation.warm_up()
     first_audio = asyncio.Event()
 
     async def microphone():
@@ -45,14 +42,14 @@ def run_session(settings, store, engines, audio, interruption=None, after_first_
             events.append((time.perf_counter(), event))
         return events
 
-    return conversation, asyncio.run(collect())
+    return session.conversation, asyncio.run(collect())
 
 
-def test_speaking_over_the_reply_cancels_it_within_300_ms(settings, store, engines):
+def test_speaking_over_the_reply_cancels_it_within_300_ms(parley, engines):
     question = speak(engines.tts, "Please tell me about every building on campus, one by one, in detail.")
     interruption = speak(engines.tts, "Sorry, stop. Where is the pool?")
     audio = np.concatenate([silence(0.5), question, silence(0.6)])
-    conversation, events = run_session(settings, store, engines, audio,
+    conversation, events = run_session(parley, audio,
                                        np.concatenate([interruption, silence(1.5)]))
     kinds = [type(e) for _, e in events]
     barge = next(e for _, e in events if isinstance(e, BargeIn))
@@ -71,12 +68,12 @@ def test_speaking_over_the_reply_cancels_it_within_300_ms(settings, store, engin
     assert sum(1 for k in kinds if k is Utterance) == 2
 
 
-def test_a_pause_mid_question_gives_one_answer_to_the_whole_question(settings, store, engines):
+def test_a_pause_mid_question_gives_one_answer_to_the_whole_question(parley, engines):
     first = speak(engines.tts, "Where is the library")
     second = speak(engines.tts, "and when does it close on Sunday?")
     # Long enough for an endpoint (and maybe the start of a reply), too short for a real answer.
     audio = np.concatenate([silence(0.5), first, silence(0.5), second, silence(1.5)])
-    conversation, events = run_session(settings, store, engines, audio)
+    conversation, events = run_session(parley, audio)
     # A reply to the first half may have started (and been dropped at once); the last one answers all.
     done = [e for _, e in events if isinstance(e, TurnDone)]
     user = done[-1].user.lower()

@@ -6,9 +6,8 @@ import asyncio
 import numpy as np
 import pytest
 
-from parley.hear.echo import EchoGuard
 from parley.events import SpeechStarted
-from parley.hear.listener import build_listener
+from parley.hear.echo import EchoGuard
 from tests.integration.speech import silence, speak
 
 FRAME = 320  # 20 ms at 16 kHz
@@ -67,8 +66,8 @@ def test_the_callers_voice_gets_through_while_the_avatar_talks(avatar_voice, cal
     assert len(passed) >= 0.9 * len(loud), (len(passed), len(loud))
 
 
-def _speech_started(settings, store, engines, mic_frames) -> bool:
-    listener = build_listener(settings, store, wait_for_partials=True)
+def _speech_started(parley, mic_frames) -> bool:
+    listener = parley.listener(wait_for_partials=True)
 
     async def run():
         async def source():
@@ -79,7 +78,7 @@ def _speech_started(settings, store, engines, mic_frames) -> bool:
     return any(isinstance(e, SpeechStarted) for e in asyncio.run(run()))
 
 
-def test_echo_starts_no_speech_in_the_listener_unless_the_guard_is_off(settings, store, engines, avatar_voice):
+def test_echo_starts_no_speech_in_the_listener_unless_the_guard_is_off(parley, avatar_voice):
     heard = echo_of(avatar_voice, gain=0.6)
-    assert _speech_started(settings, store, engines, frames(heard))  # unguarded, the echo is taken as speech
-    assert not _speech_started(settings, store, engines, guarded(avatar_voice, heard, EchoGuard()))
+    assert _speech_started(parley, frames(heard))  # unguarded, the echo is taken as speech
+    assert not _speech_started(parley, guarded(avatar_voice, heard, EchoGuard()))

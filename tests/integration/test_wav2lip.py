@@ -94,7 +94,7 @@ def test_mel_features():
     tone = (0.5 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
     mel = melspectrogram(tone)
     assert mel.shape == (80, 81) and mel.min() >= -4 and mel.max() <= 4
-    from parley.face.wav2lip.mel import _hz_to_mel, _mel_to_hz, FMAX, FMIN
+    from parley.face.wav2lip.mel import FMAX, FMIN, _hz_to_mel, _mel_to_hz
 
     centres = _mel_to_hz(np.linspace(_hz_to_mel(FMIN), _hz_to_mel(FMAX), 82))[1:-1]
     assert abs(centres[int(np.argmax(mel[:, 40]))] - 1000) < 60  # the peak is in the 1 kHz band
@@ -104,10 +104,10 @@ def test_mel_features():
 
 
 def test_renderer_batches_and_pastes_inside_the_face_box(exported, engines):
-    from parley.face.wav2lip.renderer import Wav2LipRenderer
+    from parley.face.wav2lip.renderer import Wav2LipFace
 
     _, _, onnx_file = exported
-    renderer = Wav2LipRenderer(onnx_file, load_avatar("portrait"), fps=25, batch_size=8,
+    renderer = Wav2LipFace(onnx_file, load_avatar("portrait"), fps=25, batch_size=8,
                                providers=["CPUExecutionProvider"])
     speech = engines.tts.synthesize("Hello there.")
     frames = renderer.render(speech)

@@ -13,11 +13,11 @@ import pytest
 from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from parley.face.avatars import load_avatar
 from parley.config import WhipTarget
-from parley.face.warp import PortraitRenderer
+from parley.face.avatars import load_avatar
+from parley.face.warp import WarpFace
 from parley.live.broadcast import BroadcastError, WhipPublisher
-from parley.live.media import AvatarAudioTrack, AvatarVideoTrack, Playout
+from parley.live.media import AvatarAudioTrack, AvatarVideoTrack, MediaClock
 
 TOKEN = "s3cret"
 
@@ -80,8 +80,8 @@ async def serving(whip: WhipEndpoint):
 
 
 def _tracks():
-    playout = Playout()
-    return AvatarAudioTrack(playout), AvatarVideoTrack(playout, PortraitRenderer(load_avatar("portrait"), fps=30))
+    playout = MediaClock()
+    return AvatarAudioTrack(playout), AvatarVideoTrack(playout, WarpFace(load_avatar("portrait"), fps=30))
 
 
 def test_the_avatar_is_published_over_whip_and_ended_with_delete(loopback_ice):

@@ -18,6 +18,7 @@ import pytest
 
 from tests.triton.server import ROOT, TritonServer
 
+
 def cpu_repository(dest: Path) -> Path:
     """model_repository/cpu copied to ``dest``, with a random-weight Wav2Lip as the lipsync model."""
     shutil.copytree(ROOT / "model_repository" / "cpu", dest, ignore=shutil.ignore_patterns("__pycache__"))

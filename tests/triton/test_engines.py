@@ -11,13 +11,14 @@ import pytest
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
+from parley.assemble import Engines, Parley
 from parley.config import load_settings
-from parley.engines import engine_class
-from parley.events import SpokenChunk, TextDelta, TurnDone
-from parley.models.store import ModelStore
+from parley.events import TextDelta, TurnDone
 from parley.interfaces import CancelToken
-from parley.reply.conversation import Conversation, Engines, build_engines
-from tests.conftest import write_stack
+from parley.models.store import ModelStore
+from parley.reply.conversation import Conversation
+from parley.speak.speech import SpokenChunk
+from tests.conftest import DETERMINISTIC, write_stack
 from tests.integration.speech import speak, wer
 from tests.triton.server import ROOT, TritonServer
 
@@ -26,8 +27,6 @@ pytestmark = pytest.mark.triton
 QUESTION = "Hello! Where is the library?"
 LONG_QUESTION = "Tell me about every building on campus, one by one."
 SPOKEN = "Where is the library, and when does it close on Sundays?"
-# Greedy decoding and noise-free Piper: a model gives the same output in either place, run after run.
-DETERMINISTIC = {"llm.temperature": 0.0, "llm.seed": 1, "tts.noise_scale": 0.0, "tts.noise_w_scale": 0.0}
 STAGES = ("llm", "tts", "asr")
 
 
@@ -63,21 +62,19 @@ def stack(triton_server, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def remote(stack):
-    store = ModelStore(stack.registry)
-    engines = build_engines(stack, store)
-    asr = engine_class("asr", "triton").from_settings(stack, store)
-    yield engines, asr
-    for route in (engines.llm.route, engines.tts.route, asr.route):
-        route.close()
+    engines = Parley(stack, ModelStore(stack.registry)).engines
+    yield engines, engines.asr
+    engines.close()
 
 
 def in_process(engines: Engines) -> Engines:
     """The same models in-process: the fallbacks the Triton engines loaded from the same settings."""
-    return Engines(engines.llm.route.local, engines.tts.route.local, engines.visemes)
+    return Engines.given(engines.settings, llm=engines.llm.switch.backup, tts=engines.tts.switch.backup,
+                         visemes=engines.visemes)
 
 
 def routes(engines, asr):
-    return [engines.llm.route, engines.tts.route, asr.route]
+    return [engines.llm.switch, engines.tts.switch, asr.switch]
 
 
 def inferences(triton_server, model: str) -> int:
@@ -110,12 +107,12 @@ def spoken(events) -> list[SpokenChunk]:
 
 def test_a_turn_through_triton_is_the_in_process_turn(triton_server, stack, remote):
     engines, asr = remote
-    assert all(route.on_triton for route in routes(engines, asr))
+    assert all(route.on_primary for route in routes(engines, asr))
     local = in_process(engines)
 
     audio = speak(local.tts, SPOKEN)
     heard = asr.transcribe(audio, "Hartley Hall")
-    assert heard == asr.route.local.transcribe(audio, "Hartley Hall")
+    assert heard == asr.switch.backup.transcribe(audio, "Hartley Hall")
     edits, words = wer(SPOKEN, heard)
     assert edits <= 2, heard
 
@@ -142,17 +139,17 @@ def test_barge_in_cancels_the_served_reply(stack, remote, caplog):
         if deltas == 3:
             token.cancel("barge-in")
 
-    with caplog.at_level(logging.WARNING, logger="parley.triton"):
+    with caplog.at_level(logging.WARNING, logger="parley"):
         done = turn(stack, engines, LONG_QUESTION, on_event=barge_in_at_third_piece, cancel=token)[-1]
         assert done.timings.interrupted and deltas <= 4
         # A cancelled turn is not a failure: the stages stay on Triton, which answers the next turn.
         assert turn(stack, engines, QUESTION)[-1].reply
-    assert not caplog.records and all(route.on_triton for route in routes(engines, asr))
+    assert not caplog.records and all(route.on_primary for route in routes(engines, asr))
 
 
 def test_killing_triton_mid_turn_falls_back_and_the_probe_moves_back(triton_server, stack, remote, caplog):
     engines, asr = remote
-    assert all(route.on_triton for route in routes(engines, asr))
+    assert all(route.on_primary for route in routes(engines, asr))
     expected = turn(stack, in_process(engines), LONG_QUESTION)[-1].reply
     said_before_kill: list[str] = []
 
@@ -161,7 +158,7 @@ def test_killing_triton_mid_turn_falls_back_and_the_probe_moves_back(triton_serv
             said_before_kill.append(event.text)
             triton_server.kill()
 
-    with caplog.at_level(logging.WARNING, logger="parley.triton"):
+    with caplog.at_level(logging.WARNING, logger="parley"):
         events = turn(stack, engines, LONG_QUESTION, on_event=kill_at_first_piece)
         done = events[-1]
         assert isinstance(done, TurnDone) and not done.timings.interrupted
@@ -169,22 +166,22 @@ def test_killing_triton_mid_turn_falls_back_and_the_probe_moves_back(triton_serv
         assert done.reply == expected and said_before_kill
         assert "".join(e.text for e in events if isinstance(e, TextDelta)).strip() == expected
         failures = [r.getMessage() for r in caplog.records if "failed (" in r.getMessage()]
-        assert any(m.startswith("llm: Triton failed (") for m in failures), failures
-        assert not engines.llm.route.on_triton and not engines.tts.route.on_triton
+        assert any(m.startswith(f"llm: Triton at {stack.stack.triton.url} failed (") for m in failures), failures
+        assert not engines.llm.switch.on_primary and not engines.tts.switch.on_primary
 
         # While it is down every stage answers in-process, listening included.
         assert "library" in asr.transcribe(speak(engines.tts, SPOKEN)).lower()
-        assert not asr.route.on_triton
+        assert not asr.switch.on_primary
 
         triton_server.restart()
         deadline = time.monotonic() + 30
-        while not all(r.on_triton for r in routes(engines, asr)) and time.monotonic() < deadline:
+        while not all(r.on_primary for r in routes(engines, asr)) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert all(r.on_triton for r in routes(engines, asr))
+        assert all(r.on_primary for r in routes(engines, asr))
     back = [r.getMessage() for r in caplog.records if "ready again; back on Triton" in r.getMessage()]
     assert sorted(m.split(":")[0] for m in back) == ["asr", "llm", "tts"]
 
     served = {m: inferences(triton_server, m) for m in ("llm", "tts")}
     assert turn(stack, engines, QUESTION)[-1].reply
     assert all(inferences(triton_server, m) > served[m] for m in served)
-    assert not [t for t in threading.enumerate() if t.name.startswith("triton-probe-")]
+    assert not [t for t in threading.enumerate() if t.name.startswith("probe-")]

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from parley.hear.audio import resample
-from parley.events import PhonemeTiming, SpeechSegment
-from parley.hear.vad import CHUNK, CONTEXT, SileroVAD
+from parley.hear.vad import CHUNK, CONTEXT
+from parley.speak.speech import PhonemeTiming, SpeechSegment
 from parley.speak.visemes import CoarticulatedVisemes, frame_count
 
 grpcclient = pytest.importorskip("tritonclient.grpc")
@@ -99,9 +99,9 @@ def test_asr_transcribes_the_spoken_sentence_with_and_without_a_prompt(client, s
         assert "library" in transcript.lower() and "sunday" in transcript.lower()
 
 
-def test_vad_steps_match_the_in_process_vad(client, spoken, settings, store):
+def test_vad_steps_match_the_in_process_vad(client, spoken, engines):
     audio = np.concatenate([np.zeros(8000, np.float32), resample(spoken["AUDIO"], int(spoken["SAMPLE_RATE"][0]))])
-    local = SileroVAD.from_settings(settings, store).feed(audio)
+    local = engines.vad().feed(audio)
     h = c = np.zeros((1, 1, 128), np.float32)
     context = np.zeros(CONTEXT, np.float32)
     served = []

@@ -1,6 +1,6 @@
 from parley.config import VADConfig
-from parley.hear.endpoint import Endpointer
 from parley.events import SpeechEnded, SpeechPaused, SpeechStarted
+from parley.hear.endpoint import Endpointer
 
 CHUNK = 0.032
 

@@ -3,20 +3,22 @@
 import numpy as np
 import pytest
 
-from parley.face.avatars import load_avatar
 from parley.config import ConfigError
-from parley.events import VisemeTrack
-from parley.face.warp import PortraitRenderer
+from parley.face.avatars import load_avatar
 from parley.face.video import frame_count, frames_on_clock
+from parley.face.warp import WarpFace
+from parley.speak.speech import SpeechSegment, SpokenChunk, VisemeTrack
 
 
 @pytest.fixture(scope="module")
 def renderer():
-    return PortraitRenderer(load_avatar("portrait"), fps=30)
+    return WarpFace(load_avatar("portrait"), fps=30)
 
 
 def still(n=30, **curves):
-    return VisemeTrack(fps=30, duration=n / 30, spans=[], curves={k: [v] * n for k, v in curves.items()})
+    """A chunk of silence whose mouth holds ``curves`` for ``n`` frames."""
+    track = VisemeTrack(fps=30, duration=n / 30, spans=[], curves={k: [v] * n for k, v in curves.items()})
+    return SpokenChunk(SpeechSegment("", np.zeros(n * 16000 // 30, np.float32), 16000, []), track)
 
 
 def mouth_openness(renderer, frame, t):
@@ -64,15 +66,15 @@ def test_late_frames_are_skipped_never_queued(renderer):
         fps = 30
         now = 0.0
 
-        def frame(self, t, track):
+        def frame(self, t, chunk=None, chunk_t=None):
             self.now += 1.6 / self.fps
-            return renderer.frame(t, track)
+            return renderer.frame(t, chunk, chunk_t)
 
     slow = SlowRenderer()
-    track = still(n=30)
+    chunk = still(n=30)
     skipped = []
-    shown = [i for i, _ in frames_on_clock(slow, track, lambda: slow.now, skipped)]
-    assert shown and skipped and sorted(shown + skipped) == list(range(frame_count(track.duration, 30)))
+    shown = [i for i, _ in frames_on_clock(slow, chunk, lambda: slow.now, skipped)]
+    assert shown and skipped and sorted(shown + skipped) == list(range(frame_count(chunk.speech.duration, 30)))
     assert 0.5 < len(shown) / 30 < 0.75  # about one frame in 1.6 is shown, each on its own time
 
 

@@ -1,12 +1,12 @@
-"""The two PlayoutClocks: the wall-clock model and the live media playout."""
+"""The two SpeechOutputs: the wall-clock model and the live media clock."""
 
 import time
 
 import numpy as np
 
-from parley.events import PhonemeTiming, SpeechSegment, SpokenChunk, VisemeTrack
-from parley.live.media import FRAME, RATE, Playout
-from parley.reply.voice_session import WallClockPlayout
+from parley.live.media import FRAME, RATE, MediaClock
+from parley.speak.output import WallClockOutput
+from parley.speak.speech import PhonemeTiming, SpeechSegment, SpokenChunk, VisemeTrack
 
 
 def chunk(text, seconds, rate=16000):
@@ -15,7 +15,7 @@ def chunk(text, seconds, rate=16000):
 
 
 def test_media_playout_hears_what_was_sent():
-    playout = Playout()
+    playout = MediaClock()
     playout.add(chunk("old reply.", 0.1))
     for _ in range(10):
         playout.next_audio()
@@ -34,13 +34,13 @@ def test_media_playout_hears_what_was_sent():
 
 
 def test_media_playout_is_silent_when_idle_and_counts_samples():
-    playout = Playout()
+    playout = MediaClock()
     assert np.all(playout.next_audio() == 0) and playout.samples_sent == FRAME and playout.mouth() is None
     assert RATE == 48000
 
 
 def test_wall_clock_playout_models_back_to_back_chunks():
-    playout = WallClockPlayout()
+    playout = WallClockOutput()
     mark = playout.mark()
     playout.add(chunk("One.", 0.15))
     playout.add(chunk("Two.", 0.15))

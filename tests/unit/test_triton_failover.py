@@ -1,17 +1,20 @@
-"""The Triton engines with no server at the address: config checks, the switch to the in-process
-engine, and how a reply cut off mid-stream is continued. Against a real server: tests/triton."""
+"""The Triton engines with no server at the address: config checks, the fallback adapter's switch to
+the in-process engine, and how a reply cut off mid-stream is continued. Against a real server:
+tests/triton."""
 
 import logging
 import socket
 
 import pytest
 
+from parley.assemble import Parley
 from parley.config import ConfigError, load_settings
 from parley.engines import engine_class
-from parley.engines.triton.client import TritonUnavailable
-from parley.engines.triton.llm import continuation, load_tokenizer
-from parley.models.store import ModelStore
+from parley.engines.llama_cpp import continuation
+from parley.engines.triton.llm import load_tokenizer
+from parley.errors import EngineUnavailable
 from parley.interfaces import CancelToken, Prompt
+from parley.models.store import ModelStore
 from tests.conftest import write_stack
 
 
@@ -53,32 +56,30 @@ def test_fallback_true_false_and_lists(tmp_path):
 def test_unreachable_triton_speaks_and_listens_in_process(tmp_path, caplog):
     settings = triton_stack(tmp_path)
     store = ModelStore(settings.registry)
-    with caplog.at_level(logging.WARNING, logger="parley.triton"):
-        tts = engine_class("tts", "triton").from_settings(settings, store)
-        asr = engine_class("asr", "triton").from_settings(settings, store)
+    engines = Parley(settings, store).engines
+    with caplog.at_level(logging.WARNING, logger="parley"):
+        tts, asr = engines.tts, engines.asr
     lines = [r.getMessage() for r in caplog.records]
     assert any(m.startswith("tts: Triton not ready at 127.0.0.1:") and "in-process piper" in m for m in lines)
     assert any(m.startswith("asr: Triton not ready") and "in-process faster_whisper" in m for m in lines)
-    assert not tts.route.on_triton and not asr.route.on_triton
+    assert not tts.switch.on_primary and not asr.switch.on_primary
 
-    local = engine_class("tts", "piper").from_settings(settings, store)
+    local = engine_class("tts", "piper").from_settings(settings, store)  # a fresh voice: the same noise
     speech = tts.synthesize("The library opens at nine.")
     assert speech.audio.shape == local.synthesize("The library opens at nine.").audio.shape
     assert tts.sample_rate == local.sample_rate == speech.sample_rate
     from parley.hear.audio import resample
 
     assert "library" in asr.transcribe(resample(speech.audio, speech.sample_rate)).lower()
-    tts.route.close()
-    asr.route.close()
+    engines.close()
 
 
 def test_without_fallback_a_failure_names_the_stage_and_server(tmp_path):
     settings = triton_stack(tmp_path, fallback=["asr"])
-    tts = engine_class("tts", "triton")
-    with pytest.raises(TritonUnavailable) as err:
-        tts.from_settings(settings, ModelStore(settings.registry))  # its first request finds no server
-    msg = str(err.value)
-    assert msg.startswith(f"tts: Triton at {settings.stack.triton.url} failed (") and "fallback does not include tts" in msg
+    tts = Parley(settings).engines.tts  # no fallback: the Triton engine itself
+    with pytest.raises(EngineUnavailable) as err:
+        tts.synthesize("Hello.")
+    assert str(err.value).startswith(f"tts: Triton at {settings.stack.triton.url} failed (")
 
 
 @pytest.fixture(scope="module")
@@ -103,23 +104,23 @@ def test_unreachable_triton_llm_counts_and_streams_as_in_process(tmp_path):
     path = write_stack(tmp_path, **{"llm.engine": "triton", "llm.temperature": 0.0,
                                     "triton": {"url": f"127.0.0.1:{closed_port()}"}})
     settings = load_settings(path)
-    llm = engine_class("llm", "triton").from_settings(settings, ModelStore(settings.registry))
-    local = llm.route.local
+    llm = Parley(settings).engines.llm
+    local = llm.switch.backup
     text = "Hartley Hall opens at 8 am; the café — and the library — close at 10 pm."
     assert llm.count_tokens(text) == local.count_tokens(text) and llm.context_size == local.context_size
     prompt = Prompt(text="Visitor: Where is the library?\nAda:", stop=["\n"])
     assert "".join(llm.stream(prompt, 12, CancelToken())) == "".join(local.stream(prompt, 12, CancelToken()))
-    llm.route.close()
+    llm.close()
 
 
 def test_an_llm_without_fallback_fails_the_turn_with_a_message(tmp_path):
     path = write_stack(tmp_path, **{"llm.engine": "triton",
                                     "triton": {"url": f"127.0.0.1:{closed_port()}", "fallback": False}})
     settings = load_settings(path)
-    llm = engine_class("llm", "triton").from_settings(settings, ModelStore(settings.registry))
-    assert llm.route.local is None
+    llm = Parley(settings).engines.llm
+    assert not hasattr(llm, "switch")  # the Triton engine itself, no fallback
     llm.prefill(Prompt(text="Hi"))  # only a head start: skipped, with a warning
-    with pytest.raises(TritonUnavailable, match="^llm: Triton at 127.0.0.1:[0-9]+ failed"):
+    with pytest.raises(EngineUnavailable, match="^llm: Triton at 127.0.0.1:[0-9]+ failed"):
         list(llm.stream(Prompt(text="Hi"), 4, CancelToken()))
 
 

@@ -1,5 +1,6 @@
 """Engines by name. The stack config picks one per stage; importing is lazy so an engine's heavy
-dependencies (llama.cpp, onnxruntime, a Triton client) load only when that engine is used."""
+dependencies (llama.cpp, onnxruntime, a Triton client) load only when that engine is used.
+``parley.assemble`` loads them, wrapping a served engine in its fallback."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ _ENGINES: dict[str, dict[str, str]] = {
 }
 
 ENGINE_NAMES: dict[str, list[str]] = {kind: sorted(names) for kind, names in _ENGINES.items()}
+
+# The in-process engine of each stage that serves the same model as Triton (same stack settings):
+# the fallback while Triton is unreachable.
+IN_PROCESS = {"llm": "llama_cpp", "tts": "piper", "asr": "faster_whisper"}
 
 
 def engine_class(kind: str, name: str) -> type:

@@ -24,6 +24,7 @@ from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
 
 from parley.config import ASRConfig
+from parley.hear.audio import SAMPLE_RATE
 
 FULL_WINDOW_FRAMES = 3000  # Whisper's 30 s of 10 ms feature frames
 MAX_TOKENS = 224  # half of Whisper's text context, the rest is for the prompt
@@ -31,7 +32,7 @@ REPETITION_PENALTY = 1.1
 
 
 class FasterWhisperEngine:
-    sample_rate = 16000
+    sample_rate = SAMPLE_RATE
 
     def __init__(self, model_dir, config: ASRConfig) -> None:
         self.config = config

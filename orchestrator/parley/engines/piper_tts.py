@@ -12,8 +12,8 @@ from piper.config import PiperConfig
 
 from parley.config import TTSConfig
 from parley.errors import ParleyError
-from parley.events import PhonemeTiming, SpeechSegment
 from parley.interfaces import CancelToken
+from parley.speak.speech import PhonemeTiming, SpeechSegment
 
 
 class AlignmentMissing(ParleyError, RuntimeError):

@@ -14,22 +14,22 @@ from pathlib import Path
 import av
 import numpy as np
 
-from parley.events import VisemeTrack
-from parley.interfaces import FaceRenderer
+from parley.interfaces import Face
+from parley.speak.speech import SpokenChunk
 from parley.speak.visemes import frame_count
 
 
-def frames_on_clock(renderer: FaceRenderer, track: VisemeTrack, clock: Callable[[], float] | None = None,
+def frames_on_clock(face: Face, chunk: SpokenChunk, clock: Callable[[], float] | None = None,
                     skipped: list[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (index, frame) for each frame time of ``track``; with a ``clock`` (seconds since the
+    """Yield (index, frame) for each frame time of ``chunk``; with a ``clock`` (seconds since the
     audio started), frames whose display slot has passed are skipped and their index recorded."""
-    fps = renderer.fps
-    for i in range(frame_count(track.duration, fps)):
+    fps = face.fps
+    for i in range(frame_count(chunk.speech.duration, fps)):
         if clock is not None and clock() >= (i + 1) / fps:
             if skipped is not None:
                 skipped.append(i)
             continue
-        yield i, renderer.frame(i / fps, track)
+        yield i, face.frame(i / fps, chunk)
 
 
 def write_mp4(path: Path, frames: Iterable[np.ndarray], fps: float, audio: np.ndarray, sample_rate: int) -> None:

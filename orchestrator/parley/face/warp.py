@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from parley.face.avatars import Avatar
-from parley.events import VisemeTrack
+from parley.speak.speech import SpokenChunk, VisemeTrack
 
 
 def _gauss(d2: np.ndarray, sigma: float) -> np.ndarray:
@@ -26,8 +26,8 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
     return (x * x * (3 - 2 * x)).astype(np.float32)
 
 
-class PortraitRenderer:
-    """``FaceRenderer`` for portrait avatars. ``frame(t, track)`` returns an RGB uint8 image."""
+class WarpFace:
+    """The ``Face`` of a portrait avatar: the photo warped by the viseme curves."""
 
     def __init__(self, avatar: Avatar, fps: float = 30.0, seed: int = 0) -> None:
         bgr = cv2.imread(str(avatar.image_path), cv2.IMREAD_COLOR)
@@ -137,10 +137,11 @@ class PortraitRenderer:
             "round": c("mouthFunnel") + 0.5 * c("mouthPucker"),
         }
 
-    def frame(self, t: float, track: VisemeTrack | None = None, track_t: float | None = None) -> np.ndarray:
-        """The face at time ``t`` (head motion, blinks); the mouth from ``track`` at ``track_t``
-        (default ``t``), so a live session can keep one clock for life and one per reply."""
-        k = self.mouth_controls(t if track_t is None else track_t, track)
+    def frame(self, t: float, chunk: SpokenChunk | None = None, chunk_t: float | None = None) -> np.ndarray:
+        """The face at time ``t`` (head motion, blinks); the mouth saying ``chunk`` at ``chunk_t``
+        (default ``t``), so a live session can keep one clock for life and one per chunk."""
+        track = chunk.visemes if chunk is not None else None
+        k = self.mouth_controls(t if chunk_t is None else chunk_t, track)
         xx, yy = self._grid
         a = self._head_affine(t)
         fx = a[0, 0] * xx + a[0, 1] * yy + a[0, 2]

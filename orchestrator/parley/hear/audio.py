@@ -25,10 +25,11 @@ class AudioDecodeError(ParleyError, ValueError):
 
 
 class Resampler:
-    """Converts av.AudioFrame of any format to float32 mono at 16 kHz, keeping resampler state."""
+    """Converts av.AudioFrame of any format to float32 mono at ``rate`` (the ASR's 16 kHz unless
+    told), keeping resampler state from frame to frame."""
 
-    def __init__(self) -> None:
-        self._resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+    def __init__(self, rate: int = SAMPLE_RATE) -> None:
+        self._resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
 
     def convert(self, frame: av.AudioFrame | None) -> np.ndarray:
         """Resample one frame (``None`` flushes what the resampler holds back)."""
@@ -36,11 +37,13 @@ class Resampler:
         return np.concatenate(out).astype(np.float32, copy=False) if out else np.zeros(0, np.float32)
 
 
-def resample(audio: np.ndarray, rate: int) -> np.ndarray:
-    """Mono float32 audio at ``rate`` → 16 kHz (for audio already in memory, e.g. TTS output)."""
+def resample(audio: np.ndarray, rate: int, to: int = SAMPLE_RATE) -> np.ndarray:
+    """Mono float32 audio at ``rate`` → ``to`` (for audio already in memory, e.g. TTS output)."""
+    if rate == to:
+        return audio.astype(np.float32, copy=False)
     frame = av.AudioFrame.from_ndarray(audio.astype(np.float32, copy=False)[None, :], format="flt", layout="mono")
     frame.sample_rate = rate
-    resampler = Resampler()
+    resampler = Resampler(to)
     return np.concatenate([resampler.convert(frame), resampler.convert(None)])
 
 

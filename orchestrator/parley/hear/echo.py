@@ -7,15 +7,14 @@ silences microphone frames that are a copy of it: frames that end a stretch of m
 (``span_s``) whose normalised cross-correlation with the sent audio, at some delay up to
 ``max_delay_s``, is high. The caller's own voice does not correlate with the avatar's, so it gets
 through even while the avatar talks; over the span, a caller talking over the echo also lowers the
-correlation. Measured on Piper speech (tests/integration/test_echo.py): a 400 ms span scores an
-echo at 0.66 or more, different speech by the same voice at 0.39 at most; 200 ms spans overlap.
+correlation. Why the span and threshold are what they are: docs/live.md (echo guard).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-RATE = 16000
+from parley.hear.audio import SAMPLE_RATE as RATE
 
 
 class EchoGuard:

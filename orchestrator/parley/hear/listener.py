@@ -19,13 +19,12 @@ from collections.abc import AsyncIterable, AsyncIterator
 
 import numpy as np
 
-from parley.hear.audio import SAMPLE_RATE
-from parley.config import ASRConfig, Settings, VADConfig
-from parley.hear.endpoint import Endpointer
-from parley.engines import engine_class
+from parley.config import ASRConfig, VADConfig
 from parley.events import PartialTranscript, SpeechEnded, SpeechPaused, SpeechStarted, Utterance
-from parley.interfaces import ASREngine
+from parley.hear.audio import SAMPLE_RATE
+from parley.hear.endpoint import Endpointer
 from parley.hear.vad import CHUNK, CHUNK_SECONDS, SileroVAD
+from parley.interfaces import ASREngine
 
 _MIN_PARTIAL_SECONDS = 0.5
 
@@ -208,12 +207,3 @@ class Listener:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
 
-
-def build_listener(settings: Settings, store, wait_for_partials: bool = False,
-                   asr: ASREngine | None = None) -> Listener:
-    """A listener for one stream; pass ``asr`` to share one loaded speech recogniser between many."""
-    stack = settings.stack
-    asr = asr or engine_class("asr", stack.asr.engine).from_settings(settings, store)
-    vad = SileroVAD.from_settings(settings, store)
-    prompt = ", ".join(settings.persona.vocabulary) or None
-    return Listener(vad, asr, stack.vad, stack.asr, prompt, wait_for_partials)

@@ -11,25 +11,29 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 
+from parley.hear.audio import SAMPLE_RATE
+
 CHUNK = 512  # samples at 16 kHz: 32 ms
 CONTEXT = 64
-CHUNK_SECONDS = CHUNK / 16000
+CHUNK_SECONDS = CHUNK / SAMPLE_RATE
+
+
+def load_model(model_file: Path) -> onnxruntime.InferenceSession:
+    """The network, loaded once and shared: each stream keeps its own state in a ``SileroVAD``."""
+    options = onnxruntime.SessionOptions()
+    # A chunk is tiny: more threads only add synchronisation cost.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
 
 
 class SileroVAD:
-    def __init__(self, model_file: Path) -> None:
-        options = onnxruntime.SessionOptions()
-        # ~0.2 ms a chunk: more threads only add synchronisation cost.
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
-        self.reset()
+    """One stream's voice activity: its own recurrent state over a shared model."""
 
-    @classmethod
-    def from_settings(cls, settings, store) -> "SileroVAD":
-        name = settings.stack.vad.model
-        return cls(store.require(name) / settings.registry.get(name, "vad").files[0].name)
+    def __init__(self, model: onnxruntime.InferenceSession | Path) -> None:
+        self.session = model if isinstance(model, onnxruntime.InferenceSession) else load_model(model)
+        self.reset()
 
     def reset(self) -> None:
         self._h = np.zeros((1, 1, 128), np.float32)

@@ -1,7 +1,7 @@
 """The web server: the demo page, session links, and WebRTC offers (aiohttp + aiortc).
 
-Engines are loaded once and shared by every session (the LLM serves one generation at a time);
-each session has its own VAD state, history, queues and media.
+Engines are loaded once (``parley.assemble``) and shared by every call; each call has its own VAD
+state, history, queues and media.
 """
 
 from __future__ import annotations
@@ -14,35 +14,28 @@ from pathlib import Path
 
 from aiohttp import web
 
+from parley.assemble import Parley
+from parley.config import ConfigError
 from parley.face.avatars import GLBAvatar, load_avatar
-from parley.config import ConfigError, Settings
 from parley.hear.echo import EchoGuard
-from parley.engines import engine_class
-from parley.face.warp import PortraitRenderer
-from parley.hear.listener import build_listener
-from parley.models.store import ModelStore
 from parley.live.broadcast import Broadcast, BroadcastError
 from parley.live.broadcast.janus import JanusError
+from parley.live.call import Call
 from parley.live.ladder import Ladder
-from parley.live.media import Playout
-from parley.live.call import LiveSession
+from parley.live.media import MediaClock
 from parley.live.tokens import TokenError, Tokens
-from parley.reply.conversation import Conversation, build_engines
-from parley.reply.voice_session import VoiceSession
 
 REPO = Path(__file__).resolve().parents[3]
 log = logging.getLogger("parley.live")
 
 
 class Server:
-    def __init__(self, settings: Settings, store: ModelStore) -> None:
-        self.settings = settings
+    def __init__(self, parley: Parley) -> None:
+        self.parley = parley
+        self.settings = settings = parley.settings
         stack = settings.stack
-        self.engines = build_engines(settings, store)
-        Conversation(settings, self.engines).warm_up()  # llama.cpp keeps the persona prompt evaluated
-        self.store = store
-        self.asr = engine_class("asr", stack.asr.engine).from_settings(settings, store)
-        self.avatar = load_avatar(stack.face.avatar)
+        parley.warm_up()  # llama.cpp keeps the persona prompt evaluated
+        self.avatar = parley.avatar()
         if isinstance(self.avatar, GLBAvatar):
             raise ConfigError(f"{settings.path}: face.avatar: {self.avatar.name} is a 3D avatar; the live video "
                               "needs a portrait (the 3D avatar is played in the browser)")
@@ -51,17 +44,15 @@ class Server:
             raise ConfigError(f"{settings.path}: face.avatar3d: {self.head3d.name} is a portrait; the 3D view "
                               "needs a GLB avatar (e.g. head3d)")
         self.tokens = Tokens()
-        self.sessions: dict[str, LiveSession] = {}
+        self.face = parley.face(self.avatar)
+        self.sessions: dict[str, Call] = {}
 
-    def new_session(self, session_id: str) -> LiveSession:
+    def new_session(self, session_id: str) -> Call:
         stack = self.settings.stack
-        listener = build_listener(self.settings, self.store, asr=self.asr)
         echo = EchoGuard() if stack.turn_taking.echo_guard else None
-        playout = Playout(on_sent=echo.sent if echo else None)
-        voice = VoiceSession(Conversation(self.settings, self.engines), listener, stack.turn_taking, playout)
-        return LiveSession(session_id, voice, playout, PortraitRenderer(self.avatar, fps=stack.visemes.fps),
-                           Broadcast(stack.broadcast, session_id, fps=stack.visemes.fps), Ladder(stack.face.ladder),
-                           echo)
+        clock = MediaClock(on_sent=echo.sent if echo else None)
+        return Call(session_id, self.parley.voice_session(clock), clock, self.face,
+                    Broadcast(stack.broadcast, session_id, fps=stack.visemes.fps), Ladder(stack.face.ladder), echo)
 
     # --- routes --------------------------------------------------------------------------------
 
@@ -125,7 +116,7 @@ class Server:
             raise web.HTTPBadRequest(text=f"send a JSON object with {', '.join(keys)}") from None
         return body
 
-    def _watched(self, token) -> LiveSession:
+    def _watched(self, token) -> Call:
         try:
             session_id = self.tokens.check(token, role="viewer")
         except TokenError as exc:
@@ -164,7 +155,7 @@ class Server:
             raise web.HTTPBadRequest(text=f"the answer was not accepted: {exc}") from None
         return web.json_response({"ok": True})
 
-    async def _forget_when_closed(self, session: LiveSession) -> None:
+    async def _forget_when_closed(self, session: Call) -> None:
         await session.closed.wait()
         if self.sessions.get(session.id) is session:
             del self.sessions[session.id]
@@ -196,7 +187,8 @@ def _offer_only(addresses: list[str]) -> None:
         a for a in addresses if (":" in a and use_ipv6) or (":" not in a and use_ipv4)]
 
 
-def serve(settings: Settings, store: ModelStore, host: str | None = None, port: int | None = None) -> None:
+def serve(parley: Parley, host: str | None = None, port: int | None = None) -> None:
+    settings = parley.settings
     cfg = settings.stack.server
     if cfg.ice_addresses:
         _offer_only(cfg.ice_addresses)
@@ -206,7 +198,7 @@ def serve(settings: Settings, store: ModelStore, host: str | None = None, port: 
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_context.load_cert_chain(cfg.tls_cert, cfg.tls_key)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    server = Server(settings, store)
+    server = Server(parley)
     scheme = "https" if ssl_context else "http"
     print(f"Parley: {settings.persona.name} at {scheme}://{host}:{port}/", flush=True)
     web.run_app(server.app(), host=host, port=port, ssl_context=ssl_context, print=None)

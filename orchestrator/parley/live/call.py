@@ -1,6 +1,6 @@
-"""One caller's live session: a WebRTC peer, the voice loop, and the avatar's media.
+"""One caller's live call: a WebRTC peer, the voice loop, and the avatar's media.
 
-    mic track ─► 16 kHz ─► echo guard ─► VoiceSession (VAD, ASR, LLM, TTS) ─► Playout ─► audio + video tracks
+    mic track ─► 16 kHz ─► echo guard ─► VoiceSession (VAD, ASR, LLM, TTS) ─► MediaClock ─► audio + video tracks
                                              │                                 │             │  (relay)
     data channel ◄── captions, timings, barge-in, visemes as each chunk starts ┘             ├─► caller
                  ◄── the face's rung (ladder, fed by the tracks' lateness)                    └─► broadcast
@@ -13,44 +13,44 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import asdict
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 
+from parley.events import ChunkPlaying, Event, FaceChanged, Problem
 from parley.hear.audio import Resampler
 from parley.hear.echo import EchoGuard
-from parley.events import (BargeIn, PartialTranscript, SpeechStarted, TextDelta, TurnDone, TurnFailed, Utterance,
-                           UtteranceIgnored, VisemeTrack)
+from parley.interfaces import Face
 from parley.live.broadcast import Broadcast
 from parley.live.ladder import Ladder
-from parley.live.media import AvatarAudioTrack, AvatarVideoTrack, Playout
+from parley.live.media import RATE, AvatarAudioTrack, AvatarVideoTrack, MediaClock
 from parley.reply.voice_session import VoiceSession
+from parley.speak.speech import SpokenChunk
 
 log = logging.getLogger("parley.session")
 MIC_TIMEOUT_S = 10.0
 VIEWS = {"2d": "warp2d", "3d": "browser3d"}  # the caller's view → the best rung the ladder may use
 
 
-class LiveSession:
-    def __init__(self, session_id: str, voice: VoiceSession, playout: Playout, renderer,
+class Call:
+    def __init__(self, session_id: str, voice: VoiceSession, clock: MediaClock, face: Face,
                  broadcast: Broadcast, ladder: Ladder, echo: EchoGuard | None = None) -> None:
         self.id = session_id
-        self.voice = voice  # feeds ``playout``: it is the voice session's PlayoutClock
-        self.playout = playout
-        playout.on_chunk_start = self._chunk_started
+        self.voice = voice  # feeds ``clock``: it is the voice session's SpeechOutput
+        self.clock = clock
+        clock.on_chunk_start = self._chunk_started
         self.ladder = ladder
-        self.audio = AvatarAudioTrack(self.playout, on_late=lambda ms: self._lateness("audio", ms))
+        self.audio = AvatarAudioTrack(self.clock, on_late=lambda ms: self._lateness("audio", ms))
         # Viewers still get the portrait while the caller watches the 3D head, unless the machine is behind.
-        self.video = AvatarVideoTrack(self.playout, renderer, on_late=lambda ms: self._lateness("video", ms),
+        self.video = AvatarVideoTrack(self.clock, face, on_late=lambda ms: self._lateness("video", ms),
                                       rendering=lambda: ladder.rung == "warp2d" or (
                                           bool(broadcast.live) and not ladder.degraded))
         # Caller and broadcast targets each get their own copy of the tracks; a slow one drops
         # frames on its own copy only.
         self.relay = MediaRelay()
         self.broadcast = broadcast
-        self.echo = echo  # fed by ``playout`` with what was sent
+        self.echo = echo  # fed by ``clock`` with what was sent
         self.pc = RTCPeerConnection()
         self.channel = None
         self._mic: asyncio.Queue = asyncio.Queue(maxsize=500)  # 10 s of 20 ms frames at most
@@ -70,7 +70,7 @@ class LiveSession:
             self.channel = channel
 
             def announce() -> None:
-                self.send({"type": "rung", "rung": self.ladder.rung, "reason": "start"})
+                self.send(FaceChanged(self.ladder.rung, "start"))
 
             if channel.readyState == "open":
                 announce()
@@ -82,17 +82,16 @@ class LiveSession:
                 try:
                     data = json.loads(message)
                 except (TypeError, ValueError):
-                    return self.send({"type": "error", "error": "messages are JSON objects"})
+                    return self.send(Problem("messages are JSON objects"))
                 if not isinstance(data, dict):
-                    return self.send({"type": "error", "error": "messages are JSON objects"})
+                    return self.send(Problem("messages are JSON objects"))
                 if data.get("type") == "text" and isinstance(data.get("text"), str):
-                    self.send({"type": "caption", "who": "caller", "text": data["text"], "final": True})
-                    asyncio.ensure_future(self.voice.typed(data["text"][:2000]))
+                    self._tasks.append(asyncio.ensure_future(self.voice.typed(data["text"][:2000])))
                 elif data.get("type") == "view" and data.get("view") in VIEWS:
                     self._rung_changed(self.ladder.set_top(VIEWS[data["view"]], time.perf_counter()))
                 else:
-                    self.send({"type": "error", "error": "unknown message; send {\"type\": \"text\", \"text\": ...} "
-                                                         "or {\"type\": \"view\", \"view\": \"2d\" | \"3d\"}"})
+                    self.send(Problem('unknown message; send {"type": "text", "text": ...} '
+                                      'or {"type": "view", "view": "2d" | "3d"}'))
 
         @pc.on("connectionstatechange")
         async def on_state():
@@ -112,9 +111,9 @@ class LiveSession:
     def _relayed(self, track):
         return self.relay.subscribe(track, buffered=False)
 
-    def send(self, message: dict) -> None:
+    def send(self, event: Event) -> None:
         if self.channel is not None and self.channel.readyState == "open":
-            self.channel.send(json.dumps(message))
+            self.channel.send(json.dumps(event.wire()))
 
     async def _pump_mic(self, track) -> None:
         resampler = Resampler()
@@ -142,13 +141,14 @@ class LiveSession:
     async def _run(self) -> None:
         try:
             async for event in self.voice.run(self._frames()):
-                self._dispatch(event)
+                if not isinstance(event, SpokenChunk):  # the media carries those
+                    self.send(event)
         except Exception:
             log.exception("session %s failed", self.id)
-            self.send({"type": "error", "error": "the session failed; reconnect"})
+            self.send(Problem("the session failed; reconnect"))
 
-    def _chunk_started(self, visemes: VisemeTrack, text: str) -> None:
-        self.send({"type": "visemes", "text": text, **visemes.to_dict()})
+    def _chunk_started(self, chunk: SpokenChunk) -> None:
+        self.send(ChunkPlaying(chunk.speech.text, chunk.visemes))
 
     def _lateness(self, kind: str, late_ms: float) -> None:
         self._rung_changed(self.ladder.observe(kind, late_ms, time.perf_counter()))
@@ -157,29 +157,11 @@ class LiveSession:
         if rung is not None:
             reason = self.ladder.changes[-1][2]
             log.info("session %s: face now %s (%s)", self.id, rung, reason)
-            self.send({"type": "rung", "rung": rung, "reason": reason})
-
-    def _dispatch(self, event) -> None:
-        if isinstance(event, TextDelta):
-            self.send({"type": "caption", "who": "avatar", "text": event.text, "final": False})
-        elif isinstance(event, TurnDone):
-            self.send({"type": "turn", "user": event.user, "reply": event.reply, "timings": event.timings.to_dict()})
-        elif isinstance(event, BargeIn):
-            self.send({"type": "barge_in", **asdict(event)})
-        elif isinstance(event, SpeechStarted):
-            self.send({"type": "speech", "state": "started", "at": event.start})
-        elif isinstance(event, PartialTranscript):
-            self.send({"type": "caption", "who": "caller", "text": event.text, "final": False})
-        elif isinstance(event, Utterance):
-            self.send({"type": "caption", "who": "caller", "text": event.text, "final": True})
-        elif isinstance(event, UtteranceIgnored):
-            self.send({"type": "speech", "state": "ignored", "reason": event.reason})
-        elif isinstance(event, TurnFailed):
-            self.send({"type": "error", "error": f"the reply failed: {event.error}"})
+            self.send(FaceChanged(rung, reason))
 
     def stats(self) -> dict:
         return {"frames_sent": self.video.frames_sent, "frames_skipped": self.video.frames_skipped,
-                "audio_seconds_sent": self.playout.samples_sent / 48000, "broadcast": self.broadcast.stats(),
+                "audio_seconds_sent": self.clock.samples_sent / RATE, "broadcast": self.broadcast.stats(),
                 "rung": self.ladder.rung, "rung_changes": len(self.ladder.changes),
                 "echo_frames_silenced": self.echo.frames_silenced if self.echo is not None else 0}
 

@@ -1,6 +1,6 @@
 """The avatar's outgoing media on one clock: the audio track is the clock, video follows it.
 
-``Playout`` holds the reply's audio (resampled to 48 kHz for Opus) with each chunk's viseme track.
+``MediaClock`` holds the reply's audio (resampled to 48 kHz for Opus) with each chunk's viseme track.
 The audio track takes 20 ms from it per frame, silence when there is nothing to say; the media
 time is the number of samples sent. The video track renders, for each frame, the face at the
 position the audio has reached, so a video frame that is late shows the current mouth, never an
@@ -20,8 +20,9 @@ import av
 import numpy as np
 from aiortc import MediaStreamTrack
 
-from parley.events import SpokenChunk, VisemeTrack
-from parley.face.warp import PortraitRenderer
+from parley.hear.audio import resample
+from parley.interfaces import Face
+from parley.speak.speech import SpokenChunk
 
 RATE = 48000
 FRAME = 960  # 20 ms
@@ -30,30 +31,29 @@ STILL_S = 0.5  # a still frame this often while the browser draws the face (or t
 
 
 def _to_48k(audio: np.ndarray, rate: int) -> np.ndarray:
-    frame = av.AudioFrame.from_ndarray(audio.astype(np.float32)[None, :], format="flt", layout="mono")
-    frame.sample_rate = rate
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
-    out = [f.to_ndarray().reshape(-1) for f in resampler.resample(frame) + resampler.resample(None)]
-    return np.concatenate(out) if out else np.zeros(0, np.int16)
+    return (np.clip(resample(audio, rate, to=RATE), -1.0, 1.0) * 32767.0).astype(np.int16)
 
 
 @dataclass
 class _Queued:
     pcm: np.ndarray  # int16 at 48 kHz; emptied once sent or dropped
-    visemes: VisemeTrack
-    text: str
+    chunk: SpokenChunk
     sent: int = 0  # samples already sent
 
+    @property
+    def text(self) -> str:
+        return self.chunk.speech.text
 
-class Playout:
-    """The live ``PlayoutClock`` (parley.reply.voice_session): what the caller hears is what has been sent."""
+
+class MediaClock:
+    """The live ``SpeechOutput``: what the caller hears is what has been sent."""
 
     def __init__(self, history: int = 256, on_sent: Callable[[np.ndarray, int], None] | None = None) -> None:
         self._queue: deque[_Queued] = deque()
         self.on_sent = on_sent  # told every frame sent, silence too (the echo guard's time line)
         # Told when a chunk's first samples go out: a browser drawing the face itself starts its
         # viseme track then, so the mouth follows the audio the caller is about to hear.
-        self.on_chunk_start: Callable[[VisemeTrack, str], None] | None = None
+        self.on_chunk_start: Callable[[SpokenChunk], None] | None = None
         # The most recent chunks, numbered from 0 for ever: ``mark``/``heard`` positions.
         self._recent: deque[tuple[int, _Queued]] = deque(maxlen=history)
         self._added = 0
@@ -61,7 +61,7 @@ class Playout:
         self.started_at = time.perf_counter()
 
     def add(self, chunk: SpokenChunk) -> None:
-        queued = _Queued(_to_48k(chunk.speech.audio, chunk.speech.sample_rate), chunk.visemes, chunk.speech.text)
+        queued = _Queued(_to_48k(chunk.speech.audio, chunk.speech.sample_rate), chunk)
         self._queue.append(queued)
         self._recent.append((self._added, queued))
         self._added += 1
@@ -89,7 +89,7 @@ class Playout:
         while filled < FRAME and self._queue:
             head = self._queue[0]
             if head.sent == 0 and self.on_chunk_start is not None:
-                self.on_chunk_start(head.visemes, head.text)
+                self.on_chunk_start(head.chunk)
             take = min(FRAME - filled, len(head.pcm) - head.sent)
             out[filled : filled + take] = head.pcm[head.sent : head.sent + take]
             head.sent += take
@@ -102,20 +102,20 @@ class Playout:
             self.on_sent(out, RATE)
         return out
 
-    def mouth(self) -> tuple[VisemeTrack, float] | None:
-        """The viseme track being spoken and the time reached in it, or None when silent."""
+    def mouth(self) -> tuple[SpokenChunk, float] | None:
+        """The chunk being spoken and the time reached in it, or None when silent."""
         if not self._queue:
             return None
         head = self._queue[0]
-        return head.visemes, head.sent / RATE
+        return head.chunk, head.sent / RATE
 
 
 class AvatarAudioTrack(MediaStreamTrack):
     kind = "audio"
 
-    def __init__(self, playout: Playout, on_late: Callable[[float], None] | None = None) -> None:
+    def __init__(self, clock: MediaClock, on_late: Callable[[float], None] | None = None) -> None:
         super().__init__()
-        self.playout = playout
+        self.clock = clock
         self.on_late = on_late  # each packet's lateness in ms (the degradation ladder's input)
         self._start: float | None = None
         self._pts = 0
@@ -130,7 +130,7 @@ class AvatarAudioTrack(MediaStreamTrack):
                 await asyncio.sleep(delay)
             if self.on_late is not None:
                 self.on_late(max(0.0, -delay * 1000))
-        frame = av.AudioFrame.from_ndarray(self.playout.next_audio()[None, :], format="s16", layout="mono")
+        frame = av.AudioFrame.from_ndarray(self.clock.next_audio()[None, :], format="s16", layout="mono")
         frame.sample_rate = RATE
         frame.pts = self._pts
         frame.time_base = fractions.Fraction(1, RATE)
@@ -143,11 +143,11 @@ class AvatarVideoTrack(MediaStreamTrack):
 
     kind = "video"
 
-    def __init__(self, playout: Playout, renderer: PortraitRenderer, on_late: Callable[[float], None] | None = None,
+    def __init__(self, clock: MediaClock, face: Face, on_late: Callable[[float], None] | None = None,
                  rendering: Callable[[], bool] = lambda: True) -> None:
         super().__init__()
-        self.playout = playout
-        self.renderer = renderer
+        self.clock = clock
+        self.face = face
         self.on_late = on_late  # each frame's lateness in ms
         self.rendering = rendering
         self._start: float | None = None
@@ -156,16 +156,16 @@ class AvatarVideoTrack(MediaStreamTrack):
         self.frames_sent = 0
         self.frames_skipped = 0
 
-    def _render(self, t: float, visemes: VisemeTrack | None, track_t: float | None) -> av.VideoFrame:
+    def _render(self, t: float, chunk: SpokenChunk | None, chunk_t: float | None) -> av.VideoFrame:
         # Every encoder (the caller's, each broadcast's) shares this frame: converted once here, none of
         # them converts it again. (PyAV frames also must not be converted from two threads at once.)
-        image = self.renderer.frame(t, visemes, track_t)
-        if visemes is None:
+        image = self.face.frame(t, chunk, chunk_t)
+        if chunk is None:
             self._still = image
         return av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
 
     async def recv(self) -> av.VideoFrame:
-        fps = self.renderer.fps
+        fps = self.face.fps
         now = time.perf_counter()
         if self._start is None:
             self._start = now
@@ -184,10 +184,10 @@ class AvatarVideoTrack(MediaStreamTrack):
             delay = self._start + due / fps - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-        mouth = self.playout.mouth()
-        t = time.perf_counter() - self.playout.started_at
-        visemes, track_t = mouth if mouth is not None else (None, None)
-        frame = await asyncio.to_thread(self._render, t, visemes, track_t)
+        mouth = self.clock.mouth()
+        t = time.perf_counter() - self.clock.started_at
+        chunk, chunk_t = mouth if mouth is not None else (None, None)
+        frame = await asyncio.to_thread(self._render, t, chunk, chunk_t)
         if self.on_late is not None:  # how long after its slot the frame is ready
             self.on_late(max(0.0, (time.perf_counter() - self._start - self._index / fps) * 1000))
         return self._stamp(frame, fps)

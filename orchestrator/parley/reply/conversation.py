@@ -4,8 +4,9 @@
 
 The LLM and TTS run concurrently in worker threads joined by a bounded queue, so the first clause is
 spoken while the LLM is still writing the rest. ``Conversation.reply`` yields every event in order
-and ends with ``TurnDone``. Cancelling the turn's token (barge-in) or closing the generator stops the
-LLM between tokens and the TTS between chunks; the history keeps only what was delivered.
+and ends with ``TurnDone``, which reports what was delivered. Cancelling the turn's token (barge-in)
+or closing the generator stops the LLM between tokens and the TTS between chunks. The conversation
+reads the history to build its prompt; the voice session alone writes it.
 """
 
 from __future__ import annotations
@@ -14,43 +15,28 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from parley.config import Settings
-from parley.engines import engine_class
-from parley.events import SpokenChunk, TextChunk, TextDelta, TurnDone, TurnTimings
+from parley.events import TextChunk, TextDelta, TurnDone, TurnTimings
+from parley.interfaces import Cancelled, CancelToken
 from parley.reply.history import History
-from parley.models.store import ModelStore
 from parley.reply.prompt import PromptBuilder
 from parley.reply.splitter import ClauseSplitter
-from parley.interfaces import Cancelled, CancelToken, LLMEngine, TTSEngine, VisemeMapper
-from parley.speak.visemes import CoarticulatedVisemes
+from parley.speak.speech import SpokenChunk
+
+if TYPE_CHECKING:
+    from parley.assemble import Engines
 
 # Chunks waiting for TTS: small, so a cancelled turn has little queued work to throw away.
 _TTS_QUEUE = 4
 _END = object()
 
 
-@dataclass
-class Engines:
-    llm: LLMEngine
-    tts: TTSEngine
-    visemes: VisemeMapper
-
-
-def build_engines(settings: Settings, store: ModelStore) -> Engines:
-    stack = settings.stack
-    return Engines(
-        llm=engine_class("llm", stack.llm.engine).from_settings(settings, store),
-        tts=engine_class("tts", stack.tts.engine).from_settings(settings, store),
-        visemes=CoarticulatedVisemes.from_config(stack.visemes),
-    )
-
-
 class Conversation:
     """A persona talking with one caller: its history and the engines it speaks through."""
 
-    def __init__(self, settings: Settings, engines: Engines, history: History | None = None) -> None:
+    def __init__(self, settings: Settings, engines: "Engines", history: History | None = None) -> None:
         self.settings = settings
         self.engines = engines
         self.history = history or History()
@@ -157,11 +143,6 @@ class Conversation:
             if not both.done():
                 cancel.cancel("turn closed")
             results = await both
-            # Only what reached the consumer goes into the history, marked if it was cut short; a
-            # turn that failed before saying anything leaves no trace.
-            failed = any(isinstance(r, BaseException) for r in results)
-            if spoken or not failed:
-                self.history.add(user_text, " ".join(spoken), interrupted=cancel.cancelled)
         for result in results:
             if isinstance(result, BaseException):
                 raise result

@@ -22,13 +22,5 @@ class History:
         self.exchanges.append(Exchange(user.strip(), assistant.strip(), interrupted))
         del self.exchanges[: -self.max_exchanges]
 
-    def revise_last(self, assistant: str) -> None:
-        """The caller cut in: keep only what they heard of the last reply, marked as interrupted."""
-        last = self.exchanges[-1]
-        self.exchanges[-1] = Exchange(last.user, assistant.strip(), interrupted=True)
-
-    def pop_last(self) -> Exchange:
-        return self.exchanges.pop()
-
     def clear(self) -> None:
         self.exchanges.clear()

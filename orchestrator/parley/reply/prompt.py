@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from parley.config import Persona
 from parley.errors import ParleyError
-from parley.reply.history import Exchange, History
 from parley.interfaces import Prompt
+from parley.reply.history import Exchange, History
 
 # Added per chat message for the template's role markers, which count_tokens does not see.
 _CHAT_MESSAGE_OVERHEAD = 8

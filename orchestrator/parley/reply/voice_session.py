@@ -5,10 +5,11 @@
                   └─► SpeechStarted while the avatar talks ─► cancel the turn (barge-in)
 
 The avatar "talks" from the moment a turn starts until its audio has played out, as told by a
-``PlayoutClock``: the live media clock when a caller listens (``parley.live.media.Playout``), or a
-model on the wall clock otherwise. When the caller cuts in, the history keeps only what they heard;
-if they heard less than ``continuation_ms``, what they had said is carried over and joined to what
-they say next, so a caller who paused mid-sentence gets one answer to the whole sentence.
+``SpeechOutput``: the live media clock when a caller listens, or the wall clock otherwise. The voice
+session is the one writer of the history: each exchange is committed once, when it is settled (the
+next turn starts, the caller cuts in, or the session ends), with what the caller actually heard. If
+they heard less than ``continuation_ms`` before cutting in, what they had said is carried over and
+joined to what they say next, so a caller who paused mid-sentence gets one answer to the whole sentence.
 """
 
 from __future__ import annotations
@@ -16,77 +17,30 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterable, AsyncIterator
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from parley.config import TurnTakingConfig
-from parley.events import BargeIn, SpeechStarted, SpokenChunk, TurnDone, TurnFailed, Utterance, UtteranceIgnored
+from parley.errors import ParleyError
+from parley.events import BargeIn, SpeechStarted, TurnDone, TurnFailed, Typed, Utterance, UtteranceIgnored
 from parley.hear.listener import Listener
-from parley.interfaces import CancelToken
+from parley.interfaces import CancelToken, SpeechOutput
 from parley.reply.conversation import Conversation
-
-
-class PlayoutClock(Protocol):
-    """Where the avatar's audio is: queued, playing, or heard by the caller."""
-
-    @property
-    def speaking(self) -> bool:
-        """Audio is still queued or playing."""
-
-    def add(self, chunk: SpokenChunk) -> None:
-        """Queue a chunk to play after those already queued."""
-
-    def flush(self) -> None:
-        """Barge-in: drop what has not been played."""
-
-    def mark(self) -> int:
-        """A position: ``heard(mark)`` reports what was heard of the chunks added after it."""
-
-    def heard(self, mark: int) -> tuple[str, float]:
-        """The text of the chunks after ``mark`` that began playing, and the seconds played of them."""
-
-
-class WallClockPlayout:
-    """A ``PlayoutClock`` for when nothing plays the audio (files, tests): each chunk is taken to
-    play on the wall clock from when it is ready, after the previous one."""
-
-    def __init__(self) -> None:
-        self._chunks: list[tuple[float, float, str]] = []  # (start, duration, text)
-        self._end = 0.0
-
-    @property
-    def speaking(self) -> bool:
-        return time.perf_counter() < self._end
-
-    def add(self, chunk: SpokenChunk) -> None:
-        start = max(time.perf_counter(), self._end)
-        self._end = start + chunk.speech.duration
-        self._chunks.append((start, chunk.speech.duration, chunk.speech.text))
-
-    def flush(self) -> None:
-        now = time.perf_counter()
-        self._chunks = [c for c in self._chunks if c[0] <= now]
-        self._end = now
-
-    def mark(self) -> int:
-        return len(self._chunks)
-
-    def heard(self, mark: int) -> tuple[str, float]:
-        now = time.perf_counter()
-        started = [(start, duration, text) for start, duration, text in self._chunks[mark:] if start <= now]
-        seconds = sum(min(duration, now - start) for start, duration, _ in started)
-        return " ".join(text for _, _, text in started), seconds
+from parley.speak.output import WallClockOutput
+from parley.speak.speech import SpokenChunk
 
 
 @dataclass
-class _ActiveTurn:
+class _Turn:
     user_text: str
     utterance: Utterance | None  # None for typed text
     token: CancelToken
-    mark: int  # the playout position when the turn began
+    mark: int  # the output position when the turn began
     task: asyncio.Task | None = None
+    delivered: list[str] = field(default_factory=list)
+    failed: bool = False
+    settled: bool = False  # its exchange is in the history (or was dropped)
 
 
 def voice_timings(utterance: Utterance, done: TurnDone) -> dict[str, float]:
@@ -109,23 +63,28 @@ def voice_timings(utterance: Utterance, done: TurnDone) -> dict[str, float]:
 
 
 class VoiceSession:
-    def __init__(self, conversation: Conversation, listener: Listener,
-                 turn_taking: TurnTakingConfig | None = None, playout: PlayoutClock | None = None) -> None:
+    def __init__(self, conversation: Conversation, listener: Listener | None,
+                 turn_taking: TurnTakingConfig | None = None, output: SpeechOutput | None = None) -> None:
         self.conversation = conversation
+        self.history = conversation.history
         self.listener = listener
         self.turn_taking = turn_taking or TurnTakingConfig()
-        self.playout = playout or WallClockPlayout()
-        self._turn: _ActiveTurn | None = None
-        self._out: asyncio.Queue | None = None
+        self.output = output or WallClockOutput()
+        self._turn: _Turn | None = None
+        self._out: asyncio.Queue = asyncio.Queue()
         self._carry = ""
 
     def avatar_speaking(self) -> bool:
         turn = self._turn
         running = turn is not None and turn.task is not None and not turn.task.done()
-        return running or self.playout.speaking
+        return running or self.output.speaking
 
     async def run(self, frames: AsyncIterable[np.ndarray]) -> AsyncIterator:
-        self._out = out = asyncio.Queue()
+        """Listen to ``frames`` and answer; yields every event until the frames end and the last
+        turn is done. Typed text (``typed``) is answered meanwhile."""
+        if self.listener is None:
+            raise ValueError("this voice session has no listener; use respond() for text")
+        out = self._out
         done = object()
 
         async def listen() -> None:
@@ -148,33 +107,80 @@ class VoiceSession:
             await listener_task
         finally:
             listener_task.cancel()
-            pending = [listener_task] + ([self._turn.task] if self._turn and self._turn.task else [])
-            if self._turn is not None:
-                self._turn.token.cancel("session closed")
-            await asyncio.gather(*pending, return_exceptions=True)
+            await asyncio.gather(listener_task, return_exceptions=True)
+            await self.close()
 
     async def typed(self, text: str) -> None:
         """Typed text from the caller (while ``run`` is going): answered like an utterance."""
         if text.strip():
+            await self._out.put(Typed(text.strip()))
             if self.avatar_speaking():
                 await self._out.put(await self._cut_in(SpeechStarted(0.0, 0.0)))
             self._start_turn(text.strip(), None)
 
-    async def _speak(self, turn: _ActiveTurn) -> None:
+    async def respond(self, text: str) -> AsyncIterator:
+        """Answer ``text`` outside a voice loop (the text chat); yields the turn's events."""
+        turn = self._start_turn(text.strip(), None)
+        while not (turn.task.done() and self._out.empty()):
+            getter = asyncio.ensure_future(self._out.get())
+            await asyncio.wait({getter, turn.task}, return_when=asyncio.FIRST_COMPLETED)
+            if getter.done():
+                yield getter.result()
+            else:
+                getter.cancel()
+
+    def reset(self) -> None:
+        """Forget the conversation so far."""
+        if self._turn is not None:
+            self._turn.settled = True
+        self._carry = ""
+        self.history.clear()
+
+    async def close(self) -> None:
+        """Stop the running turn, committing what was heard of it; a finished one is committed whole."""
+        turn = self._turn
+        if turn is None or turn.task is None:
+            return
+        if turn.task.done():
+            self._settle(turn, " ".join(turn.delivered))
+        else:
+            turn.token.cancel("session closed")
+            await asyncio.gather(turn.task, return_exceptions=True)
+            self._settle(turn)
+
+    async def _speak(self, turn: _Turn) -> None:
         try:
             async for event in self.conversation.reply(turn.user_text, turn.token):
                 if isinstance(event, SpokenChunk):
-                    self.playout.add(event)
+                    self.output.add(event)
+                    turn.delivered.append(event.speech.text)
                 elif isinstance(event, TurnDone) and turn.utterance is not None:
                     event.timings.extra.update(voice_timings(turn.utterance, event))
                 await self._out.put(event)
         except Exception as exc:  # an engine failed: report it, keep the session listening
-            await self._out.put(TurnFailed(turn.user_text, f"{type(exc).__name__}: {exc}"))
+            turn.failed = True
+            # A ParleyError's message already says what is wrong and how to fix it.
+            error = str(exc) if isinstance(exc, ParleyError) else f"{type(exc).__name__}: {exc}"
+            await self._out.put(TurnFailed(turn.user_text, error))
 
-    def _start_turn(self, text: str, utterance: Utterance | None) -> None:
-        turn = _ActiveTurn(text, utterance, CancelToken(), self.playout.mark())
+    def _start_turn(self, text: str, utterance: Utterance | None) -> _Turn:
+        if self._turn is not None:
+            self._settle(self._turn)  # before the prompt is built: it reads the history
+        turn = _Turn(text, utterance, CancelToken(), self.output.mark())
         turn.task = asyncio.ensure_future(self._speak(turn))
         self._turn = turn
+        return turn
+
+    def _settle(self, turn: _Turn, heard: str | None = None) -> None:
+        """Commit ``turn``'s exchange once: what the caller heard of it, or all it delivered."""
+        if turn.settled:
+            return
+        turn.settled = True
+        if heard is None:
+            heard, _ = self.output.heard(turn.mark)
+        interrupted = turn.failed or turn.token.cancelled or heard != " ".join(turn.delivered)
+        if heard or not interrupted:  # a turn that failed or was cut before a word leaves no trace
+            self.history.add(turn.user_text, heard, interrupted=interrupted)
 
     async def _answer(self, utterance: Utterance) -> None:
         if not utterance.text.strip():
@@ -189,17 +195,15 @@ class VoiceSession:
     async def _cut_in(self, started: SpeechStarted) -> BargeIn:
         detected = time.perf_counter()
         turn = self._turn
-        heard, seconds = self.playout.heard(turn.mark)  # what had reached the caller when they spoke
+        heard, seconds = self.output.heard(turn.mark)  # what had reached the caller when they spoke
         turn.token.cancel("barge-in")
         await asyncio.gather(turn.task, return_exceptions=True)
-        self.playout.flush()  # after the turn stopped, so nothing it queued meanwhile plays
+        self.output.flush()  # after the turn stopped, so nothing it queued meanwhile plays
         cancel_ms = (time.perf_counter() - detected) * 1000
-        history = self.conversation.history
-        if history.exchanges and history.exchanges[-1].user == turn.user_text:
-            if seconds * 1000 >= self.turn_taking.continuation_ms:
-                history.revise_last(heard)
-            else:
-                history.pop_last()
-                self._carry = turn.user_text
-                heard = ""
+        if seconds * 1000 >= self.turn_taking.continuation_ms:
+            self._settle(turn, heard)
+        else:
+            turn.settled = True  # heard almost nothing: the question is asked again with what follows
+            self._carry = turn.user_text
+            heard = ""
         return BargeIn(at=started.at, cancel_ms=cancel_ms, heard=heard)

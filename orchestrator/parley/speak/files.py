@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from parley.events import PhonemeTiming, SpeechSegment
 from parley.interfaces import VisemeMapper
+from parley.speak.speech import PhonemeTiming, SpeechSegment
 
 
 def join_speech(segments: list[SpeechSegment]) -> SpeechSegment:

@@ -21,7 +21,7 @@ def _output(sample_rate: int):
     return sounddevice
 
 
-class Player:
+class SoundCard:
     """Plays chunks in order on a background thread, so speech starts with the first chunk."""
 
     def __init__(self, sample_rate: int) -> None:

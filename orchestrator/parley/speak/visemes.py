@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from parley.errors import ParleyError
-from parley.events import PhonemeTiming, SpeechSegment, VisemeSpan, VisemeTrack
+from parley.speak.speech import PhonemeTiming, SpeechSegment, VisemeSpan, VisemeTrack
 
 VISEMES = ("sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "I", "O", "U")
 

@@ -5,8 +5,8 @@ import json
 import triton_python_backend_utils as pb_utils
 
 from parley.config import REPO_CONFIGS, load_registry
-from parley.models.store import ModelStore
 from parley.hear.vad import SileroVAD
+from parley.models.store import ModelStore
 
 
 class TritonPythonModel:

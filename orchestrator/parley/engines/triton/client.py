@@ -1,5 +1,5 @@
-"""What the Triton engines share: requests to one model over gRPC, and the switch to an in-process
-engine while Triton is unreachable.
+"""What the Triton engines share: requests to one model over gRPC, with server failures reported as
+``EngineUnavailable`` (the fallback adapter in ``parley.engines.fallback`` switches on it).
 
 ``tritonclient`` is imported here only, and this module only by the Triton engines, so a stack without
 them never loads it.
@@ -9,28 +9,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 
 import numpy as np
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 
-from parley.config import Settings, TritonConfig
-from parley.engines import engine_class
-from parley.errors import ParleyError
+from parley.config import TritonConfig
+from parley.errors import EngineUnavailable
 from parley.interfaces import Cancelled, CancelToken
 
 log = logging.getLogger("parley.triton")
 
-# The in-process engine of each stage, serving the same model as Triton (same stack settings).
-IN_PROCESS = {"llm": "llama_cpp", "tts": "piper", "asr": "faster_whisper"}
-
 # How often a blocking request looks at its turn's cancel token.
 _CANCEL_POLL_S = 0.02
-
-
-class TritonUnavailable(ParleyError):
-    """Triton failed a request and this stage has no in-process fallback."""
 
 
 class TritonStalled(InferenceServerException):
@@ -76,10 +67,18 @@ class TritonModel:
     """One model on the configured server. Unary calls share one client (tritonclient's gRPC client is
     thread-safe for them); a stream needs a client of its own (``new_client``)."""
 
-    def __init__(self, config: TritonConfig, name: str) -> None:
+    label = "Triton"
+
+    def __init__(self, config: TritonConfig, name: str, stage: str) -> None:
         self.config = config
         self.name = name
+        self.stage = stage
+        self.where = config.url
         self.client = self.new_client()
+
+    def unavailable(self, exc: BaseException) -> EngineUnavailable:
+        """The error a failed request becomes: it names the stage and the server."""
+        return EngineUnavailable(f"{self.stage}: Triton at {self.config.url} failed ({describe(exc)})")
 
     def new_client(self) -> grpcclient.InferenceServerClient:
         return grpcclient.InferenceServerClient(self.config.url)
@@ -104,7 +103,14 @@ class TritonModel:
         return True
 
     def infer(self, inputs: list[grpcclient.InferInput], outputs: list[str], cancel: CancelToken | None = None):
-        """One request; raises ``Cancelled`` soon after ``cancel`` is set (the RPC is cancelled too)."""
+        """One request; raises ``Cancelled`` soon after ``cancel`` is set (the RPC is cancelled too),
+        ``EngineUnavailable`` when the server fails it."""
+        try:
+            return self._infer(inputs, outputs, cancel)
+        except TRITON_ERRORS as exc:
+            raise self.unavailable(exc) from exc
+
+    def _infer(self, inputs: list[grpcclient.InferInput], outputs: list[str], cancel: CancelToken | None):
         done = threading.Event()
         answer: list = []
 
@@ -125,78 +131,3 @@ class TritonModel:
         if error is not None:
             raise error
         return result
-
-
-class Failover:
-    """Sends a stage to Triton while it answers and to the in-process engine (``local``) after a failure;
-    a background probe sends it back once the server and model report ready.
-
-    With no ``local`` engine every call goes to Triton and a failure raises ``TritonUnavailable``, so
-    the turn fails with a message and the next turn tries Triton again.
-    """
-
-    def __init__(self, stage: str, remote: TritonModel, local=None) -> None:
-        self.stage = stage
-        self.remote = remote
-        self.local = local
-        self._lock = threading.Lock()
-        self._probe: threading.Thread | None = None
-        self._closed = threading.Event()
-        self.on_triton = True
-        if not remote.ready():
-            if local is not None:
-                self._switch_to_local(f"not ready at {remote.config.url}")
-            else:
-                log.warning("%s: Triton not ready at %s and no fallback: requests fail until it is",
-                            stage, remote.config.url)
-
-    @classmethod
-    def build(cls, stage: str, settings: Settings, store, model: str) -> "Failover":
-        """The failover for ``stage``, loading its in-process engine now if the config asks for one:
-        a caller whose server just died must not wait for a model to load."""
-        config = settings.stack.triton
-        local = None
-        if stage in config.fallback:
-            local = engine_class(stage, IN_PROCESS[stage]).from_settings(settings, store)
-        return cls(stage, TritonModel(config, model), local)
-
-    def failed(self, exc: BaseException) -> None:
-        """Triton failed a call: switch to the in-process engine, or raise if there is none."""
-        if self.local is None:
-            raise TritonUnavailable(
-                f"{self.stage}: Triton at {self.remote.config.url} failed ({describe(exc)}) "
-                f"and triton.fallback does not include {self.stage}"
-            ) from exc
-        self._switch_to_local(f"failed ({describe(exc)})")
-
-    def call(self, remote: Callable, local: Callable):
-        """``remote()`` on Triton, or ``local(engine)`` on the fallback when Triton is down or fails."""
-        if self.on_triton:
-            try:
-                return remote()
-            except TRITON_ERRORS as exc:
-                self.failed(exc)
-        return local(self.local)
-
-    def close(self) -> None:
-        self._closed.set()
-
-    def _switch_to_local(self, reason: str) -> None:
-        with self._lock:
-            if self.on_triton:
-                log.warning("%s: Triton %s; using the in-process %s engine until it is ready again",
-                            self.stage, reason, IN_PROCESS[self.stage])
-            self.on_triton = False
-            if self._probe is None:
-                self._probe = threading.Thread(target=self._probe_until_ready, name=f"triton-probe-{self.stage}",
-                                               daemon=True)
-                self._probe.start()
-
-    def _probe_until_ready(self) -> None:
-        while not self._closed.wait(self.remote.config.probe_interval_s):
-            if self.remote.reconnect():
-                with self._lock:
-                    self.on_triton = True
-                    self._probe = None  # a later failure starts a new probe
-                log.warning("%s: Triton at %s is ready again; back on Triton", self.stage, self.remote.config.url)
-                return

@@ -8,29 +8,35 @@ from __future__ import annotations
 
 import numpy as np
 
-from parley.engines.triton.client import Failover, text_tensor
-from parley.events import PhonemeTiming, SpeechSegment
+from parley.engines.triton.client import TritonModel, text_tensor
 from parley.interfaces import CancelToken
+from parley.speak.speech import PhonemeTiming, SpeechSegment
 
 _OUTPUTS = ["AUDIO", "SAMPLE_RATE", "PHONEMES", "PHONEME_STARTS", "PHONEME_ENDS"]
 
 
 class TritonTTSEngine:
-    def __init__(self, route: Failover) -> None:
-        self.route = route
-        # The served voice's rate: one short request answers it and warms the model; the fallback
-        # speaks the same voice when Triton is not there to ask.
-        self.sample_rate = route.call(lambda: self._remote("Hello.", None).sample_rate, lambda e: e.sample_rate)
+    def __init__(self, model: TritonModel) -> None:
+        self.model = model
+        self.label, self.where = model.label, model.where
+        self._sample_rate: int | None = None
 
     @classmethod
     def from_settings(cls, settings, store) -> "TritonTTSEngine":
-        return cls(Failover.build("tts", settings, store, "tts"))
+        return cls(TritonModel(settings.stack.triton, "tts", "tts"))
+
+    def ready(self) -> bool:
+        return self.model.reconnect()
+
+    @property
+    def sample_rate(self) -> int:
+        """The served voice's rate: one short request answers it (and warms the model)."""
+        if self._sample_rate is None:
+            self._sample_rate = self.synthesize("Hello.").sample_rate
+        return self._sample_rate
 
     def synthesize(self, text: str, cancel: CancelToken | None = None) -> SpeechSegment:
-        return self.route.call(lambda: self._remote(text, cancel), lambda e: e.synthesize(text, cancel))
-
-    def _remote(self, text: str, cancel: CancelToken | None) -> SpeechSegment:
-        result = self.route.remote.infer([text_tensor("TEXT", text)], _OUTPUTS, cancel)
+        result = self.model.infer([text_tensor("TEXT", text)], _OUTPUTS, cancel)
         rate = int(result.as_numpy("SAMPLE_RATE").ravel()[0])
         names = [p.decode("utf-8") if isinstance(p, bytes) else str(p) for p in result.as_numpy("PHONEMES").ravel()]
         # Timings are whole samples on the server; FP32 seconds are rounded back to them so they tile

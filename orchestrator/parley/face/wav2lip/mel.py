@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from parley.hear.audio import SAMPLE_RATE  # Wav2Lip's training rate, and the ASR's
+
 N_FFT = 800
 HOP = 200
 N_MELS = 80
@@ -60,12 +61,15 @@ def melspectrogram(wav: np.ndarray) -> np.ndarray:
     return np.clip(scaled, -MAX_ABS, MAX_ABS).astype(np.float32)
 
 
+def window_at(mel: np.ndarray, fps: float, index: int) -> np.ndarray:
+    """(80, 16): the mel window starting at video frame ``index``'s time (padded past the end)."""
+    start = min(int(index * MELS_PER_SECOND / fps), max(mel.shape[1] - WINDOW, 0))
+    window = mel[:, start : start + WINDOW]
+    return np.pad(window, ((0, 0), (0, WINDOW - window.shape[1])), constant_values=-MAX_ABS)
+
+
 def frame_windows(mel: np.ndarray, fps: float, n_frames: int) -> np.ndarray:
     """(n_frames, 80, 16): the mel window starting at each video frame's time."""
-    out = np.empty((n_frames, N_MELS, WINDOW), np.float32)
-    last = max(mel.shape[1] - WINDOW, 0)
-    for i in range(n_frames):
-        start = min(int(i * MELS_PER_SECOND / fps), last)
-        window = mel[:, start : start + WINDOW]
-        out[i] = np.pad(window, ((0, 0), (0, WINDOW - window.shape[1])), constant_values=-MAX_ABS)
-    return out
+    if n_frames == 0:
+        return np.empty((0, N_MELS, WINDOW), np.float32)
+    return np.stack([window_at(mel, fps, i) for i in range(n_frames)]).astype(np.float32, copy=False)

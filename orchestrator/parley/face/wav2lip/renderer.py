@@ -1,7 +1,8 @@
 """Wav2Lip on onnxruntime: the portrait's face box, regenerated around the mouth from the audio.
 
-Frames are rendered in batches (one model call for many frames, on GPU the whole point), on top
-of the 2D renderer's frames without visemes, so the head still sways and blinks. The generated
+A whole reply is rendered in batches (``render``: one model call for many frames, on GPU the whole
+point); the live video asks for one ``frame`` at a time like any ``Face``. Both draw on top of the
+2D warp's frames without visemes, so the head still sways and blinks. The generated
 96×96 face is scaled back into its box and blended in with a feathered mask over the lower face,
 where Wav2Lip changes anything.
 """
@@ -14,12 +15,12 @@ import cv2
 import numpy as np
 import onnxruntime
 
-from parley.hear.audio import resample
 from parley.face.avatars import Avatar, face_extent
-from parley.events import SpeechSegment
-from parley.face.warp import PortraitRenderer
 from parley.face.video import frame_count
-from parley.face.wav2lip.mel import frame_windows, melspectrogram
+from parley.face.warp import WarpFace
+from parley.face.wav2lip.mel import frame_windows, melspectrogram, window_at
+from parley.hear.audio import SAMPLE_RATE, resample
+from parley.speak.speech import SpeechSegment, SpokenChunk
 
 FACE = 96
 
@@ -31,7 +32,7 @@ def default_providers() -> list[str]:
     return gpu + ["CPUExecutionProvider"]
 
 
-def face_box(avatar: Avatar, renderer: PortraitRenderer) -> tuple[int, int, int, int]:
+def face_box(avatar: Avatar, renderer: WarpFace) -> tuple[int, int, int, int]:
     """The face box in output pixels, as Wav2Lip's face detector would give it (chin padded)."""
     left, top, right, chin = face_extent(avatar.landmarks)
     (left, top), (right, chin) = renderer.to_output((left, top)), renderer.to_output((right, chin))
@@ -40,7 +41,7 @@ def face_box(avatar: Avatar, renderer: PortraitRenderer) -> tuple[int, int, int,
     return tuple(int(v) for v in box)
 
 
-class Wav2LipRenderer:
+class Wav2LipFace:
     def __init__(self, model_file: Path, avatar: Avatar, fps: float = 25.0, batch_size: int = 16,
                  providers: list[str] | None = None) -> None:
         self.session = onnxruntime.InferenceSession(
@@ -48,7 +49,9 @@ class Wav2LipRenderer:
         )
         self.fps = fps
         self.batch_size = batch_size
-        self.base = PortraitRenderer(avatar, fps=fps)
+        self.base = WarpFace(avatar, fps=fps)
+        self.size = self.base.size
+        self._mels: tuple[int, np.ndarray] | None = None  # the current chunk's features
         self.box = face_box(avatar, self.base)
         x0, y0, x1, y1 = self.box
         h, w = y1 - y0, x1 - x0
@@ -75,10 +78,24 @@ class Wav2LipRenderer:
         out[y0:y1, x0:x1] = (region * (1 - self.mask) + resized * self.mask).astype(np.uint8)
         return out
 
+    def frame(self, t: float, chunk: SpokenChunk | None = None, chunk_t: float | None = None) -> np.ndarray:
+        """The ``Face`` of one frame: the warp's head (mouth closed) with the mouth Wav2Lip draws from
+        ``chunk``'s audio at ``chunk_t`` (default ``t``); a batch of one."""
+        base = self.base.frame(t)
+        if chunk is None:
+            return base
+        if self._mels is None or self._mels[0] != id(chunk):
+            self._mels = (id(chunk), melspectrogram(resample(chunk.speech.audio, chunk.speech.sample_rate)))
+        index = int((t if chunk_t is None else chunk_t) * self.fps)
+        mel = window_at(self._mels[1], self.fps, index)[None]
+        x0, y0, x1, y1 = self.box
+        face = cv2.resize(base[y0:y1, x0:x1], (FACE, FACE), interpolation=cv2.INTER_AREA)[None]
+        return self.paste(base, self.generate(mel, face)[0])
+
     def render(self, speech: SpeechSegment) -> list[np.ndarray]:
         """Every frame of ``speech`` at ``fps``, generated ``batch_size`` frames per model call."""
-        audio = speech.audio if speech.sample_rate == 16000 else resample(speech.audio, speech.sample_rate)
-        n = frame_count(len(audio) / 16000, self.fps)
+        audio = resample(speech.audio, speech.sample_rate)
+        n = frame_count(len(audio) / SAMPLE_RATE, self.fps)
         mels = frame_windows(melspectrogram(audio), self.fps, n)
         x0, y0, x1, y1 = self.box
         frames = []

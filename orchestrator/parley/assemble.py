@@ -1,0 +1,161 @@
+"""The one place that assembles the loop: engines loaded once, and the sessions built on them.
+
+    Parley(settings) ─► engines (each loaded on first use, served ones wrapped in their fallback)
+          ├─► conversation()        persona + history + LLM + TTS + visemes
+          ├─► listener()            VAD (own state, shared model) + ASR
+          ├─► voice_session(output) listener → conversation, with turn taking and barge-in
+          └─► face(avatar)          the 2D face, built once per avatar and shared
+
+Every CLI command, the live server and the tests build what they run here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from parley.config import ConfigError, Settings, load_settings
+from parley.engines import IN_PROCESS, engine_class
+from parley.engines.fallback import with_fallback
+from parley.face.avatars import Avatar, load_avatar
+from parley.face.warp import WarpFace
+from parley.hear.listener import Listener
+from parley.hear.vad import SileroVAD, load_model
+from parley.interfaces import ASREngine, LLMEngine, SpeechOutput, TTSEngine
+from parley.models.store import ModelStore
+from parley.reply.conversation import Conversation
+from parley.reply.history import History
+from parley.reply.voice_session import VoiceSession
+from parley.speak.visemes import CoarticulatedVisemes
+
+log = logging.getLogger("parley")
+
+
+class Engines:
+    """Every engine of a stack, each loaded once, on first use, and shared by every session."""
+
+    def __init__(self, settings: Settings, store: ModelStore) -> None:
+        self.settings = settings
+        self.store = store
+        self._loaded: dict[str, object] = {}
+        self._lock = threading.Lock()  # two sessions asking first for one engine load it once
+
+    @classmethod
+    def given(cls, settings: Settings, store: ModelStore | None = None, **engines) -> "Engines":
+        """Engines built elsewhere (tests' fakes, a program embedding its own): by stage name, ``llm``,
+        ``tts``, ``asr``, ``visemes``, or ``vad`` (a factory: one detector per stream); the others load
+        on first use as usual."""
+        built = cls(settings, store or ModelStore(settings.registry))
+        built._loaded.update(engines)
+        return built
+
+    def get(self, kind: str):
+        """The engine of stage ``kind``, loading it on first use."""
+        with self._lock:
+            if kind not in self._loaded:
+                self._loaded[kind] = self._load(kind)
+            return self._loaded[kind]
+
+    def _load(self, kind: str):
+        settings = self.settings
+        if kind == "visemes":
+            return CoarticulatedVisemes.from_config(settings.stack.visemes)
+        if kind == "vad":
+            name = settings.stack.vad.model
+            model = load_model(self.store.require(name) / settings.registry.get(name, "vad").files[0].name)
+            return lambda: SileroVAD(model)  # one detector per stream, over the shared network
+        name = getattr(settings.stack, kind).engine
+        engine = engine_class(kind, name).from_settings(settings, self.store)
+        triton = settings.stack.triton
+        if name == "triton" and kind in triton.fallback:
+            backup = engine_class(kind, IN_PROCESS[kind]).from_settings(settings, self.store)
+            return with_fallback(kind, engine, backup, IN_PROCESS[kind], triton.probe_interval_s)
+        if hasattr(engine, "ready") and not engine.ready():
+            log.warning("%s: %s not ready at %s and no fallback: requests fail until it is",
+                        kind, engine.label, engine.where)
+        return engine
+
+    @property
+    def llm(self) -> LLMEngine:
+        return self.get("llm")
+
+    @property
+    def tts(self) -> TTSEngine:
+        return self.get("tts")
+
+    @property
+    def asr(self) -> ASREngine:
+        return self.get("asr")
+
+    @property
+    def visemes(self) -> CoarticulatedVisemes:
+        return self.get("visemes")
+
+    def vad(self) -> SileroVAD:
+        """A voice activity detector for one stream: its own state over the shared model."""
+        return self.get("vad")()
+
+    def close(self) -> None:
+        """Stop the fallback probes of the engines that were loaded."""
+        for engine in self._loaded.values():
+            if hasattr(engine, "close"):
+                engine.close()
+
+
+class Parley:
+    """A configured avatar: its settings, its engines, and the sessions built on them.
+
+    ``Parley.load()`` reads ``configs/cpu.yaml`` (or ``$PARLEY_CONFIG``); nothing is loaded until a
+    session needs it.
+    """
+
+    def __init__(self, settings: Settings, store: ModelStore | None = None, engines: Engines | None = None) -> None:
+        self.settings = settings
+        self.store = store or ModelStore(settings.registry)
+        self.engines = engines or Engines(settings, self.store)
+        self._faces: dict[str, WarpFace] = {}
+
+    @classmethod
+    def load(cls, config: Path | str | None = None) -> "Parley":
+        return cls(load_settings(config))
+
+    def conversation(self, history: History | None = None) -> Conversation:
+        return Conversation(self.settings, self.engines, history)
+
+    def listener(self, wait_for_partials: bool = False) -> Listener:
+        """A listener for one stream; ``wait_for_partials`` for input read faster than real time."""
+        stack = self.settings.stack
+        prompt = ", ".join(self.settings.persona.vocabulary) or None
+        return Listener(self.engines.vad(), self.engines.asr, stack.vad, stack.asr, prompt,
+                        wait_for_partials)
+
+    def voice_session(self, output: SpeechOutput | None = None, listen: bool = True,
+                      wait_for_partials: bool = False) -> VoiceSession:
+        """One caller's conversation: speech in (unless ``listen`` is False: text only), replies to
+        ``output``."""
+        listener = self.listener(wait_for_partials) if listen else None
+        return VoiceSession(self.conversation(), listener, self.settings.stack.turn_taking, output)
+
+    def warm_up(self) -> None:
+        """Load the engines and prefill the persona's prompt, so the first caller waits for neither
+        (blocking)."""
+        self.conversation().warm_up()
+        self.engines.get("asr")
+        self.engines.get("vad")
+
+    def avatar(self, name: str | None = None) -> Avatar:
+        return load_avatar(name or self.settings.stack.face.avatar)
+
+    def face(self, avatar: Avatar | str | None = None) -> WarpFace:
+        """The 2D face of ``avatar`` (default: the stack's), built once and shared by every session."""
+        if avatar is None or isinstance(avatar, str):
+            avatar = self.avatar(avatar)
+        if avatar.kind != "portrait":
+            raise ConfigError(f"{avatar.name} is a 3D avatar: the browser draws it; a 2D face needs a portrait")
+        if avatar.name not in self._faces:
+            self._faces[avatar.name] = WarpFace(avatar, fps=self.settings.stack.visemes.fps)
+        return self._faces[avatar.name]
+
+    def close(self) -> None:
+        self.engines.close()

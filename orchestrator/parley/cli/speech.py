@@ -1,0 +1,75 @@
+"""``parley say`` and ``parley avatar``: speech and faces written to files."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from parley.cli.common import EXIT_USAGE, parley_from
+from parley.reply.splitter import ClauseSplitter
+from parley.speak.files import join_speech, write_reply
+from parley.speak.speech import SpokenChunk
+
+
+def cmd_say(args) -> int:
+    parley = parley_from(args)
+    settings = parley.settings
+    text = " ".join(args.text).strip()
+    if not text:
+        print("parley say: nothing to say; give the text as an argument", file=sys.stderr)
+        return EXIT_USAGE
+    splitter = ClauseSplitter(settings.stack.splitter)
+    chunks = splitter.feed(text) + splitter.flush()
+    if not chunks:
+        print(f"parley say: no words to speak in {text!r}", file=sys.stderr)
+        return EXIT_USAGE
+    avatar = parley.avatar(args.avatar) if args.avatar else None  # a bad name fails before any work
+    tts, mapper = parley.engines.tts, parley.engines.visemes
+    t0 = time.perf_counter()
+    segments, first_audio_ms = [], None
+    for chunk in chunks:
+        segments.append(tts.synthesize(chunk))
+        first_audio_ms = first_audio_ms or (time.perf_counter() - t0) * 1000
+    total_ms = (time.perf_counter() - t0) * 1000
+    audio_s = sum(s.duration for s in segments)
+    timings = {
+        "tts_first_audio_ms": round(first_audio_ms, 1),
+        "tts_total_ms": round(total_ms, 1),
+        "audio_seconds": round(audio_s, 3),
+        "real_time_factor": round(total_ms / 1000 / audio_s, 4),
+        "chunks": len(chunks),
+    }
+    out = Path(args.out)
+    wav = write_reply(out, segments, mapper, timings)
+    print(f"{wav} ({audio_s:.2f} s of speech; first audio in {first_audio_ms:.0f} ms)")
+    if avatar is None:
+        return 0
+    if avatar.kind == "glb":
+        # The browser renders it: the viseme timeline written above is what it plays.
+        print(f"3D avatar {avatar.name}: open web/avatar3d.html?glb=<{avatar.model_path}>"
+              f"&visemes=<{out / 'visemes.json'}>&audio=<{wav}> from a web server")
+    else:
+        from parley.face.video import frames_on_clock, write_mp4
+
+        speech = join_speech(segments)
+        chunk = SpokenChunk(speech, mapper.track(speech))
+        face = parley.face(avatar)
+        video = out / "video.mp4"
+        write_mp4(video, (frame for _, frame in frames_on_clock(face, chunk)), face.fps, speech.audio,
+                  speech.sample_rate)
+        print(f"{video} ({avatar.name})")
+    return 0
+
+
+def cmd_avatar(args) -> int:
+    from parley.face.avatars import AvatarError, init_portrait
+
+    try:
+        path = init_portrait(Path(args.image), args.name, args.licence,
+                             **({"out_root": Path(args.out_root)} if args.out_root else {}))
+    except AvatarError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{path} (use it with --avatar {args.name})")
+    return 0
