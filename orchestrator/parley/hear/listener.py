@@ -88,122 +88,136 @@ class Listener:
         """Yield speech events and transcripts for a stream of 16 kHz mono float32 frames."""
         self.vad.reset()
         self.endpointer.reset()
-        asr_lock = asyncio.Lock()  # one decode at a time for this stream
-
-        async def transcribe(audio: np.ndarray, wanted=lambda: True) -> tuple[str, float] | None:
-            """Decode unless, by the time the ASR is free, the result is no longer wanted."""
-            async with asr_lock:
-                if not wanted():
-                    return None
-                t0 = time.perf_counter()
-                text = await asyncio.to_thread(self.asr.transcribe, audio, self.prompt)
-                return text, (time.perf_counter() - t0) * 1000
-
-        out: asyncio.Queue = asyncio.Queue()
-        done = object()
-        pad = int(self.vad_config.pad_ms / 1000 * SAMPLE_RATE)
-        lookback = pad + int(self.vad_config.min_speech_ms / 1000 * SAMPLE_RATE) + 2 * CHUNK
-        buffer = _AudioBuffer()
-        chunks_seen = 0
-        utterance = 0
-        speculative: _Decode | None = None
-        partial: asyncio.Task | None = None
-        last_partial = 0.0
-        tasks: set[asyncio.Task] = set()
-
-        def spawn(coro) -> asyncio.Task:
-            task = asyncio.ensure_future(coro)
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-            return task
-
-        def audio_between(start: float, end: float) -> np.ndarray:
-            """Copied out at once: the buffer drops old audio as soon as speech has ended."""
-            return buffer.between(int(start * SAMPLE_RATE) - pad, int(end * SAMPLE_RATE) + CHUNK)
-
-        async def partial_decode(n: int, audio: np.ndarray, start: float, end: float) -> None:
-            current = lambda: n == utterance and self.endpointer.in_speech  # noqa: E731
-            result = await transcribe(audio, wanted=current)
-            if result and result[0] and current():
-                await out.put(PartialTranscript(result[0], start, end))
-
-        async def final(ended: SpeechEnded, spec: _Decode | None, audio: np.ndarray) -> Utterance:
-            endpoint_wall = time.perf_counter()
-            if spec is not None:
-                text, decode_ms = await spec.task
-                # On the input clock the endpoint came (ended.at - started_audio) after the decode began.
-                endpoint_wall = spec.started_wall + (ended.at - spec.started_audio)
-                used = True
-            else:
-                text, decode_ms = await transcribe(audio)
-                used = False
-            asr_ms = max(0.0, (time.perf_counter() - endpoint_wall) * 1000)
-            return Utterance(text, ended.start, ended.end, ended.at, asr_ms, decode_ms, used)
-
-        def on_event(event, now: float) -> None:
-            nonlocal utterance, speculative, last_partial
-            if isinstance(event, SpeechStarted):
-                utterance += 1
-                last_partial = event.start
-                out.put_nowait(event)
-            elif isinstance(event, SpeechPaused):
-                if self.asr_config.speculative:
-                    # Superseded if the caller speaks on and pauses again before this one starts.
-                    decode = _Decode(event.end, now)
-                    audio = audio_between(event.start, event.end)
-                    decode.task = spawn(transcribe(audio, wanted=lambda: speculative is decode or decode.claimed))
-                    speculative = decode
-            elif isinstance(event, SpeechEnded):
-                out.put_nowait(event)
-                audio = audio_between(event.start, event.end)
-                # The speculative decode is good if no speech came after the pause that started it.
-                spec = speculative if speculative is not None and speculative.end == event.end else None
-                if spec is not None:
-                    spec.claimed = True
-                out.put_nowait(spawn(final(event, spec, audio)))
-                speculative = None
-
-        async def consume() -> None:
-            nonlocal chunks_seen, partial, last_partial
-            try:
-                async for frame in frames:
-                    buffer.append(frame.astype(np.float32, copy=False))
-                    for prob in self.vad.feed(frame):
-                        chunks_seen += 1
-                        now = chunks_seen * CHUNK / SAMPLE_RATE
-                        for event in self.endpointer.update(prob, now):
-                            on_event(event, now)
-                    now = buffer.end / SAMPLE_RATE
-                    if self.endpointer.in_speech:
-                        interval = self.asr_config.partial_interval_ms / 1000
-                        start = self.endpointer.speech_start
-                        # No partial during a pause: the ASR should be free for the speculative decode.
-                        if (self.partials and not self.endpointer.paused and (partial is None or partial.done())
-                                and now - last_partial >= interval and now - start >= _MIN_PARTIAL_SECONDS):
-                            last_partial = now
-                            audio = audio_between(start, now)
-                            partial = spawn(partial_decode(utterance, audio, start, now))
-                            if self.wait_for_partials:
-                                await partial
-                    else:
-                        # Outside speech, keep only what a start detected now would reach back to.
-                        buffer.keep_last(lookback)
-                now = buffer.end / SAMPLE_RATE
-                for event in self.endpointer.flush(now):
-                    on_event(event, now)
-            finally:
-                out.put_nowait(done)
-
-        feeder = spawn(consume())
+        stream = _Stream(self)
+        feeder = stream.spawn(stream.consume(frames))
         try:
-            while (item := await out.get()) is not done:
+            while (item := await stream.out.get()) is not _DONE:
                 if isinstance(item, asyncio.Future):
                     item = await item
                 yield item
             await feeder  # surface a failure of the frame source
         finally:
-            pending = list(tasks)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            await stream.cancel()
 
+
+_DONE = object()
+
+
+class _Stream:
+    """One stream's state while a listener reads it: the audio, the decodes in flight, the output."""
+
+    def __init__(self, listener: Listener) -> None:
+        self.listener = listener
+        self.endpointer = listener.endpointer
+        self.out: asyncio.Queue = asyncio.Queue()  # events, and futures of transcripts, in order
+        self.asr_lock = asyncio.Lock()  # one decode at a time for this stream
+        vad = listener.vad_config
+        self.pad = int(vad.pad_ms / 1000 * SAMPLE_RATE)
+        self.lookback = self.pad + int(vad.min_speech_ms / 1000 * SAMPLE_RATE) + 2 * CHUNK
+        self.buffer = _AudioBuffer()
+        self.chunks_seen = 0
+        self.utterance = 0  # counts speech starts: a partial decode of an older one is stale
+        self.speculative: _Decode | None = None
+        self.partial: asyncio.Task | None = None
+        self.last_partial = 0.0
+        self.tasks: set[asyncio.Task] = set()
+
+    def spawn(self, coro) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def cancel(self) -> None:
+        pending = list(self.tasks)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def transcribe(self, audio: np.ndarray, wanted=lambda: True) -> tuple[str, float] | None:
+        """Decode unless, by the time the ASR is free, the result is no longer wanted."""
+        async with self.asr_lock:
+            if not wanted():
+                return None
+            t0 = time.perf_counter()
+            listener = self.listener
+            text = await asyncio.to_thread(listener.asr.transcribe, audio, listener.prompt)
+            return text, (time.perf_counter() - t0) * 1000
+
+    def audio_between(self, start: float, end: float) -> np.ndarray:
+        """Copied out at once: the buffer drops old audio as soon as speech has ended."""
+        return self.buffer.between(int(start * SAMPLE_RATE) - self.pad, int(end * SAMPLE_RATE) + CHUNK)
+
+    async def partial_decode(self, n: int, audio: np.ndarray, start: float, end: float) -> None:
+        current = lambda: n == self.utterance and self.endpointer.in_speech  # noqa: E731
+        result = await self.transcribe(audio, wanted=current)
+        if result and result[0] and current():
+            await self.out.put(PartialTranscript(result[0], start, end))
+
+    async def final(self, ended: SpeechEnded, spec: _Decode | None, audio: np.ndarray) -> Utterance:
+        endpoint_wall = time.perf_counter()
+        if spec is not None:
+            text, decode_ms = await spec.task
+            # On the input clock the endpoint came (ended.at - started_audio) after the decode began.
+            endpoint_wall = spec.started_wall + (ended.at - spec.started_audio)
+        else:
+            text, decode_ms = await self.transcribe(audio)
+        asr_ms = max(0.0, (time.perf_counter() - endpoint_wall) * 1000)
+        return Utterance(text, ended.start, ended.end, ended.at, asr_ms, decode_ms, spec is not None)
+
+    def on_event(self, event, now: float) -> None:
+        if isinstance(event, SpeechStarted):
+            self.utterance += 1
+            self.last_partial = event.start
+            self.out.put_nowait(event)
+        elif isinstance(event, SpeechPaused):
+            if self.listener.asr_config.speculative:
+                # Superseded if the caller speaks on and pauses again before this one starts.
+                decode = _Decode(event.end, now)
+                audio = self.audio_between(event.start, event.end)
+                decode.task = self.spawn(self.transcribe(
+                    audio, wanted=lambda: self.speculative is decode or decode.claimed))
+                self.speculative = decode
+        elif isinstance(event, SpeechEnded):
+            self.out.put_nowait(event)
+            audio = self.audio_between(event.start, event.end)
+            # The speculative decode is good if no speech came after the pause that started it.
+            spec = self.speculative if self.speculative is not None and self.speculative.end == event.end else None
+            if spec is not None:
+                spec.claimed = True
+            self.out.put_nowait(self.spawn(self.final(event, spec, audio)))
+            self.speculative = None
+
+    async def maybe_partial(self) -> None:
+        """A partial decode of the speech so far, if one is due and the ASR is not busy with one."""
+        listener, endpointer = self.listener, self.endpointer
+        now = self.buffer.end / SAMPLE_RATE
+        start = endpointer.speech_start
+        # No partial during a pause: the ASR should be free for the speculative decode.
+        if (listener.partials and not endpointer.paused and (self.partial is None or self.partial.done())
+                and now - self.last_partial >= listener.asr_config.partial_interval_ms / 1000
+                and now - start >= _MIN_PARTIAL_SECONDS):
+            self.last_partial = now
+            self.partial = self.spawn(self.partial_decode(self.utterance, self.audio_between(start, now), start, now))
+            if listener.wait_for_partials:
+                await self.partial
+
+    async def consume(self, frames: AsyncIterable[np.ndarray]) -> None:
+        try:
+            async for frame in frames:
+                self.buffer.append(frame.astype(np.float32, copy=False))
+                for prob in self.listener.vad.feed(frame):
+                    self.chunks_seen += 1
+                    now = self.chunks_seen * CHUNK / SAMPLE_RATE
+                    for event in self.endpointer.update(prob, now):
+                        self.on_event(event, now)
+                if self.endpointer.in_speech:
+                    await self.maybe_partial()
+                else:
+                    # Outside speech, keep only what a start detected now would reach back to.
+                    self.buffer.keep_last(self.lookback)
+            now = self.buffer.end / SAMPLE_RATE
+            for event in self.endpointer.flush(now):
+                self.on_event(event, now)
+        finally:
+            self.out.put_nowait(_DONE)
