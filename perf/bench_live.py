@@ -36,6 +36,7 @@ from perf.bench_speech_in import QUESTIONS  # noqa: E402
 
 LOUD = 0.01  # RMS: the fake microphone's speech and the avatar's voice are far above this
 GAP_S = 11.0  # quiet after each question, for the answer
+OPERATOR = os.environ.setdefault("PARLEY_OPERATOR_TOKEN", "bench-live")  # the server under test inherits it
 
 INSTRUMENT = """([x0, y0, x1, y1]) => {
   const pc = window.parleyState.pc;
@@ -160,7 +161,9 @@ def run_in_namespace(turns: int, stack_file: Path, overrides: list[str]) -> dict
             page.wait_for_timeout(int((4 + turns * (GAP_S + 2.5)) * 1000))
             bench = page.evaluate("window.parleyBench")
             server_turns = page.evaluate("window.parleyState.turns")
-            health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz").read())
+            stats = urllib.request.Request(f"http://127.0.0.1:{port}/api/stats",
+                                           headers={"Authorization": f"Bearer {OPERATOR}"})
+            health = json.loads(urllib.request.urlopen(stats).read())
             browser.close()
     finally:
         server.terminate()

@@ -9,7 +9,7 @@ import { loadHead, timelineFrom, weightsAt } from "./head3d.js";
 const $ = (id) => document.getElementById(id);
 const state = (window.parleyState = {
   connected: false, captions: [], turns: [], errors: [], visemeChunks: 0, rung: null, view: "2d",
-  frames3d: 0, mouth3d: [],
+  frames3d: 0, mouth3d: [], busy: [],
 });
 let channel = null;
 let avatarLine = null;
@@ -127,10 +127,28 @@ function onMessage(message) {
   }
 }
 
+// The server admits only the calls it can serve well; a busy one answers 429 with Retry-After.
+// The page says so kindly, counts down and tries again by itself.
+async function admitted(response) {
+  if (response.status !== 429) return true;
+  const wait = Number(response.headers.get("Retry-After")) || 30;
+  const message = await response.text();
+  state.busy.push({ wait, message });
+  $("start").disabled = true;
+  for (let left = wait; left > 0; left -= 1) {
+    $("status").textContent = `${message} (trying again in ${left} s)`;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  return false;
+}
+
 async function start() {
   $("start").disabled = true;
   $("status").textContent = "connecting…";
-  session = await (await fetch("/api/sessions", { method: "POST" })).json();
+  const created = await fetch("/api/sessions", { method: "POST" });
+  if (!(await admitted(created))) return start();
+  if (!created.ok) throw new Error(await created.text());
+  session = await created.json();
   $("title").textContent = `${session.persona.name}, ${session.persona.role}`;
   state.viewerUrl = session.viewer_url;
   $("viewer").href = session.viewer_url;
@@ -168,6 +186,11 @@ async function start() {
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ token: session.caller_token, sdp: pc.localDescription.sdp, type: "offer" }),
   });
+  if (!(await admitted(response))) {
+    pc.close();
+    mic.getTracks().forEach((t) => t.stop());
+    return start();
+  }
   if (!response.ok) {
     $("status").textContent = `error: ${await response.text()}`;
     return;

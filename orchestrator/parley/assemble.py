@@ -12,11 +12,13 @@ Every CLI command, the live server and the tests build what they run here.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 
 from parley.config import ConfigError, Settings, load_settings
 from parley.engines import IN_PROCESS, engine_class
+from parley.engines.executor import StageExecutor
 from parley.engines.fallback import with_fallback
 from parley.face.avatars import Avatar, load_avatar
 from parley.face.warp import WarpFace
@@ -39,6 +41,7 @@ class Engines:
         self.settings = settings
         self.store = store
         self._loaded: dict[str, object] = {}
+        self._executors: dict[str, StageExecutor] = {}
         self._lock = threading.Lock()  # two sessions asking first for one engine load it once
 
     @classmethod
@@ -92,12 +95,32 @@ class Engines:
     def visemes(self) -> CoarticulatedVisemes:
         return self.get("visemes")
 
+    def loaded(self) -> dict[str, object]:
+        """The engines loaded so far, by stage."""
+        with self._lock:
+            return dict(self._loaded)
+
+    def executor(self, kind: str) -> StageExecutor:
+        """The worker threads of stage ``kind`` (llm, tts, asr, face), shared by every session.
+
+        One LLM generation at a time (one llama.cpp context), the others bounded by the cores.
+        """
+        with self._lock:
+            if kind not in self._executors:
+                cores = os.cpu_count() or 1
+                workers = {"llm": 1, "tts": min(2, cores), "asr": 1, "face": cores}[kind]
+                limit = self.settings.stack.llm.max_waiting if kind == "llm" else None
+                self._executors[kind] = StageExecutor(kind, workers, limit)
+            return self._executors[kind]
+
     def vad(self) -> SileroVAD:
         """A voice activity detector for one stream: its own state over the shared model."""
         return self.get("vad")()
 
     def close(self) -> None:
-        """Stop the fallback probes of the engines that were loaded."""
+        """Stop the stages' threads and the fallback probes of the engines that were loaded."""
+        for executor in self._executors.values():
+            executor.shutdown()
         for engine in self._loaded.values():
             if hasattr(engine, "close"):
                 engine.close()
@@ -128,7 +151,7 @@ class Parley:
         stack = self.settings.stack
         prompt = ", ".join(self.settings.persona.vocabulary) or None
         return Listener(self.engines.vad(), self.engines.asr, stack.vad, stack.asr, prompt,
-                        wait_for_partials)
+                        wait_for_partials, self.engines.executor("asr"))
 
     def voice_session(self, output: SpeechOutput | None = None, listen: bool = True,
                       wait_for_partials: bool = False) -> VoiceSession:

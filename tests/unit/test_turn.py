@@ -189,3 +189,50 @@ def test_voice_session_reports_a_failed_turn_and_keeps_listening(settings):
     done = [e for e in events if isinstance(e, TurnDone)]
     assert len(failed) == 1 and "llama.cpp died" in failed[0].error and failed[0].user == "First question?"
     assert len(done) == 1 and done[0].reply == "Here is the answer."
+
+
+def test_a_reply_waiting_for_the_shared_llm_is_cancelled_at_once(settings):
+    """Another session holds the LLM: cancelling this turn does not wait for that one to finish."""
+    from parley.interfaces import CancelToken
+
+    slow = ScriptedLLM(REPLY * 20, delay=0.05)
+    parley = fake_parley(settings, slow, ToneTTS())
+    busy, waiting = parley.conversation(), parley.conversation()
+
+    async def scenario():
+        first = asyncio.ensure_future(collect(busy.reply("Tell me everything")))
+        await asyncio.sleep(0.3)  # the first turn is generating
+        token = CancelToken()
+        second = asyncio.ensure_future(collect(waiting.reply("And the cafe?", token)))
+        await asyncio.sleep(0.2)
+        started = time.perf_counter()
+        token.cancel("barge-in")
+        events = await asyncio.wait_for(second, 5)
+        cancel_s = time.perf_counter() - started
+        first_events = await first
+        return events, cancel_s, first_events
+
+    events, cancel_s, first_events = asyncio.run(scenario())
+    assert cancel_s < 0.5 and events[-1].timings.interrupted and events[-1].reply == ""
+    assert isinstance(first_events[-1], TurnDone) and not first_events[-1].timings.interrupted
+    assert len(slow.prompts) == 1  # the cancelled reply never reached the LLM
+
+
+def test_a_full_llm_queue_fails_the_turn_with_a_busy_message(tmp_path):
+    from parley.config import load_settings
+    from parley.engines.executor import Busy
+    from tests.conftest import write_stack
+
+    settings = load_settings(write_stack(tmp_path, **{"llm.max_waiting": 1}))
+    parley = fake_parley(settings, ScriptedLLM(REPLY * 20, delay=0.05), ToneTTS())
+
+    async def scenario():
+        first = asyncio.ensure_future(collect(parley.conversation().reply("One")))
+        await asyncio.sleep(0.2)
+        second = asyncio.ensure_future(collect(parley.conversation().reply("Two")))  # waits: the queue is full now
+        await asyncio.sleep(0.1)
+        with pytest.raises(Busy, match="try again"):
+            await collect(parley.conversation().reply("Three"))
+        await asyncio.gather(first, second)
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))

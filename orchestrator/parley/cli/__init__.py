@@ -13,10 +13,22 @@ from parley.config import ConfigError
 from parley.errors import ParleyError
 
 
+def _with(common: argparse.ArgumentParser) -> type[argparse.ArgumentParser]:
+    class Parser(argparse.ArgumentParser):
+        def __init__(self, *args, parents=(), **kwargs) -> None:
+            super().__init__(*args, parents=[*parents, common], **kwargs)
+
+    return Parser
+
+
 def build_parser() -> argparse.ArgumentParser:
+    config_help = "stack YAML (default: $PARLEY_CONFIG or configs/cpu.yaml)"
     parser = argparse.ArgumentParser(prog="parley", description="A self-hosted talking avatar.")
-    parser.add_argument("--config", help="stack YAML (default: $PARLEY_CONFIG or configs/cpu.yaml)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--config", help=config_help)
+    # --config is also taken after the command (``parley serve --config FILE``); there it wins.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, help=config_help)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_with(common))
 
     serve_cmd = sub.add_parser("serve", help="the live avatar: web app + WebRTC on http://127.0.0.1:8080")
     serve_cmd.add_argument("--host", help="bind address (default: server.host in the config)")

@@ -35,6 +35,8 @@ class LLMConfig(Strict):
     # Pause decoding while the first clause is synthesised: on a CPU with few cores this cuts the
     # time to first audio; the clause's audio lasts longer than the pause.
     pause_for_first_audio: bool = True
+    # Replies waiting for the shared LLM, from all sessions; past that a caller is told to try again.
+    max_waiting: int = Field(8, ge=1)
 
     _check_engine = _engine_name("llm")
 
@@ -133,6 +135,24 @@ class ServerConfig(Strict):
     # The addresses offered as WebRTC (ICE) host candidates; default: every interface but loopback.
     # ["127.0.0.1"] keeps all media on loopback (the end-to-end tests do this).
     ice_addresses: list[str] | None = None
+    # STUN/TURN servers (e.g. "stun:stun.example.org:3478") for callers behind NAT; none by default,
+    # so the server looks nothing up outside the machine.
+    ice_servers: list[str] = []
+    # Calls served at once; more are told to try again later (HTTP 429). Default: one per CPU core,
+    # what keeps every call's face at full frame rate (docs/benchmarks.md, capacity).
+    max_sessions: int | None = Field(None, ge=1)
+    # New calls one client address may start per minute (ten seconds' worth, at least 3, at once).
+    calls_per_minute: float = Field(6, gt=0)
+    # An offer whose peer has not connected after this long is closed.
+    connect_timeout_s: float = Field(20, gt=0)
+    # Bearer token for /metrics and /api/stats (or $PARLEY_OPERATOR_TOKEN); unset: they are off.
+    operator_token: str | None = None
+    # Shared by the orchestrators behind one proxy, so any of them accepts a link another issued
+    # (or $PARLEY_TOKEN_SECRET); unset: a fresh secret each start.
+    token_secret: str | None = None
+    # This orchestrator's name behind a proxy (or $PARLEY_NODE): sent as the parley_node cookie so the
+    # proxy keeps a call's requests on the orchestrator that holds it.
+    node: str | None = None
 
     @model_validator(mode="after")
     def _tls_off_loopback(self) -> "ServerConfig":

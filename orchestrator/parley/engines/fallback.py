@@ -36,6 +36,7 @@ class Switch(Generic[E]):
         self._probe: threading.Thread | None = None
         self._closed = threading.Event()
         self.on_primary = True
+        self.failovers = 0  # times the backup took over
         if not self._primary_ready():
             self.failed(f"{stage}: {self.primary_label} not ready at {getattr(primary, 'where', 'its address')}")
 
@@ -60,6 +61,7 @@ class Switch(Generic[E]):
         """The primary failed (``reason`` says how, naming the stage): the backup serves from now on."""
         with self._lock:
             if self.on_primary:
+                self.failovers += 1
                 log.warning("%s; using the in-process %s engine until it is ready again", reason, self.backup_name)
             self.on_primary = False
             if self._probe is None and not self._closed.is_set():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from parley.face.avatars import Avatar
+from parley.face.avatars import Avatar, AvatarError
 from parley.speak.speech import SpokenChunk, VisemeTrack
 
 
@@ -32,7 +32,8 @@ class WarpFace:
     def __init__(self, avatar: Avatar, fps: float = 30.0, seed: int = 0) -> None:
         bgr = cv2.imread(str(avatar.image_path), cv2.IMREAD_COLOR)
         if bgr is None:
-            raise ValueError(f"{avatar.image_path}: cannot read the portrait image")
+            raise AvatarError(f"{avatar.image_path}: not an image OpenCV can read (avatar {avatar.name!r}); "
+                              "use a PNG or JPEG portrait, or run `parley avatar init PHOTO` again")
         self.image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         self.fps = fps
         self.size = n = avatar.size

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 import numpy as np
 
 from parley.config import ASRConfig, VADConfig
+from parley.engines.executor import StageExecutor
 from parley.events import PartialTranscript, SpeechEnded, SpeechPaused, SpeechStarted, Utterance
 from parley.hear.audio import SAMPLE_RATE
 from parley.hear.endpoint import Endpointer
@@ -72,9 +73,11 @@ class _Decode:
 
 class Listener:
     def __init__(self, vad: SileroVAD, asr: ASREngine, vad_config: VADConfig, asr_config: ASRConfig,
-                 prompt: str | None = None, wait_for_partials: bool = False) -> None:
+                 prompt: str | None = None, wait_for_partials: bool = False,
+                 executor: StageExecutor | None = None) -> None:
         self.vad = vad
         self.asr = asr
+        self.executor = executor or StageExecutor("asr", 1)  # the ASR's threads (shared when given)
         self.vad_config = vad_config
         self.asr_config = asr_config
         self.prompt = prompt
@@ -141,7 +144,7 @@ class _Stream:
                 return None
             t0 = time.perf_counter()
             listener = self.listener
-            text = await asyncio.to_thread(listener.asr.transcribe, audio, listener.prompt)
+            text = await listener.executor.run(listener.asr.transcribe, audio, listener.prompt)
             return text, (time.perf_counter() - t0) * 1000
 
     def audio_between(self, start: float, end: float) -> np.ndarray:

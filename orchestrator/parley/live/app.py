@@ -1,15 +1,18 @@
 """The web server: the demo page, session links, and WebRTC offers (aiohttp + aiortc).
 
 Engines are loaded once (``parley.assemble``) and shared by every call; each call has its own VAD
-state, history, queues and media.
+state, history, queues and media. An offer is checked before anything is created for it, a call is
+admitted only while the server can serve it well, and a call that ends leaves nothing running.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import ssl
+import threading
 from pathlib import Path
 
 from aiohttp import web
@@ -18,23 +21,27 @@ from parley.assemble import Parley
 from parley.config import ConfigError
 from parley.face.avatars import GLBAvatar, load_avatar
 from parley.hear.echo import EchoGuard
+from parley.live.admission import Admission
 from parley.live.broadcast import Broadcast, BroadcastError
 from parley.live.broadcast.janus import JanusError
-from parley.live.call import Call
+from parley.live.call import Call, ice_configuration
 from parley.live.ladder import Ladder
-from parley.live.media import MediaClock
+from parley.live.media import AvatarVideoTrack, MediaClock
+from parley.live.metrics import Metrics
+from parley.live.offer import OfferError, check_offer
+from parley.live.protect import AccessLog, content_policy, operator_token, require_operator, secure_headers
 from parley.live.tokens import TokenError, Tokens
 
 REPO = Path(__file__).resolve().parents[3]
 log = logging.getLogger("parley.live")
+NODE_COOKIE = "parley_node"
 
 
 class Server:
     def __init__(self, parley: Parley) -> None:
         self.parley = parley
         self.settings = settings = parley.settings
-        stack = settings.stack
-        parley.warm_up()  # llama.cpp keeps the persona prompt evaluated
+        stack, cfg = settings.stack, settings.stack.server
         self.avatar = parley.avatar()
         if isinstance(self.avatar, GLBAvatar):
             raise ConfigError(f"{settings.path}: face.avatar: {self.avatar.name} is a 3D avatar; the live video "
@@ -43,16 +50,27 @@ class Server:
         if not isinstance(self.head3d, GLBAvatar):
             raise ConfigError(f"{settings.path}: face.avatar3d: {self.head3d.name} is a portrait; the 3D view "
                               "needs a GLB avatar (e.g. head3d)")
-        self.tokens = Tokens()
-        self.face = parley.face(self.avatar)
+        self.face = parley.face(self.avatar)  # a broken portrait stops the start, not every call
+        parley.warm_up()  # llama.cpp keeps the persona prompt evaluated
+        secret = cfg.token_secret or os.environ.get("PARLEY_TOKEN_SECRET")
+        self.tokens = Tokens(secret.encode() if secret else None)
+        self.node = cfg.node or os.environ.get("PARLEY_NODE")
+        self.ice = ice_configuration(cfg.ice_servers)
+        self.admission = Admission(cfg.max_sessions or os.cpu_count() or 1, cfg.calls_per_minute)
+        self.operator = operator_token(cfg.operator_token)
         self.sessions: dict[str, Call] = {}
+        self._ended = {"frames_sent": 0, "frames_skipped": 0}  # of calls that have ended
+        self._watchers: set[asyncio.Task] = set()
+        self.metrics = Metrics(self._metrics_state)
 
     def new_session(self, session_id: str) -> Call:
         stack = self.settings.stack
         echo = EchoGuard() if stack.turn_taking.echo_guard else None
         clock = MediaClock(on_sent=echo.sent if echo else None)
-        return Call(session_id, self.parley.voice_session(clock), clock, self.face,
-                    Broadcast(stack.broadcast, session_id, fps=stack.visemes.fps), Ladder(stack.face.ladder), echo)
+        video = AvatarVideoTrack(clock, self.face, executor=self.parley.engines.executor("face"))
+        return Call(session_id, self.parley.voice_session(clock), clock, video,
+                    Broadcast(stack.broadcast, session_id, fps=stack.visemes.fps, ice=self.ice),
+                    Ladder(stack.face.ladder), self.ice, echo, self.metrics)
 
     # --- routes --------------------------------------------------------------------------------
 
@@ -60,59 +78,89 @@ class Server:
         return web.FileResponse(REPO / "web" / "index.html")
 
     async def health(self, request: web.Request) -> web.Response:
+        """Public: whether the server is up and how full it is; the details are the operator's."""
         return web.json_response({"ok": True, "sessions": len(self.sessions),
-                                  "stats": {sid: s.stats() for sid, s in self.sessions.items()}})
+                                  "max_sessions": self.admission.max_sessions})
+
+    async def stats(self, request: web.Request) -> web.Response:
+        require_operator(request, self.operator)
+        return web.json_response({"sessions": {sid: s.stats() for sid, s in self.sessions.items()},
+                                  "refused": self.admission.refused, "tasks": len(asyncio.all_tasks()),
+                                  "threads": threading.active_count(),
+                                  "llm_waiting": self.parley.engines.executor("llm").waiting})
+
+    async def metrics_page(self, request: web.Request) -> web.Response:
+        require_operator(request, self.operator)
+        return web.Response(body=self.metrics.text(), content_type="text/plain", charset="utf-8")
+
+    def _refuse_if_busy(self, address: str | None = None) -> None:
+        refusal = self.admission.check(len(self.sessions), address, self.settings.persona.name)
+        if refusal is not None:
+            raise web.HTTPTooManyRequests(text=refusal.message, headers={"Retry-After": str(refusal.retry_after_s)})
 
     async def create_session(self, request: web.Request) -> web.Response:
+        self._refuse_if_busy(request.remote or "")
         session_id = secrets.token_urlsafe(9)
         persona = self.settings.persona
-        return web.json_response({
+        response = web.json_response({
             "session": session_id,
             "caller_token": self.tokens.issue(session_id, "caller"),
             "viewer_token": (viewer := self.tokens.issue(session_id, "viewer")),
-            "viewer_url": f"/watch?token={viewer}",
+            "viewer_url": f"/watch?token={viewer}" + (f"&node={self.node}" if self.node else ""),
             "persona": {"name": persona.name, "role": persona.role, "greeting": persona.greeting},
             "avatar3d": "/avatar3d.glb",
         })
+        self._stick(response)
+        return response
+
+    def _stick(self, response: web.StreamResponse) -> None:
+        """Behind a proxy, the cookie that keeps this caller's (or viewer's) requests on this node."""
+        if self.node:
+            response.set_cookie(NODE_COOKIE, self.node, httponly=True, samesite="Strict", path="/")
 
     async def avatar3d(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(self.head3d.model_path, headers={"Content-Type": "model/gltf-binary"})
 
     async def offer(self, request: web.Request) -> web.Response:
+        body = await self._json(request, "token", "sdp", "type")
         try:
-            body = await request.json()
-            token, sdp, kind = body["token"], body["sdp"], body["type"]
-        except (ValueError, KeyError, TypeError):
-            raise web.HTTPBadRequest(text="send JSON {token, sdp, type} with the browser's offer") from None
-        try:
-            session_id = self.tokens.check(token, role="caller")
+            session_id = self.tokens.check(body["token"], role="caller")
         except TokenError as exc:
             raise web.HTTPForbidden(text=str(exc)) from None
-        if kind != "offer":
-            raise web.HTTPBadRequest(text="type must be 'offer'")
-        old = self.sessions.pop(session_id, None)
-        if old is not None:  # a reconnect replaces the previous peer
-            await old.close()
-        session = self.new_session(session_id)
-        self.sessions[session_id] = session
         try:
-            answer = await session.answer(sdp, kind)
-        except ValueError as exc:
-            self.sessions.pop(session_id, None)
-            await session.close()
-            raise web.HTTPBadRequest(text=f"the offer is not valid SDP: {exc}") from None
-        asyncio.ensure_future(self._forget_when_closed(session))
+            offer = check_offer(body["sdp"], body["type"])
+        except OfferError as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from None
+        old = self.sessions.get(session_id)
+        if old is None:  # a reconnect replaces its own call; a new call must fit
+            self._refuse_if_busy()
+        call = self.new_session(session_id)
+        try:
+            answer = await call.answer(offer)
+        except Exception as exc:  # aiortc found what the check did not: nothing is kept, nothing replaced
+            await call.close()
+            log.info("offer refused: %s: %s", type(exc).__name__, exc)
+            raise web.HTTPBadRequest(text=f"the offer could not be answered: {exc or type(exc).__name__}") from None
+        if old is not None:
+            await old.close()
+        self.sessions[session_id] = call
+        call.expire_unless_connected(self.settings.stack.server.connect_timeout_s)
+        watcher = asyncio.ensure_future(self._forget_when_closed(call))
+        self._watchers.add(watcher)
+        watcher.add_done_callback(self._watchers.discard)
         return web.json_response({"sdp": answer.sdp, "type": answer.type})
 
     async def watch_page(self, request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(REPO / "web" / "watch.html")
+        response = web.FileResponse(REPO / "web" / "watch.html")
+        self._stick(response)
+        return response
 
     async def _json(self, request: web.Request, *keys: str) -> dict:
         try:
             body = await request.json()
             if not isinstance(body, dict) or any(k not in body for k in keys):
                 raise ValueError
-        except ValueError:
+        except ValueError:  # bad JSON, bad UTF-8, or not the keys asked for
             raise web.HTTPBadRequest(text=f"send a JSON object with {', '.join(keys)}") from None
         return body
 
@@ -155,18 +203,34 @@ class Server:
             raise web.HTTPBadRequest(text=f"the answer was not accepted: {exc}") from None
         return web.json_response({"ok": True})
 
-    async def _forget_when_closed(self, session: Call) -> None:
-        await session.closed.wait()
-        if self.sessions.get(session.id) is session:
-            del self.sessions[session.id]
+    async def _forget_when_closed(self, call: Call) -> None:
+        await call.closed.wait()
+        if self.sessions.get(call.id) is call:
+            del self.sessions[call.id]
+        self._ended["frames_sent"] += call.video.frames_sent
+        self._ended["frames_skipped"] += call.video.frames_skipped
+
+    def _metrics_state(self) -> dict:
+        live = list(self.sessions.values())
+        fallbacks = {kind: engine.switch.failovers for kind, engine in self.parley.engines.loaded().items()
+                     if hasattr(engine, "switch")}
+        return {"sessions": len(live), "max_sessions": self.admission.max_sessions,
+                "refused": self.admission.refused, "fallbacks": fallbacks,
+                "frames_sent": self._ended["frames_sent"] + sum(c.video.frames_sent for c in live),
+                "frames_skipped": self._ended["frames_skipped"] + sum(c.video.frames_skipped for c in live)}
 
     async def shutdown(self, app: web.Application) -> None:
         await asyncio.gather(*(s.close() for s in list(self.sessions.values())), return_exceptions=True)
+        for watcher in list(self._watchers):
+            watcher.cancel()
+        await asyncio.gather(*self._watchers, return_exceptions=True)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=1 << 20)
         app.router.add_get("/", self.index)
         app.router.add_get("/healthz", self.health)
+        app.router.add_get("/metrics", self.metrics_page)
+        app.router.add_get("/api/stats", self.stats)
         app.router.add_post("/api/sessions", self.create_session)
         app.router.add_post("/api/offer", self.offer)
         app.router.add_get("/avatar3d.glb", self.avatar3d)
@@ -175,6 +239,7 @@ class Server:
         app.router.add_post("/api/watch/answer", self.watch_answer)
         app.router.add_static("/web/", REPO / "web")
         app.router.add_static("/avatars/", REPO / "avatars")
+        app.on_response_prepare.append(secure_headers(content_policy(sorted((REPO / "web").glob("*.html")))))
         app.on_shutdown.append(self.shutdown)
         return app
 
@@ -199,6 +264,14 @@ def serve(parley: Parley, host: str | None = None, port: int | None = None) -> N
         ssl_context.load_cert_chain(cfg.tls_cert, cfg.tls_key)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     server = Server(parley)
+    app = server.app()
+
+    async def close_engines(app: web.Application) -> None:
+        parley.close()
+
+    app.on_cleanup.append(close_engines)
     scheme = "https" if ssl_context else "http"
-    print(f"Parley: {settings.persona.name} at {scheme}://{host}:{port}/", flush=True)
-    web.run_app(server.app(), host=host, port=port, ssl_context=ssl_context, print=None)
+    print(f"Parley: {settings.persona.name} at {scheme}://{host}:{port}/ "
+          f"(at most {server.admission.max_sessions} calls at once)", flush=True)
+    web.run_app(app, host=host, port=port, ssl_context=ssl_context, print=None,
+                access_log_class=AccessLog, shutdown_timeout=5)

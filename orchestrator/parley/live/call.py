@@ -2,9 +2,11 @@
 
     mic track ─► 16 kHz ─► echo guard ─► VoiceSession (VAD, ASR, LLM, TTS) ─► MediaClock ─► audio + video tracks
                                              │                                 │             │  (relay)
-    data channel ◄── captions, timings, barge-in, visemes as each chunk starts ┘             ├─► caller
+    data channel ◄── every event in its wire form; ChunkPlaying as each chunk starts            ├─► caller
                  ◄── the face's rung (ladder, fed by the tracks' lateness)                    └─► broadcast
     data channel ──► typed text (VoiceSession), the caller's 2D/3D view (ladder)
+
+Everything a call starts (tasks, tracks, relay, broadcast, peer) is stopped by ``close``.
 """
 
 from __future__ import annotations
@@ -14,106 +16,148 @@ import json
 import logging
 import time
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 
-from parley.events import ChunkPlaying, Event, FaceChanged, Problem
+from parley.events import ChunkPlaying, Event, FaceChanged, Problem, TurnDone, TurnFailed
 from parley.hear.audio import Resampler
 from parley.hear.echo import EchoGuard
-from parley.interfaces import Face
 from parley.live.broadcast import Broadcast
 from parley.live.ladder import Ladder
 from parley.live.media import RATE, AvatarAudioTrack, AvatarVideoTrack, MediaClock
+from parley.live.offer import Offer
 from parley.reply.voice_session import VoiceSession
 from parley.speak.speech import SpokenChunk
 
 log = logging.getLogger("parley.session")
 MIC_TIMEOUT_S = 10.0
 VIEWS = {"2d": "warp2d", "3d": "browser3d"}  # the caller's view → the best rung the ladder may use
+MAX_MESSAGE_CHARS = 4000  # a typed question, with room to spare
+TYPED_BURST, TYPED_PER_S = 5, 1.0  # typed messages: a burst of five, then one a second
+
+
+def ice_configuration(servers: list[str]) -> RTCConfiguration:
+    """No STUN or TURN unless configured: a server meant to run offline looks nothing up."""
+    return RTCConfiguration(iceServers=[RTCIceServer(urls=url) for url in servers])
 
 
 class Call:
-    def __init__(self, session_id: str, voice: VoiceSession, clock: MediaClock, face: Face,
-                 broadcast: Broadcast, ladder: Ladder, echo: EchoGuard | None = None) -> None:
+    def __init__(self, session_id: str, voice: VoiceSession, clock: MediaClock, video: AvatarVideoTrack,
+                 broadcast: Broadcast, ladder: Ladder, ice: RTCConfiguration, echo: EchoGuard | None = None,
+                 metrics=None) -> None:
         self.id = session_id
         self.voice = voice  # feeds ``clock``: it is the voice session's SpeechOutput
         self.clock = clock
         clock.on_chunk_start = self._chunk_started
         self.ladder = ladder
+        self.metrics = metrics
         self.audio = AvatarAudioTrack(self.clock, on_late=lambda ms: self._lateness("audio", ms))
+        self.video = video
+        video.on_late = lambda ms: self._lateness("video", ms)
         # Viewers still get the portrait while the caller watches the 3D head, unless the machine is behind.
-        self.video = AvatarVideoTrack(self.clock, face, on_late=lambda ms: self._lateness("video", ms),
-                                      rendering=lambda: ladder.rung == "warp2d" or (
-                                          bool(broadcast.live) and not ladder.degraded))
+        video.rendering = lambda: ladder.rung == "warp2d" or (bool(broadcast.live) and not ladder.degraded)
         # Caller and broadcast targets each get their own copy of the tracks; a slow one drops
         # frames on its own copy only.
         self.relay = MediaRelay()
         self.broadcast = broadcast
         self.echo = echo  # fed by ``clock`` with what was sent
-        self.pc = RTCPeerConnection()
+        self.pc = RTCPeerConnection(ice)
         self.channel = None
         self._mic: asyncio.Queue = asyncio.Queue(maxsize=500)  # 10 s of 20 ms frames at most
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: set[asyncio.Task] = set()
+        self._typed = (float(TYPED_BURST), time.monotonic())  # a token bucket
+        self.connected = asyncio.Event()
         self.closed = asyncio.Event()
 
-    async def answer(self, sdp: str, kind: str) -> RTCSessionDescription:
+    def _spawn(self, coro) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def answer(self, offer: Offer) -> RTCSessionDescription:
         pc = self.pc
 
         @pc.on("track")
         def on_track(track):
             if track.kind == "audio":
-                self._tasks.append(asyncio.ensure_future(self._pump_mic(track)))
+                self._spawn(self._pump_mic(track))
 
         @pc.on("datachannel")
         def on_datachannel(channel):
             self.channel = channel
-
-            def announce() -> None:
-                self.send(FaceChanged(self.ladder.rung, "start"))
-
             if channel.readyState == "open":
-                announce()
+                self.send(FaceChanged(self.ladder.rung, "start"))
             else:
-                channel.on("open", announce)
-
-            @channel.on("message")
-            def on_message(message):
-                try:
-                    data = json.loads(message)
-                except (TypeError, ValueError):
-                    return self.send(Problem("messages are JSON objects"))
-                if not isinstance(data, dict):
-                    return self.send(Problem("messages are JSON objects"))
-                if data.get("type") == "text" and isinstance(data.get("text"), str):
-                    self._tasks.append(asyncio.ensure_future(self.voice.typed(data["text"][:2000])))
-                elif data.get("type") == "view" and data.get("view") in VIEWS:
-                    self._rung_changed(self.ladder.set_top(VIEWS[data["view"]], time.perf_counter()))
-                else:
-                    self.send(Problem('unknown message; send {"type": "text", "text": ...} '
-                                      'or {"type": "view", "view": "2d" | "3d"}'))
+                channel.on("open", lambda: self.send(FaceChanged(self.ladder.rung, "start")))
+            channel.on("message", self._on_message)
 
         @pc.on("connectionstatechange")
         async def on_state():
-            if pc.connectionState in ("failed", "closed"):
+            if pc.connectionState == "connected":
+                self.connected.set()
+            elif pc.connectionState in ("failed", "closed"):
                 await self.close()
 
         pc.addTrack(self._relayed(self.audio))
-        pc.addTrack(self._relayed(self.video))
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=kind))
+        if offer.video:  # an audio-only client gets the voice and the captions
+            pc.addTrack(self._relayed(self.video))
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
         await pc.setLocalDescription(await pc.createAnswer())
-        self._tasks.append(asyncio.ensure_future(self._run()))
+        self._spawn(self._run())
         if self.broadcast:
-            self._tasks.append(asyncio.ensure_future(
-                self.broadcast.start(lambda: (self._relayed(self.audio), self._relayed(self.video)))))
+            self._spawn(self.broadcast.start(lambda: (self._relayed(self.audio), self._relayed(self.video))))
         return pc.localDescription
+
+    def expire_unless_connected(self, timeout_s: float) -> None:
+        """An offer whose peer never connects (a client that gave up, or a probe) is let go."""
+        async def watch() -> None:
+            try:
+                await asyncio.wait_for(self.connected.wait(), timeout_s)
+            except asyncio.TimeoutError:
+                log.info("session %s: not connected after %g s; closed", self.id, timeout_s)
+                await self.close()
+
+        self._spawn(watch())
 
     def _relayed(self, track):
         return self.relay.subscribe(track, buffered=False)
 
     def send(self, event: Event) -> None:
-        if self.channel is not None and self.channel.readyState == "open":
+        if self.channel is None or self.channel.readyState != "open":
+            return
+        try:
             self.channel.send(json.dumps(event.wire()))
+        except Exception as exc:  # a closing channel: the call ends through its own path
+            log.info("session %s: could not send %s: %s", self.id, event.type, exc)
+
+    def _on_message(self, message) -> None:
+        if len(message) > MAX_MESSAGE_CHARS:
+            return self.send(Problem(f"messages are at most {MAX_MESSAGE_CHARS} characters; this one was "
+                                     f"{len(message)}"))
+        try:
+            data = json.loads(message)
+        except (TypeError, ValueError):  # UnicodeDecodeError too: binary that is not UTF-8
+            return self.send(Problem("messages are JSON objects in UTF-8 text"))
+        if not isinstance(data, dict):
+            return self.send(Problem("messages are JSON objects"))
+        if data.get("type") == "text" and isinstance(data.get("text"), str):
+            if not self._take_typed():
+                return self.send(Problem("too many messages at once; wait a moment before sending another"))
+            self._spawn(self.voice.typed(data["text"]))
+        elif data.get("type") == "view" and data.get("view") in VIEWS:
+            self._rung_changed(self.ladder.set_top(VIEWS[data["view"]], time.perf_counter()))
+        else:
+            self.send(Problem('unknown message; send {"type": "text", "text": ...} '
+                              'or {"type": "view", "view": "2d" | "3d"}'))
+
+    def _take_typed(self) -> bool:
+        tokens, then = self._typed
+        now = time.monotonic()
+        tokens = min(float(TYPED_BURST), tokens + (now - then) * TYPED_PER_S)
+        self._typed = (tokens - 1, now) if tokens >= 1 else (tokens, now)
+        return tokens >= 1
 
     async def _pump_mic(self, track) -> None:
         resampler = Resampler()
@@ -123,7 +167,7 @@ class Call:
                 # is gone without saying so (crashed, network lost).
                 frame = await asyncio.wait_for(track.recv(), MIC_TIMEOUT_S)
             except (MediaStreamError, asyncio.TimeoutError):
-                asyncio.ensure_future(self.close())
+                self._spawn(self.close())
                 break
             pcm = resampler.convert(frame)
             self._offer_mic(self.echo.filter(pcm) if self.echo is not None else pcm)
@@ -141,8 +185,13 @@ class Call:
     async def _run(self) -> None:
         try:
             async for event in self.voice.run(self._frames()):
-                if not isinstance(event, SpokenChunk):  # the media carries those
-                    self.send(event)
+                if isinstance(event, SpokenChunk):  # the media carries those
+                    continue
+                if self.metrics is not None and isinstance(event, TurnDone):
+                    self.metrics.turn_done(event)
+                elif self.metrics is not None and isinstance(event, TurnFailed):
+                    self.metrics.turn_failed()
+                self.send(event)
         except Exception:
             log.exception("session %s failed", self.id)
             self.send(Problem("the session failed; reconnect"))
@@ -157,21 +206,31 @@ class Call:
         if rung is not None:
             reason = self.ladder.changes[-1][2]
             log.info("session %s: face now %s (%s)", self.id, rung, reason)
+            if self.metrics is not None:
+                self.metrics.ladder.labels(rung).inc()
             self.send(FaceChanged(rung, reason))
 
     def stats(self) -> dict:
         return {"frames_sent": self.video.frames_sent, "frames_skipped": self.video.frames_skipped,
                 "audio_seconds_sent": self.clock.samples_sent / RATE, "broadcast": self.broadcast.stats(),
                 "rung": self.ladder.rung, "rung_changes": len(self.ladder.changes),
+                "connected": self.connected.is_set(),
                 "echo_frames_silenced": self.echo.frames_silenced if self.echo is not None else 0}
 
     async def close(self) -> None:
+        """Stop the turn, every task, the avatar's tracks, the broadcast and the peer."""
         if self.closed.is_set():
             return
         self.closed.set()
         self._offer_mic(None)
-        for task in self._tasks:
+        current = asyncio.current_task()
+        tasks = [t for t in self._tasks if t is not current]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.voice.close()
         await self.broadcast.stop()
+        # Stopping the sources ends the relay's readers and every copy of the tracks with them.
+        self.audio.stop()
+        self.video.stop()
         await self.pc.close()

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import av
 import numpy as np
 from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
 
+from parley.engines.executor import StageExecutor
 from parley.hear.audio import resample
 from parley.interfaces import Face
 from parley.speak.speech import SpokenChunk
@@ -121,6 +123,8 @@ class AvatarAudioTrack(MediaStreamTrack):
         self._pts = 0
 
     async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":  # stopped: the relay's reader and every copy end with it
+            raise MediaStreamError
         if self._start is None:
             self._start = time.perf_counter()
         else:
@@ -144,10 +148,11 @@ class AvatarVideoTrack(MediaStreamTrack):
     kind = "video"
 
     def __init__(self, clock: MediaClock, face: Face, on_late: Callable[[float], None] | None = None,
-                 rendering: Callable[[], bool] = lambda: True) -> None:
+                 rendering: Callable[[], bool] = lambda: True, executor: StageExecutor | None = None) -> None:
         super().__init__()
         self.clock = clock
         self.face = face
+        self.executor = executor or StageExecutor("face", 1)  # the face's threads (shared when given)
         self.on_late = on_late  # each frame's lateness in ms
         self.rendering = rendering
         self._start: float | None = None
@@ -165,6 +170,8 @@ class AvatarVideoTrack(MediaStreamTrack):
         return av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
 
     async def recv(self) -> av.VideoFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
         fps = self.face.fps
         now = time.perf_counter()
         if self._start is None:
@@ -187,7 +194,7 @@ class AvatarVideoTrack(MediaStreamTrack):
         mouth = self.clock.mouth()
         t = time.perf_counter() - self.clock.started_at
         chunk, chunk_t = mouth if mouth is not None else (None, None)
-        frame = await asyncio.to_thread(self._render, t, chunk, chunk_t)
+        frame = await self.executor.run(self._render, t, chunk, chunk_t)
         if self.on_late is not None:  # how long after its slot the frame is ready
             self.on_late(max(0.0, (time.perf_counter() - self._start - self._index / fps) * 1000))
         return self._stamp(frame, fps)

@@ -12,6 +12,7 @@ reads the history to build its prompt; the voice session alone writes it.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -70,7 +71,14 @@ class Conversation:
             # The TTS loop drains the queue until _END even when cancelled, so this cannot deadlock.
             if item is not _END and cancel.cancelled:
                 return
-            asyncio.run_coroutine_threadsafe(chunks.put(item), loop).result()
+            put = asyncio.run_coroutine_threadsafe(chunks.put(item), loop)
+            while True:
+                try:
+                    return put.result(0.25)
+                except concurrent.futures.TimeoutError:
+                    if not loop.is_running():  # the server is shutting down: nobody will take it
+                        put.cancel()
+                        return
 
         def run_llm() -> None:
             splitter = ClauseSplitter(self.settings.stack.splitter)
@@ -109,7 +117,7 @@ class Conversation:
                 if timings.first_chunk_ms is None:
                     timings.first_chunk_ms = ms()
                 try:
-                    speech = await asyncio.to_thread(self.engines.tts.synthesize, chunk.text, cancel)
+                    speech = await tts_threads.run(self.engines.tts.synthesize, chunk.text, cancel)
                     speech.index = chunk.index
                     spoken_chunk = SpokenChunk(speech, self.engines.visemes.track(speech))
                 except Cancelled:
@@ -129,7 +137,20 @@ class Conversation:
             if failure is not None:
                 raise failure
 
-        llm_task = asyncio.ensure_future(asyncio.to_thread(run_llm))
+        tts_threads = self.engines.executor("tts")
+        # The shared LLM serves one reply at a time, first come first served; a full queue raises Busy.
+        generation = self.engines.executor("llm").submit(run_llm)
+        llm_task = asyncio.wrap_future(generation)
+
+        def drop_if_queued() -> None:
+            # Cancelled while still queued behind other sessions: it will never run, so end the TTS
+            # loop here; the turn ends now, not when the LLM gets to it.
+            if generation.cancel() and not dropped:
+                dropped.append(True)
+                chunks.put_nowait(_END)
+
+        dropped: list[bool] = []
+        cancel.on_cancel(lambda: _call_soon(loop, drop_if_queued))
         tts_task = asyncio.ensure_future(run_tts())
         both = asyncio.gather(llm_task, tts_task, return_exceptions=True)
         both.add_done_callback(lambda _: events.put_nowait(_END))
@@ -142,10 +163,19 @@ class Conversation:
         finally:
             if not both.done():
                 cancel.cancel("turn closed")
+                drop_if_queued()
             results = await both
         for result in results:
-            if isinstance(result, BaseException):
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                 raise result
         timings.total_ms = ms()
         timings.interrupted = cancel.cancelled
         yield TurnDone(user=user_text, reply=" ".join(spoken), timings=timings)
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback) -> None:
+    """``callback`` on ``loop`` from any thread; nothing if the loop has already closed."""
+    try:
+        loop.call_soon_threadsafe(callback)
+    except RuntimeError:
+        pass

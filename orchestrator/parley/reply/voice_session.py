@@ -73,6 +73,9 @@ class VoiceSession:
         self._turn: _Turn | None = None
         self._out: asyncio.Queue = asyncio.Queue()
         self._carry = ""
+        # One turn at a time: whatever starts one (an utterance, typed text) waits here, so a burst
+        # of messages cancels and replaces turns one after another, never runs them side by side.
+        self._taking = asyncio.Lock()
 
     def avatar_speaking(self) -> bool:
         turn = self._turn
@@ -92,7 +95,8 @@ class VoiceSession:
                 async for event in self.listener.listen(frames):
                     await out.put(event)
                     if isinstance(event, SpeechStarted) and self.turn_taking.barge_in and self.avatar_speaking():
-                        await out.put(await self._cut_in(event))
+                        async with self._taking:
+                            await out.put(await self._cut_in(event))
                     elif isinstance(event, Utterance):
                         await self._answer(event)
                 if self._turn is not None and self._turn.task is not None:
@@ -111,8 +115,11 @@ class VoiceSession:
             await self.close()
 
     async def typed(self, text: str) -> None:
-        """Typed text from the caller (while ``run`` is going): answered like an utterance."""
-        if text.strip():
+        """Typed text from the caller (while ``run`` is going): answered like an utterance; a reply
+        still running is cut off, as if the caller had spoken over it."""
+        if not text.strip():
+            return
+        async with self._taking:
             await self._out.put(Typed(text.strip()))
             if self.avatar_speaking():
                 await self._out.put(await self._cut_in(SpeechStarted(0.0, 0.0)))
@@ -186,11 +193,12 @@ class VoiceSession:
         if not utterance.text.strip():
             await self._out.put(UtteranceIgnored(utterance, "no words were recognised"))
             return
-        if self.avatar_speaking():  # only without barge-in: a new question replaces the old reply
-            await self._cut_in(SpeechStarted(utterance.start, utterance.endpoint_at))
-        text = f"{self._carry} {utterance.text}".strip()
-        self._carry = ""
-        self._start_turn(text, utterance)
+        async with self._taking:
+            if self.avatar_speaking():  # only without barge-in: a new question replaces the old reply
+                await self._cut_in(SpeechStarted(utterance.start, utterance.endpoint_at))
+            text = f"{self._carry} {utterance.text}".strip()
+            self._carry = ""
+            self._start_turn(text, utterance)
 
     async def _cut_in(self, started: SpeechStarted) -> BargeIn:
         detected = time.perf_counter()

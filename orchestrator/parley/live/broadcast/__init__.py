@@ -14,7 +14,7 @@ from typing import Protocol
 from urllib.parse import urljoin
 
 import aiohttp
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from parley.config import BroadcastConfig, JanusTarget, RtmpTarget, WhipTarget
 from parley.errors import ParleyError
@@ -37,9 +37,10 @@ class Target(Protocol):
     async def stop(self) -> None: ...
 
 
-async def _sending_peer(audio: MediaStreamTrack, video: MediaStreamTrack) -> RTCPeerConnection:
+async def _sending_peer(audio: MediaStreamTrack, video: MediaStreamTrack,
+                        ice: RTCConfiguration | None) -> RTCPeerConnection:
     """A peer that only sends, with its offer made and every ICE candidate gathered (no trickle)."""
-    pc = RTCPeerConnection()
+    pc = RTCPeerConnection(ice)
     for track in (audio, video):
         pc.addTransceiver(track, direction="sendonly")
     await pc.setLocalDescription(await pc.createOffer())
@@ -51,8 +52,9 @@ class JanusRoom:
 
     name = "janus"
 
-    def __init__(self, target: JanusTarget, session_id: str) -> None:
+    def __init__(self, target: JanusTarget, session_id: str, ice: RTCConfiguration | None = None) -> None:
         self.target = target
+        self.ice = ice
         self.description = f"parley {session_id}"
         self.room = secrets.randbelow(2**52)  # Janus room ids are JSON numbers: stay within 2**53
         self._janus: JanusSession | None = None
@@ -66,7 +68,7 @@ class JanusRoom:
         self._publisher = publisher = await self._janus.attach(VIDEOROOM)
         await publisher.request({"request": "create", "room": self.room, "description": self.description,
                                  "publishers": 1, "is_private": True, "audiocodec": "opus", "videocodec": "vp8"})
-        self._pc = await _sending_peer(audio, video)
+        self._pc = await _sending_peer(audio, video, self.ice)
         data, jsep = await publisher.message(
             {"request": "joinandconfigure", "room": self.room, "ptype": "publisher", "display": "avatar"},
             {"type": "offer", "sdp": self._pc.localDescription.sdp})
@@ -129,8 +131,9 @@ class WhipPublisher:
 
     name = "whip"
 
-    def __init__(self, target: WhipTarget) -> None:
+    def __init__(self, target: WhipTarget, ice: RTCConfiguration | None = None) -> None:
         self.target = target
+        self.ice = ice
         self._pc: RTCPeerConnection | None = None
         self._resource: str | None = None
 
@@ -140,7 +143,7 @@ class WhipPublisher:
         return extra
 
     async def start(self, audio: MediaStreamTrack, video: MediaStreamTrack) -> None:
-        self._pc = await _sending_peer(audio, video)
+        self._pc = await _sending_peer(audio, video, self.ice)
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
             try:
                 async with http.post(self.target.url, data=self._pc.localDescription.sdp,
@@ -171,17 +174,20 @@ class WhipPublisher:
 class Broadcast:
     """Every configured target for one session, fed from the session's relay."""
 
-    def __init__(self, config: BroadcastConfig, session_id: str, fps: float) -> None:
-        self.janus = JanusRoom(config.janus, session_id) if config.janus else None
+    def __init__(self, config: BroadcastConfig, session_id: str, fps: float,
+                 ice: RTCConfiguration | None = None) -> None:
+        self.janus = JanusRoom(config.janus, session_id, ice) if config.janus else None
         self.rtmp: RtmpTarget | None = config.rtmp
         self.session_id = session_id
+        # The HLS stream's name: unguessable, so only a viewer link (which returns it) finds it.
+        self.stream_key = secrets.token_urlsafe(18)
         targets: list[Target] = []
         if self.janus is not None:
             targets.append(self.janus)
         if config.whip is not None:
-            targets.append(WhipPublisher(config.whip))
+            targets.append(WhipPublisher(config.whip, ice))
         if config.rtmp is not None:
-            targets.append(RtmpPush(f"{config.rtmp.url}/{session_id}", config.rtmp.video_kbps, fps))
+            targets.append(RtmpPush(f"{config.rtmp.url}/{self.stream_key}", config.rtmp.video_kbps, fps))
         self.targets = targets
         self.live: list[str] = []
         self.failed: dict[str, str] = {}
@@ -206,7 +212,7 @@ class Broadcast:
     def hls_url(self) -> str | None:
         if self.rtmp is None or self.rtmp.hls_url is None or "rtmp" not in self.live:
             return None
-        return f"{self.rtmp.hls_url}/{self.session_id}.m3u8"
+        return f"{self.rtmp.hls_url}/{self.stream_key}.m3u8"
 
     def stats(self) -> dict:
         return {"live": self.live, "failed": self.failed,

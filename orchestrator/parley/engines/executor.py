@@ -1,0 +1,59 @@
+"""Each stage's own worker threads, shared by every session.
+
+A stage never borrows another's threads (nor asyncio's default pool, which aiortc's encoders use),
+so a stage waiting on another cannot starve it. Jobs run first come, first served: one turn per
+session at a time makes that fair across sessions. A stage may bound how many jobs wait: past that
+it refuses at once (``Busy``), so a flood tells the caller to wait instead of stalling everyone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+from parley.errors import ParleyError
+
+T = TypeVar("T")
+
+
+class Busy(ParleyError):
+    """A stage's queue is full: the caller should try again shortly."""
+
+
+class StageExecutor:
+    def __init__(self, stage: str, workers: int, max_waiting: int | None = None) -> None:
+        self.stage = stage
+        self.max_waiting = max_waiting
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix=f"parley-{stage}")
+        self._lock = threading.Lock()
+        self.waiting = 0  # submitted, not started
+
+    def submit(self, fn: Callable[..., T], *args) -> Future:
+        """Queue ``fn(*args)``; ``Busy`` if the queue is full. A job cancelled before it starts never runs."""
+        with self._lock:
+            if self.max_waiting is not None and self.waiting >= self.max_waiting:
+                raise Busy(f"the avatar is answering {self.waiting} other requests; try again in a moment")
+            self.waiting += 1
+
+        def job():
+            self._started()
+            return fn(*args)
+
+        future = self._pool.submit(job)
+        future.add_done_callback(lambda f: f.cancelled() and self._started())
+        return future
+
+    def _started(self) -> None:
+        with self._lock:
+            self.waiting -= 1
+
+    async def run(self, fn: Callable[..., T], *args) -> T:
+        """``fn(*args)`` on this stage's threads; cancelling the caller drops the job if it has not started."""
+        return await asyncio.wrap_future(self.submit(fn, *args))
+
+    def shutdown(self) -> None:
+        """No new jobs; queued ones are dropped, running ones finish (their turns were cancelled)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,47 @@
+"""Admission: a full server and a hasty address are told when to come back."""
+
+from parley.live.admission import Admission
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_a_full_server_refuses_and_counts_it():
+    admission = Admission(max_sessions=2, per_minute=60)
+    assert admission.check(1, "a") is None
+    refusal = admission.check(2, "b", name="Ada")
+    assert refusal.reason == "full" and refusal.retry_after_s > 0 and "Ada is talking with 2 people" in refusal.message
+    assert admission.refused == {"full": 1, "rate": 0}
+
+
+def test_an_address_gets_a_burst_then_its_rate_and_others_are_not_affected():
+    clock = Clock()
+    admission = Admission(max_sessions=100, per_minute=6, clock=clock)
+    assert [admission.check(0, "a") for _ in range(3)] == [None, None, None]
+    refusal = admission.check(0, "a")
+    assert refusal.reason == "rate" and refusal.retry_after_s == 10
+    assert admission.check(0, "b") is None  # another address has its own allowance
+    clock.now += 10
+    assert admission.check(0, "a") is None and admission.check(0, "a").reason == "rate"
+
+
+def test_the_offer_of_an_admitted_session_is_not_charged_again():
+    admission = Admission(max_sessions=5, per_minute=6)
+    for _ in range(3):
+        assert admission.check(0, "a") is None
+        assert admission.check(0) is None  # its offer: capacity only
+
+
+def test_idle_addresses_are_forgotten():
+    clock = Clock()
+    admission = Admission(max_sessions=10, per_minute=60, clock=clock)
+    for i in range(1100):
+        admission.check(0, f"10.0.{i // 256}.{i % 256}")
+    clock.now += 3600
+    admission.check(0, "fresh")
+    assert len(admission._buckets) == 1
