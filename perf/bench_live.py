@@ -122,7 +122,7 @@ def run_in_namespace(turns: int, stack_file: Path, overrides: list[str]) -> dict
     from parley.hear.audio import resample
     from parley.models.store import ModelStore
     from parley.speak.files import write_wav
-    from tests.e2e.live_driver import chromium_args, start_serve
+    from tests.e2e.live_driver import chromium_args, start_serve, wait_until
 
     folder = Path(tempfile.mkdtemp(prefix="parley-bench-live-"))
     settings = load_settings(stack_file)
@@ -156,7 +156,7 @@ def run_in_namespace(turns: int, stack_file: Path, overrides: list[str]) -> dict
             page = browser.new_page()
             page.goto(f"http://127.0.0.1:{port}/")
             page.click("#start")
-            page.wait_for_function("window.parleyState.connected", timeout=30_000)
+            wait_until(page, "window.parleyState.connected", 30_000)
             page.evaluate(INSTRUMENT, box)
             page.wait_for_timeout(int((4 + turns * (GAP_S + 2.5)) * 1000))
             bench = page.evaluate("window.parleyBench")

@@ -1,6 +1,7 @@
-"""A caller made of aiortc, for the load and fault tests and the soak and capacity benchmarks.
+"""A real `parley serve` on loopback, and callers made of aiortc, for the load and fault tests and
+the soak and capacity benchmarks.
 
-It does what the page does (POST /api/sessions, an offer with the microphone and a receive-only
+A caller does what the page does (POST /api/sessions, an offer with the microphone and a receive-only
 video, the ``parley`` data channel, typed text) and keeps every event the server sends, the video
 frames it decodes and the audio it hears. It offers only loopback ICE candidates and no STUN.
 """
@@ -9,15 +10,60 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import time
+import urllib.request
+from contextlib import contextmanager
 
 import aiohttp
 import aioice.ice
+import psutil
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
 
+from tests.conftest import write_stack
+from tests.e2e.live_driver import start_serve
+
 # This process's peers gather host candidates on loopback only (the server is told the same).
 aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"] if use_ipv4 else []
+OPERATOR = "load-test-operator"
+
+
+class Served:
+    def __init__(self, process: subprocess.Popen, port: int, log_path) -> None:
+        self.process = process
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+        self.ps = psutil.Process(process.pid)
+
+    def get(self, path: str, operator: bool = False) -> dict:
+        headers = {"Authorization": f"Bearer {OPERATOR}"} if operator else {}
+        request = urllib.request.Request(self.base + path, headers=headers)
+        return json.loads(urllib.request.urlopen(request, timeout=10).read())
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
+@contextmanager
+def serving(tmp_path, stack: dict | None = None, **server):
+    """`parley serve` on the default stack (with ``stack`` edits, dotted keys) and ``server`` settings."""
+    settings = {"server.ice_addresses": ["127.0.0.1"], "server.operator_token": OPERATOR,
+                "server.calls_per_minute": 600, **{f"server.{k}": v for k, v in server.items()}}
+    config = write_stack(tmp_path, **(stack or {}), **settings)
+    log_path = tmp_path / "server.log"
+    with open(log_path, "w") as log:
+        process, port = start_serve(config, log)
+        try:
+            yield Served(process, port, log_path)
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
 
 
 class Refused(Exception):
@@ -64,8 +110,14 @@ class Caller:
         return self
 
     def _on_message(self, message) -> None:
-        self.events.append(json.loads(message))
+        event = json.loads(message)
+        event["received_at"] = time.monotonic()
+        self.events.append(event)
         self._new_event.set()
+
+    def first_at(self, skip: int, kind: str = "chunk_playing") -> float:
+        """When the first ``kind`` event after the first ``skip`` of them arrived (monotonic clock)."""
+        return self.of_type(kind)[skip]["received_at"]
 
     async def _read(self, track) -> None:
         try:

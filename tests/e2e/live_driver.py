@@ -79,6 +79,22 @@ def start_serve(config: str, stdout) -> tuple[subprocess.Popen, int]:
             time.sleep(0.3)
 
 
+def wait_until(page, expression: str, timeout_ms: int) -> None:
+    """Poll ``expression`` in the page until it is true. (Playwright's wait_for_function evaluates a
+    string inside the page, which the pages' Content-Security-Policy rightly forbids.)"""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{expression!r} still false after {timeout_ms / 1000:g} s")
+        time.sleep(0.1)
+
+
+def watch_csp(page, result: dict) -> None:
+    """Record what the pages' Content-Security-Policy blocks (it should block nothing of ours)."""
+    page.on("console", lambda message: "Content Security Policy" in message.text
+            and result.setdefault("csp_violations", []).append(message.text))
+
+
 def chromium_args(wav) -> list[str]:
     """Headless Chromium as root, offline, with a fake microphone playing ``wav`` once."""
     return ["--no-sandbox", "--no-first-run", "--disable-background-networking", "--disable-sync",
@@ -110,22 +126,24 @@ def main() -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=chromium_args(args.wav))
             page = browser.new_page()
+            watch_csp(page, result)
             page.goto(f"http://127.0.0.1:{port}/")
             page.click("#start")
-            page.wait_for_function("window.parleyState.connected", timeout=30_000)
+            wait_until(page, "window.parleyState.connected", 30_000)
             result["idle_mouth"] = page.evaluate(SAMPLE_MOUTH, [box, 1500])
-            page.wait_for_function("window.parleyState.visemeChunks > 0", timeout=90_000)
+            wait_until(page, "window.parleyState.visemeChunks > 0", 90_000)
             result["speaking_mouth"] = page.evaluate(SAMPLE_MOUTH, [box, 2500])
             if args.screenshots:
                 page.screenshot(path=f"{args.screenshots}/conversation-2d.png")
-            page.wait_for_function("window.parleyState.turns.length >= 1", timeout=90_000)
+            wait_until(page, "window.parleyState.turns.length >= 1", 90_000)
             result["voice_turn"] = page.evaluate("window.parleyState.turns[0]")
             result["stats"] = page.evaluate(f"({STATS})(window.parleyState.pc)")
             viewer = None
             if args.broadcast:
                 viewer = browser.new_context().new_page()  # a second browser profile, as another person
+                watch_csp(viewer, result)
                 viewer.goto(f"http://127.0.0.1:{port}" + page.evaluate("window.parleyState.viewerUrl"))
-                viewer.wait_for_function("window.parleyWatch.connected || window.parleyWatch.error", timeout=30_000)
+                wait_until(viewer, "window.parleyWatch.connected || window.parleyWatch.error", 30_000)
                 result["viewer_via"] = viewer.evaluate("window.parleyWatch.via")
                 result["viewer_error"] = viewer.evaluate("window.parleyWatch.error")
             chunks = page.evaluate("window.parleyState.visemeChunks")
@@ -133,17 +151,18 @@ def main() -> None:
             page.fill("#text", args.text)
             page.click("#typed button")
             if viewer is not None:
-                page.wait_for_function(f"window.parleyState.visemeChunks > {chunks}", timeout=90_000)
+                wait_until(page, f"window.parleyState.visemeChunks > {chunks}", 90_000)
                 result["viewer_mouth"] = viewer.evaluate(SAMPLE_MOUTH, [box, 2500])
                 result["viewer_stats"] = viewer.evaluate(f"({STATS})(window.parleyWatch.pc)")
                 hls = browser.new_context().new_page()
+                watch_csp(hls, result)
                 hls.goto(f"http://127.0.0.1:{port}" + page.evaluate("window.parleyState.viewerUrl") + "&via=hls")
-                hls.wait_for_function("window.parleyWatch.connected || window.parleyWatch.error", timeout=45_000)
+                wait_until(hls, "window.parleyWatch.connected || window.parleyWatch.error", 45_000)
                 result["hls_via"] = hls.evaluate("window.parleyWatch.via")
                 result["hls_error"] = hls.evaluate("window.parleyWatch.error")
                 result["hls_time"] = hls.evaluate(
                     "new Promise((r) => setTimeout(() => r(document.getElementById('avatar').currentTime), 2000))")
-            page.wait_for_function("window.parleyState.turns.length >= 2", timeout=90_000)
+            wait_until(page, "window.parleyState.turns.length >= 2", 90_000)
             result["text_turn"] = page.evaluate("window.parleyState.turns[1]")
             result["captions"] = page.evaluate("window.parleyState.captions")
             result["errors"] = page.evaluate("window.parleyState.errors")
@@ -154,7 +173,7 @@ def main() -> None:
             chunks = page.evaluate("window.parleyState.visemeChunks")
             page.fill("#text", "What is in the library?")
             page.click("#typed button")
-            page.wait_for_function(f"window.parleyState.visemeChunks > {chunks}", timeout=90_000)
+            wait_until(page, f"window.parleyState.visemeChunks > {chunks}", 90_000)
             page.wait_for_timeout(2500)
             if args.screenshots:
                 page.screenshot(path=f"{args.screenshots}/conversation-3d.png")
@@ -163,13 +182,13 @@ def main() -> None:
             result["view_3d"] = page.evaluate("""() => ({ frames: window.parleyState.frames3d,
                 mouth: window.parleyState.mouth3d.slice(-120), rung: window.parleyState.rung,
                 canvas: !document.getElementById('head').hidden, video: !document.getElementById('avatar').hidden })""")
-            page.wait_for_function("window.parleyState.turns.length >= 3", timeout=90_000)
+            wait_until(page, "window.parleyState.turns.length >= 3", 90_000)
             if args.broadcast:  # the media server dies mid-session: the conversation goes on
                 media[0].terminate()
                 media[0].wait(10)
                 page.fill("#text", "Is the library open today?")
                 page.click("#typed button")
-                page.wait_for_function("window.parleyState.turns.length >= 4", timeout=90_000)
+                wait_until(page, "window.parleyState.turns.length >= 4", 90_000)
                 result["after_janus_died"] = page.evaluate("window.parleyState.turns[3]")
                 token = page.evaluate("window.parleyState.viewerUrl").split("token=")[1]
                 request = urllib.request.Request(f"http://127.0.0.1:{port}/api/watch", method="POST",
@@ -179,7 +198,7 @@ def main() -> None:
             # The caller goes away mid-conversation: the server must drop the session and carry on.
             page.fill("#text", "Tell me about every building on campus.")
             page.click("#typed button")
-            page.wait_for_function("window.parleyState.visemeChunks > 1", timeout=60_000)
+            wait_until(page, "window.parleyState.visemeChunks > 1", 60_000)
             page.close()
             deadline = time.time() + 30
             while time.time() < deadline:

@@ -57,6 +57,10 @@ def test_a_spoken_question_is_answered_with_audio_and_video(live):
     assert live["stats"]["audio"]["packets"] > 100 and live["stats"]["video"]["frames"] > 30
 
 
+def test_the_pages_run_under_their_content_security_policy(live):
+    assert "csp_violations" not in live, live["csp_violations"]
+
+
 def test_the_mouth_moves_while_the_avatar_speaks(live):
     idle, speaking = np.array(live["idle_mouth"]), np.array(live["speaking_mouth"])
     assert len(idle) > 10 and len(speaking) > 20

@@ -13,8 +13,7 @@ import urllib.request
 import aiohttp
 import pytest
 
-from tests.live_client import Caller, Refused
-from tests.load.conftest import serving
+from tests.live_client import Caller, Refused, serving
 
 pytestmark = pytest.mark.load
 

@@ -14,6 +14,7 @@ import secrets
 import ssl
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -239,9 +240,16 @@ class Server:
         app.router.add_post("/api/watch/answer", self.watch_answer)
         app.router.add_static("/web/", REPO / "web")
         app.router.add_static("/avatars/", REPO / "avatars")
-        app.on_response_prepare.append(secure_headers(content_policy(sorted((REPO / "web").glob("*.html")))))
+        rtmp = self.settings.stack.broadcast.rtmp
+        hls = [_origin(rtmp.hls_url)] if rtmp is not None and rtmp.hls_url else []
+        app.on_response_prepare.append(secure_headers(content_policy(sorted((REPO / "web").glob("*.html")), hls)))
         app.on_shutdown.append(self.shutdown)
         return app
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _offer_only(addresses: list[str]) -> None:

@@ -22,18 +22,20 @@ _HEADERS = {
 }
 
 
-def content_policy(pages: list[Path]) -> str:
+def content_policy(pages: list[Path], media_origins: list[str] = ()) -> str:
     """The pages load only their own scripts (three.js and hls.js are served from web/), styles and
-    media; their inline import maps are allowed by hash, nothing else inline runs."""
+    media, plus the HLS server's playlists and segments (``media_origins``); their inline import maps
+    are allowed by hash, nothing else inline runs."""
     hashes = []
     for page in pages:
         for script in re.findall(r"<script[^>]*>(.*?)</script>", page.read_text(), re.S):
             if script.strip():
                 digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
                 hashes.append(f"'sha256-{digest}'")
+    media = " ".join(media_origins)
     return (f"default-src 'self'; script-src 'self' {' '.join(hashes)}; img-src 'self' data: blob:; "
-            "media-src 'self' blob:; worker-src 'self' blob:; connect-src 'self'; "
-            "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
+            f"media-src 'self' blob: {media}; worker-src 'self' blob:; connect-src 'self' {media}; "
+            "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'").replace("  ", " ").replace(" ;", ";")
 
 
 def secure_headers(policy: str):

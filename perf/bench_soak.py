@@ -1,0 +1,100 @@
+"""Soak: callers asking questions for minutes against one `parley serve`; does its memory stay flat?
+
+Each caller (an aiortc peer on loopback, receiving the avatar's audio and video) types a question
+every --interval seconds. The server's RSS is sampled every 5 s. The baseline is measured in the
+same run: RSS at the end of the warm-up (--warmup minutes), against which the growth to the end is
+reported, with every answered, failed and unanswered question and the server's error lines.
+
+    .venv/bin/python perf/bench_soak.py [--minutes 10] [--callers 2] [--interval 15] [--warmup 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from perf.bench_speech_in import QUESTIONS  # noqa: E402
+from tests.live_client import Caller, serving  # noqa: E402
+
+ERROR_MARKS = ("Traceback", " ERROR ", "Exception", "exception")
+
+
+async def soak(served, callers: int, minutes: float, interval: float, warmup: float) -> dict:
+    group = [await Caller(served.base).connect() for _ in range(callers)]
+    samples: list[tuple[float, int]] = []
+    asked = 0
+    start = time.monotonic()
+    end = start + minutes * 60
+    next_question = start
+
+    async def sample() -> None:
+        while time.monotonic() < end:
+            samples.append((time.monotonic() - start, served.ps.memory_info().rss))
+            await asyncio.sleep(5)
+
+    sampler = asyncio.ensure_future(sample())
+    while time.monotonic() < end:
+        for i, caller in enumerate(group):
+            caller.type(QUESTIONS[(asked + i) % len(QUESTIONS)])
+        asked += 1
+        next_question += interval
+        await asyncio.sleep(max(0.0, next_question - time.monotonic()))
+    await sampler
+    await asyncio.sleep(interval)  # the last answers
+    per_caller = [{"asked": asked, "answered": len(c.of_type("turn_done")), "failed": len(c.of_type("turn_failed")),
+                   "problems": len(c.of_type("problem")), "video_fps": round(c.frames / (minutes * 60 + interval), 1)}
+                  for c in group]
+    for caller in group:
+        await caller.close()
+    warm = [rss for t, rss in samples if t <= warmup * 60]
+    after = [rss for t, rss in samples if t > warmup * 60]
+    base, last = warm[-1], after[-1]
+    return {"samples": samples, "rss_after_warmup_mb": round(base / 1e6, 1), "rss_end_mb": round(last / 1e6, 1),
+            "rss_peak_mb": round(max(rss for _, rss in samples) / 1e6, 1),
+            "growth_after_warmup_pct": round((last - base) / base * 100, 2), "callers": per_caller}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=10)
+    parser.add_argument("--callers", type=int, default=2)
+    parser.add_argument("--interval", type=float, default=15)
+    parser.add_argument("--warmup", type=float, default=2)
+    parser.add_argument("--out", type=Path, default=REPO / "perf" / "results")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="parley-soak-"))
+    with serving(folder, max_sessions=max(args.callers, 2)) as served:
+        idle = served.ps.memory_info().rss
+        result = asyncio.run(soak(served, args.callers, args.minutes, args.interval, args.warmup))
+        log = served.log()
+    result["rss_idle_before_calls_mb"] = round(idle / 1e6, 1)
+    result["error_lines"] = [line for line in log.splitlines() if any(m in line for m in ERROR_MARKS)]
+    result["machine"] = {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine()}
+    result["settings"] = vars(args) | {"out": str(args.out)}
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / time.strftime("soak-%Y%m%d-%H%M%S.json")
+    path.write_text(json.dumps(result, indent=2))
+    answered = sum(c["answered"] for c in result["callers"])
+    asked = sum(c["asked"] for c in result["callers"])
+    print(f"{args.callers} callers, {args.minutes:g} min, a question every {args.interval:g} s: {answered}/{asked} "
+          f"answered, {sum(c['failed'] for c in result['callers'])} failed; video "
+          f"{', '.join(str(c['video_fps']) for c in result['callers'])} fps")
+    print(f"RSS idle {result['rss_idle_before_calls_mb']} MB, after {args.warmup:g} min warm-up "
+          f"{result['rss_after_warmup_mb']} MB, end {result['rss_end_mb']} MB "
+          f"({result['growth_after_warmup_pct']:+.1f} %), peak {result['rss_peak_mb']} MB; "
+          f"{len(result['error_lines'])} error lines")
+    print(f"saved {path}")
+
+
+if __name__ == "__main__":
+    main()
