@@ -36,15 +36,20 @@ def _to_48k(audio: np.ndarray, rate: int) -> np.ndarray:
     return (np.clip(resample(audio, rate, to=RATE), -1.0, 1.0) * 32767.0).astype(np.int16)
 
 
+_NOTHING = np.zeros(0, np.int16)
+
+
 @dataclass
 class _Queued:
     pcm: np.ndarray  # int16 at 48 kHz; emptied once sent or dropped
-    chunk: SpokenChunk
+    chunk: SpokenChunk | None  # dropped too once played: only its text is kept, for ``heard``
+    text: str
     sent: int = 0  # samples already sent
 
-    @property
-    def text(self) -> str:
-        return self.chunk.speech.text
+    def done(self) -> None:
+        """Played or dropped: free the audio (a slice would keep the whole buffer alive)."""
+        self.pcm = _NOTHING
+        self.chunk = None
 
 
 class MediaClock:
@@ -63,7 +68,7 @@ class MediaClock:
         self.started_at = time.perf_counter()
 
     def add(self, chunk: SpokenChunk) -> None:
-        queued = _Queued(_to_48k(chunk.speech.audio, chunk.speech.sample_rate), chunk)
+        queued = _Queued(_to_48k(chunk.speech.audio, chunk.speech.sample_rate), chunk, chunk.speech.text)
         self._queue.append(queued)
         self._recent.append((self._added, queued))
         self._added += 1
@@ -71,7 +76,7 @@ class MediaClock:
     def flush(self) -> None:
         """Barge-in: drop everything not yet sent."""
         for queued in self._queue:
-            queued.pcm = queued.pcm[: queued.sent]
+            queued.done()
         self._queue.clear()
 
     def mark(self) -> int:
@@ -97,8 +102,7 @@ class MediaClock:
             head.sent += take
             filled += take
             if head.sent >= len(head.pcm):
-                self._queue.popleft()
-                head.pcm = head.pcm[:0]  # keep the count, free the audio
+                self._queue.popleft().done()  # keep the count of samples sent, free the rest
         self.samples_sent += FRAME
         if self.on_sent is not None:
             self.on_sent(out, RATE)
