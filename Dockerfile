@@ -52,7 +52,8 @@ CMD ["janus", "--configs-folder=/etc/janus"]
 
 # --- Debian's nginx with the RTMP module ------------------------------------------------------------------
 FROM debian:bookworm-slim AS nginx-rtmp
-RUN apt-get update && apt-get install -y --no-install-recommends nginx libnginx-mod-rtmp \
+# gettext-base: envsubst, with which deploy/proxy/render fills in the proxy's template (scale profile).
+RUN apt-get update && apt-get install -y --no-install-recommends nginx libnginx-mod-rtmp gettext-base \
     && rm -rf /var/lib/apt/lists/*
 # deploy/nginx/ is mounted at /etc/nginx/parley by docker-compose.yml; its nginx.conf runs in the foreground.
 CMD ["nginx", "-c", "/etc/nginx/parley/nginx.conf"]

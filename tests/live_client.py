@@ -82,11 +82,15 @@ class Caller:
         self.pc: RTCPeerConnection | None = None
         self.channel = None
         self.session: dict = {}
+        self.node: str | None = None  # the orchestrator a proxy said holds the call
         self._new_event = asyncio.Event()
         self._readers: list[asyncio.Task] = []
 
     async def connect(self, timeout: float = 30) -> "Caller":
-        async with aiohttp.ClientSession() as http:
+        # Keep the proxy's cookie between the two requests (for an IP address too), and accept a
+        # proxy's self-signed certificate.
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(cookie_jar=jar, connector=aiohttp.TCPConnector(ssl=False)) as http:
             async with http.post(f"{self.base}/api/sessions") as response:
                 if response.status != 200:
                     raise Refused(response.status, await response.text(), response.headers.get("Retry-After"))
@@ -105,6 +109,7 @@ class Caller:
                     await pc.close()
                     raise Refused(response.status, await response.text(), response.headers.get("Retry-After"))
                 answer = await response.json()
+            self.node = next((c.value for c in jar if c.key == "parley_node"), None)
         await pc.setRemoteDescription(RTCSessionDescription(**answer))
         await self.wait_until(lambda: self.channel.readyState == "open", timeout)
         return self

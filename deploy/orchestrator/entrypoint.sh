@@ -21,8 +21,24 @@ if [ ! -s "$tls/cert.pem" ] || [ ! -s "$tls/key.pem" ]; then
   echo "parley: made a self-signed certificate for $public_host in $tls" >&2
 fi
 
-python deploy/orchestrator/container_config.py "$stack" /run/parley/stack.yaml \
-  --host "${PARLEY_BIND:-0.0.0.0}" --port "${PARLEY_PORT:-8443}" \
-  --tls-cert "$tls/cert.pem" --tls-key "$tls/key.pem"
+if [ "${PARLEY_BEHIND_PROXY:-0}" = 1 ]; then
+  # The scale profile: deploy/proxy terminates TLS (with the certificate above) and forwards here.
+  # The orchestrators share a token secret (a link one issued works on the other): made once, by
+  # whichever starts first, in the tls volume they share, unless PARLEY_TOKEN_SECRET is given.
+  if [ -z "${PARLEY_TOKEN_SECRET:-}" ]; then
+    if [ ! -s "$tls/token_secret" ]; then
+      (umask 077; head -c 32 /dev/urandom | base64 > "$tls/token_secret.$$")
+      mv -n "$tls/token_secret.$$" "$tls/token_secret"; rm -f "$tls/token_secret.$$"
+    fi
+    PARLEY_TOKEN_SECRET=$(cat "$tls/token_secret")
+    export PARLEY_TOKEN_SECRET
+  fi
+  python deploy/orchestrator/container_config.py "$stack" /run/parley/stack.yaml \
+    --behind-proxy --port "${PARLEY_PORT:-8444}" --node "${PARLEY_NODE:?name this orchestrator (a, b)}"
+else
+  python deploy/orchestrator/container_config.py "$stack" /run/parley/stack.yaml \
+    --host "${PARLEY_BIND:-0.0.0.0}" --port "${PARLEY_PORT:-8443}" \
+    --tls-cert "$tls/cert.pem" --tls-key "$tls/key.pem"
+fi
 export PARLEY_CONFIG=/run/parley/stack.yaml
 exec "$@"

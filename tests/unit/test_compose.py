@@ -20,6 +20,7 @@ PROFILES = {
     "cpu": {"orchestrator-cpu"},
     "triton-cpu": {"triton-cpu", "orchestrator-triton-cpu"},
     "gpu": {"triton-gpu", "orchestrator-gpu"},
+    "scale": {"triton-cpu", "orchestrator-a", "orchestrator-b", "proxy"},
 }
 ALWAYS = {"janus", "nginx-rtmp"}
 
@@ -93,7 +94,9 @@ def test_each_profile_brings_up_its_stack(config):
     assert set(services) == ALWAYS.union(*PROFILES.values())
     for profile, names in PROFILES.items():
         for name in names:
-            assert services[name].get("profiles") == [profile], name
+            assert profile in services[name].get("profiles", []), name
+        others = {n for n, s in services.items() if profile in s.get("profiles", [])}
+        assert others == names, profile
     for name in ALWAYS:
         assert "profiles" not in services[name], f"{name} must start with every profile"
 
@@ -101,7 +104,7 @@ def test_each_profile_brings_up_its_stack(config):
 def test_orchestrators_serve_a_stack_that_loads(config):
     from parley.config import load_settings
 
-    for name in ("orchestrator-cpu", "orchestrator-triton-cpu", "orchestrator-gpu"):
+    for name in ("orchestrator-cpu", "orchestrator-triton-cpu", "orchestrator-gpu", "orchestrator-a", "orchestrator-b"):
         service = config["services"][name]
         assert service["build"]["target"] == "orchestrator"
         # WebRTC media uses UDP ports picked at run time: only the host's network carries them.
@@ -146,3 +149,22 @@ def test_image_installs_what_setup_installs():
     machine = set(re.search(r"^extras=([a-z,-]+)", setup, re.MULTILINE).group(1).split(","))
     assert "triton" in image
     assert image <= machine
+
+
+def test_the_scale_profile_puts_two_orchestrators_behind_one_proxy(config):
+    services = config["services"]
+    a, b, proxy = services["orchestrator-a"], services["orchestrator-b"], services["proxy"]
+    nodes = {}
+    for service in (a, b):
+        env = service["environment"]
+        assert env["PARLEY_BEHIND_PROXY"] == "1" and service["depends_on"]["triton-cpu"]["condition"] == "service_healthy"
+        nodes[env["PARLEY_NODE"]] = f"127.0.0.1:{env['PARLEY_PORT']}"
+    assert sorted(nodes) == ["a", "b"] and len(set(nodes.values())) == 2
+    env = proxy["environment"]
+    # The proxy's template routes node a and b to the orchestrators' own loopback ports.
+    assert {"a": env["PARLEY_NODE_A"], "b": env["PARLEY_NODE_B"]} == nodes
+    assert proxy["command"] == ["/etc/parley-proxy/render"] and proxy["network_mode"] == "host"
+    assert (f"{ROOT}/deploy/proxy", "/etc/parley-proxy", True) in _mounts(proxy)
+    assert os.access(ROOT / "deploy/proxy/render", os.X_OK)
+    template = (ROOT / "deploy/proxy/nginx.conf.template").read_text()
+    assert "$cookie_parley_node" in template and "$arg_node" in template

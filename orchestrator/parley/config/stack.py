@@ -153,6 +153,8 @@ class ServerConfig(Strict):
     # This orchestrator's name behind a proxy (or $PARLEY_NODE): sent as the parley_node cookie so the
     # proxy keeps a call's requests on the orchestrator that holds it.
     node: str | None = None
+    # Proxies whose X-Forwarded-For names the caller (for the per-address limit); others are the caller.
+    trusted_proxies: list[str] = []
 
     @model_validator(mode="after")
     def _tls_off_loopback(self) -> "ServerConfig":
