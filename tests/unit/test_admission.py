@@ -15,7 +15,7 @@ def test_a_full_server_refuses_and_counts_it():
     admission = Admission(max_sessions=2, per_minute=60)
     assert admission.check(1, "a") is None
     refusal = admission.check(2, "b", name="Ada")
-    assert refusal.reason == "full" and refusal.retry_after_s > 0 and "Ada is talking with 2 people" in refusal.message
+    assert refusal.reason == "full" and refusal.retry_after_s > 0 and "Ada is in 2 calls right now" in refusal.message
     assert admission.refused == {"full": 1, "rate": 0}
 
 

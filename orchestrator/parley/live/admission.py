@@ -31,8 +31,9 @@ class Admission:
         """Whether one more call fits with ``live`` running; with ``address``, also whether that
         address may start another so soon (asked when a session is created, not again at its offer)."""
         if live >= self.max_sessions:
-            return self._refuse("full", f"{name} is talking with {live} people right now, as many as this "
-                                        "server can serve well; try again in a minute", 30)
+            calls = "one call" if live == 1 else f"{live} calls"
+            return self._refuse("full", f"{name} is in {calls} right now, as many as this server can serve "
+                                        "well; please try again in a minute", 30)
         if address is None:
             return None
         now = self.clock()
