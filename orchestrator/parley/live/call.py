@@ -33,6 +33,7 @@ from parley.speak.speech import SpokenChunk
 log = logging.getLogger("parley.session")
 MIC_TIMEOUT_S = 10.0
 VIEWS = {"2d": "warp2d", "3d": "browser3d"}  # the caller's view → the best rung the ladder may use
+CLOSE_TIMEOUT_S = 5.0
 MAX_MESSAGE_CHARS = 4000  # a typed question, with room to spare
 TYPED_BURST, TYPED_PER_S = 5, 1.0  # typed messages: a burst of five, then one a second
 
@@ -227,7 +228,11 @@ class Call:
         tasks = [t for t in self._tasks if t is not current]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT_S)
+            if stuck:  # a call must end even if one of its tasks does not: say which
+                log.warning("session %s: %s still running after close", self.id,
+                            ", ".join(t.get_coro().__qualname__ for t in stuck))
         await self.voice.close()
         await self.broadcast.stop()
         # Stopping the sources ends the relay's readers and every copy of the tracks with them.

@@ -65,6 +65,7 @@ class Conversation:
         chunks: asyncio.Queue = asyncio.Queue(maxsize=_TTS_QUEUE)
         # Set once the first chunk has been synthesised (or given up on).
         first_chunk_spoken = threading.Event()
+        tts_stopped = threading.Event()  # the TTS loop takes no more chunks
 
         def put_chunk(item) -> None:
             # Blocks the LLM thread while TTS is behind: back-pressure instead of an unbounded backlog.
@@ -76,7 +77,8 @@ class Conversation:
                 try:
                     return put.result(0.25)
                 except concurrent.futures.TimeoutError:
-                    if not loop.is_running():  # the server is shutting down: nobody will take it
+                    # Nobody will take it: the TTS loop has stopped, or the server is shutting down.
+                    if tts_stopped.is_set() or not loop.is_running():
                         put.cancel()
                         return
 
@@ -110,6 +112,13 @@ class Conversation:
                 put_chunk(_END)
 
         async def run_tts() -> None:
+            try:
+                await speak_chunks()
+            finally:
+                tts_stopped.set()
+                first_chunk_spoken.set()  # an LLM paused for the first chunk must not wait for ever
+
+        async def speak_chunks() -> None:
             failure = None
             while (chunk := await chunks.get()) is not _END:
                 if cancel.cancelled:
@@ -164,7 +173,10 @@ class Conversation:
             if not both.done():
                 cancel.cancel("turn closed")
                 drop_if_queued()
-            results = await both
+            # Shielded: if whoever consumes this reply is cancelled meanwhile, the LLM and TTS still
+            # wind down together (the TTS loop drains what the LLM thread puts) instead of one of
+            # them being cut off while the other waits on it.
+            results = await asyncio.shield(both)
         for result in results:
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                 raise result

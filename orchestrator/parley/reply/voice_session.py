@@ -152,7 +152,7 @@ class VoiceSession:
             self._settle(turn, " ".join(turn.delivered))
         else:
             turn.token.cancel("session closed")
-            await asyncio.gather(turn.task, return_exceptions=True)
+            await asyncio.wait({turn.task})  # (unlike gather, being cancelled here does not cancel it)
             self._settle(turn)
 
     async def _speak(self, turn: _Turn) -> None:
@@ -205,7 +205,7 @@ class VoiceSession:
         turn = self._turn
         heard, seconds = self.output.heard(turn.mark)  # what had reached the caller when they spoke
         turn.token.cancel("barge-in")
-        await asyncio.gather(turn.task, return_exceptions=True)
+        await asyncio.wait({turn.task})
         self.output.flush()  # after the turn stopped, so nothing it queued meanwhile plays
         cancel_ms = (time.perf_counter() - detected) * 1000
         if seconds * 1000 >= self.turn_taking.continuation_ms:
