@@ -8,7 +8,6 @@ admitted only while the server can serve it well, and a call that ends leaves no
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 import os
 import secrets
@@ -29,6 +28,7 @@ from parley.live.broadcast.janus import JanusError
 from parley.live.call import Call, ice_configuration
 from parley.live.ladder import Ladder
 from parley.live.media import AvatarVideoTrack, MediaClock
+from parley.live.memory import keep_memory_flat
 from parley.live.metrics import Metrics
 from parley.live.offer import OfferError, check_offer
 from parley.live.protect import AccessLog, content_policy, operator_token, require_operator, secure_headers
@@ -269,18 +269,8 @@ def _offer_only(addresses: list[str]) -> None:
         a for a in addresses if (":" in a and use_ipv6) or (":" not in a and use_ipv4)]
 
 
-def _fewer_malloc_arenas() -> None:
-    """glibc gives each thread that allocates (every stage's workers, the encoders) an arena of its
-    own, and memory freed in one is not reused by another: a long-running server's RSS creeps up.
-    Two arenas, as MALLOC_ARENA_MAX=2 would set before start-up; threads created later use them."""
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
-    except OSError:  # not glibc
-        pass
-
-
 def serve(parley: Parley, host: str | None = None, port: int | None = None) -> None:
-    _fewer_malloc_arenas()
+    keep_memory_flat()
     settings = parley.settings
     cfg = settings.stack.server
     if cfg.ice_addresses:
