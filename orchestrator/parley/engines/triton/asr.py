@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from parley.engines.triton.client import TritonModel, decode_text, tensor, text_tensor
+from parley.engines.triton.client import TritonEngine, TritonModel, decode_text, tensor, text_tensor
 from parley.hear.audio import SAMPLE_RATE
 
 
-class TritonASREngine:
+class TritonASREngine(TritonEngine):
     sample_rate = SAMPLE_RATE
 
     def __init__(self, model: TritonModel) -> None:
-        self.model = model
-        self.label, self.where = model.label, model.where
+        super().__init__(model)
 
     @classmethod
     def from_settings(cls, settings, store) -> "TritonASREngine":
-        return cls(TritonModel(settings.stack.triton, "asr", "asr"))
+        return cls(TritonModel(settings.stack.triton, "asr"))
 
-    def ready(self) -> bool:
-        return self.model.reconnect()
 
     def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> str:
         inputs = [tensor("AUDIO", np.ascontiguousarray(audio, dtype=np.float32))]

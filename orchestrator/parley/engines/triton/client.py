@@ -67,18 +67,14 @@ class TritonModel:
     """One model on the configured server. Unary calls share one client (tritonclient's gRPC client is
     thread-safe for them); a stream needs a client of its own (``new_client``)."""
 
-    label = "Triton"
-
-    def __init__(self, config: TritonConfig, name: str, stage: str) -> None:
+    def __init__(self, config: TritonConfig, name: str) -> None:
         self.config = config
-        self.name = name
-        self.stage = stage
-        self.where = config.url
+        self.name = name  # the model in the repository, named for its stage (llm, tts, asr)
         self.client = self.new_client()
 
     def unavailable(self, exc: BaseException) -> EngineUnavailable:
         """The error a failed request becomes: it names the stage and the server."""
-        return EngineUnavailable(f"{self.stage}: Triton at {self.config.url} failed ({describe(exc)})")
+        return EngineUnavailable(f"{self.name}: Triton at {self.config.url} failed ({describe(exc)})")
 
     def new_client(self) -> grpcclient.InferenceServerClient:
         return grpcclient.InferenceServerClient(self.config.url)
@@ -131,3 +127,17 @@ class TritonModel:
         if error is not None:
             raise error
         return result
+
+
+class TritonEngine:
+    """What every Triton engine offers the fallback adapter: a label, where it is, and whether it is
+    ready again (asked on a fresh channel)."""
+
+    label = "Triton"
+
+    def __init__(self, model: TritonModel) -> None:
+        self.model = model
+        self.where = model.config.url
+
+    def ready(self) -> bool:
+        return self.model.reconnect()

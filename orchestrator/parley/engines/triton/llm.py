@@ -17,6 +17,7 @@ from llama_cpp import Llama
 from parley.config import LLMConfig
 from parley.engines.triton.client import (
     TRITON_ERRORS,
+    TritonEngine,
     TritonModel,
     TritonStalled,
     decode_text,
@@ -34,10 +35,9 @@ def load_tokenizer(model_file) -> Llama:
     return Llama(model_path=str(model_file), vocab_only=True, verbose=False)
 
 
-class TritonLLMEngine:
+class TritonLLMEngine(TritonEngine):
     def __init__(self, model: TritonModel, tokenizer: Llama, config: LLMConfig) -> None:
-        self.model = model
-        self.label, self.where = model.label, model.where
+        super().__init__(model)
         self.tokenizer = tokenizer
         # The served model is loaded from the same stack settings, so its context is the configured one.
         self.context_size = config.context_size
@@ -46,10 +46,8 @@ class TritonLLMEngine:
     def from_settings(cls, settings, store) -> "TritonLLMEngine":
         name = settings.stack.llm.model
         model_file = store.require(name) / settings.registry.get(name, "llm").files[0].name
-        return cls(TritonModel(settings.stack.triton, "llm", "llm"), load_tokenizer(model_file), settings.stack.llm)
+        return cls(TritonModel(settings.stack.triton, "llm"), load_tokenizer(model_file), settings.stack.llm)
 
-    def ready(self) -> bool:
-        return self.model.reconnect()
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.tokenize(text.encode("utf-8"), add_bos=False, special=True))

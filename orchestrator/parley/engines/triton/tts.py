@@ -8,25 +8,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from parley.engines.triton.client import TritonModel, text_tensor
+from parley.engines.triton.client import TritonEngine, TritonModel, text_tensor
 from parley.interfaces import CancelToken
 from parley.speak.speech import PhonemeTiming, SpeechSegment
 
 _OUTPUTS = ["AUDIO", "SAMPLE_RATE", "PHONEMES", "PHONEME_STARTS", "PHONEME_ENDS"]
 
 
-class TritonTTSEngine:
+class TritonTTSEngine(TritonEngine):
     def __init__(self, model: TritonModel) -> None:
-        self.model = model
-        self.label, self.where = model.label, model.where
+        super().__init__(model)
         self._sample_rate: int | None = None
 
     @classmethod
     def from_settings(cls, settings, store) -> "TritonTTSEngine":
-        return cls(TritonModel(settings.stack.triton, "tts", "tts"))
+        return cls(TritonModel(settings.stack.triton, "tts"))
 
-    def ready(self) -> bool:
-        return self.model.reconnect()
 
     @property
     def sample_rate(self) -> int:
