@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from parley.assemble import Engines, Parley
+from parley.config.persona import Grounding
 from parley.hear.audio import SAMPLE_RATE
 from parley.hear.vad import CHUNK
 from parley.speak.speech import PhonemeTiming, SpeechSegment
@@ -113,7 +114,16 @@ def silence(seconds: float) -> np.ndarray:
     return np.zeros(int(seconds * SAMPLE_RATE), np.float32)
 
 
-def fake_parley(settings, llm=None, tts=None, asr=None, **engines) -> Parley:
-    """A Parley whose engines are these fakes (a VAD by loudness unless one is given)."""
+def ungrounded(settings):
+    """``settings`` whose persona answers freely: for tests of the plumbing, where a scripted reply's
+    words are not the point (grounding has its own tests)."""
+    persona = settings.persona.model_copy(update={"grounding": Grounding(mode="off")})
+    return settings.model_copy(update={"persona": persona})
+
+
+def fake_parley(settings, llm=None, tts=None, asr=None, grounded: bool = False, **engines) -> Parley:
+    """A Parley whose engines are these fakes (a VAD by loudness unless one is given); its persona
+    answers freely unless ``grounded``: a scripted reply does not come from the persona's facts."""
+    settings = settings if grounded else ungrounded(settings)
     given = {"llm": llm, "tts": tts, "asr": asr, "visemes": CoarticulatedVisemes(), "vad": LoudnessVAD, **engines}
     return Parley(settings, engines=Engines.given(settings, **{k: v for k, v in given.items() if v is not None}))

@@ -1,7 +1,7 @@
 """The one place that assembles the loop: engines loaded once, and the sessions built on them.
 
     Parley(settings) ─► engines (each loaded on first use, served ones wrapped in their fallback)
-          ├─► conversation()        persona + history + LLM + TTS + visemes
+          ├─► conversation()        persona + knowledge + history + LLM + TTS + visemes
           ├─► listener()            VAD (own state, shared model) + ASR
           ├─► voice_session(output) listener → conversation, with turn taking and barge-in
           └─► face(avatar)          the 2D face, built once per avatar and shared
@@ -28,6 +28,7 @@ from parley.interfaces import ASREngine, LLMEngine, SpeechOutput, TTSEngine
 from parley.models.store import ModelStore
 from parley.reply.conversation import Conversation
 from parley.reply.history import History
+from parley.reply.knowledge import Knowledge
 from parley.reply.voice_session import VoiceSession
 from parley.speak.visemes import CoarticulatedVisemes
 
@@ -129,8 +130,8 @@ class Engines:
 class Parley:
     """A configured avatar: its settings, its engines, and the sessions built on them.
 
-    ``Parley.load()`` reads ``configs/cpu.yaml`` (or ``$PARLEY_CONFIG``); nothing is loaded until a
-    session needs it.
+    ``Parley.load()`` reads ``configs/cpu.yaml`` (or ``$PARLEY_CONFIG``). The persona's knowledge is
+    indexed at once (a broken document is a start-up error); no engine is loaded until a session needs it.
     """
 
     def __init__(self, settings: Settings, store: ModelStore | None = None, engines: Engines | None = None) -> None:
@@ -138,18 +139,21 @@ class Parley:
         self.store = store or ModelStore(settings.registry)
         self.engines = engines or Engines(settings, self.store)
         self._faces: dict[str, WarpFace] = {}
+        self.knowledge = Knowledge.of(settings.persona)
 
     @classmethod
     def load(cls, config: Path | str | None = None) -> "Parley":
         return cls(load_settings(config))
 
     def conversation(self, history: History | None = None) -> Conversation:
-        return Conversation(self.settings, self.engines, history)
+        return Conversation(self.settings, self.engines, history, self.knowledge)
 
     def listener(self, wait_for_partials: bool = False) -> Listener:
         """A listener for one stream; ``wait_for_partials`` for input read faster than real time."""
         stack = self.settings.stack
-        prompt = ", ".join(self.settings.persona.vocabulary) or None
+        # What the caller is likely to say: the persona's own list, then the names its knowledge uses.
+        terms = dict.fromkeys([*self.settings.persona.vocabulary, *self.knowledge.vocabulary()])
+        prompt = ", ".join(terms) or None
         return Listener(self.engines.vad(), self.engines.asr, stack.vad, stack.asr, prompt,
                         wait_for_partials, self.engines.executor("asr"))
 

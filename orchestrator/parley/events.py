@@ -65,15 +65,23 @@ class TurnTimings:
 
 @dataclass
 class TurnDone(Event):
-    """The last event of a turn: what was delivered (only up to the cut, if interrupted) and when."""
+    """The last event of a turn: what was delivered (only up to the cut, if interrupted) and when.
+
+    ``grounding`` says how the reply kept to what the persona knows: ``answered`` (every clause
+    backed), ``declined`` (nothing known matched: the decline line, without the LLM), ``replaced``
+    (a clause stated something unbacked: the passage or the decline line was said instead),
+    ``added`` (the reply used none of its passages: the best one was said after it), or ``off``.
+    """
 
     type: ClassVar[str] = "turn_done"
     user: str
     reply: str
     timings: TurnTimings
+    grounding: str = "off"
 
     def wire(self) -> dict:
-        return {"type": self.type, "user": self.user, "reply": self.reply, "timings": self.timings.to_dict()}
+        return {"type": self.type, "user": self.user, "reply": self.reply, "timings": self.timings.to_dict(),
+                "grounding": self.grounding}
 
 
 @dataclass(frozen=True)

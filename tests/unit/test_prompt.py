@@ -17,7 +17,7 @@ def test_completion_prompt_is_a_few_shot_transcript(persona):
     prompt = PromptBuilder(persona, "completion").build(History(), "Where is the gym?", words, 10_000)
     assert prompt.messages is None
     assert prompt.text.endswith("Visitor: Where is the gym?\nAda:")
-    assert "Hartley Hall" in prompt.text  # the knowledge section
+    assert "Hartley Hall" in prompt.text  # in an example (the facts come with the question: test_grounding)
     assert f"Visitor: {persona.examples[0].user}\nAda: {persona.examples[0].assistant}" in prompt.text
     assert "\n" in prompt.stop and "Visitor:" in prompt.stop
 
@@ -28,7 +28,7 @@ def test_chat_prompt_has_system_examples_history_and_user(persona):
     prompt = PromptBuilder(persona, "chat").build(history, "Where is the gym?", words, 10_000)
     roles = [m["role"] for m in prompt.messages]
     assert roles[0] == "system" and roles[-1] == "user" and roles.count("assistant") == len(persona.examples) + 1
-    assert "Hartley Hall" in prompt.messages[0]["content"]
+    assert "answer in one to three" in prompt.messages[0]["content"]  # the persona's system prompt
     assert prompt.text is None and "\n" not in prompt.stop
 
 

@@ -15,7 +15,7 @@ from parley.events import TextChunk, TextDelta, TurnDone
 from parley.interfaces import LLMEngine, TTSEngine
 from parley.reply.conversation import Conversation
 from parley.speak.speech import SpokenChunk
-from tests.fakes import ScriptedLLM, ToneTTS, fake_parley
+from tests.fakes import ScriptedLLM, ToneTTS, fake_parley, ungrounded
 
 
 def conversation(settings, llm, tts):
@@ -151,7 +151,7 @@ def test_a_failing_viseme_mapper_stops_the_turn_without_hanging(settings):
 
     sentences = " ".join(f"Sentence number {i} is here." for i in range(20))
     llm = ScriptedLLM(sentences)
-    conv = Conversation(settings, Engines.given(settings, llm=llm, tts=ToneTTS(), visemes=BrokenMapper()))
+    conv = Conversation(ungrounded(settings), Engines.given(settings, llm=llm, tts=ToneTTS(), visemes=BrokenMapper()))
     with pytest.raises(ValueError, match="no viseme"):
         asyncio.run(asyncio.wait_for(collect(conv.reply("Count")), 5))
     assert llm.produced < len(sentences.split())

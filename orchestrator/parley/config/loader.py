@@ -104,11 +104,22 @@ def load_registry(path: Path) -> ModelRegistry:
     return load_model(path, ModelRegistry)
 
 
+def load_persona(path: Path) -> Persona:
+    persona = load_model(path, Persona)
+    if persona.documents is None:
+        return persona
+    folder = (path.parent / persona.documents).resolve()
+    if not folder.is_dir():
+        raise ConfigError(f"{path}: documents: {folder} is not a folder; give a folder of Markdown or text "
+                          "files, relative to the persona file")
+    return persona.model_copy(update={"documents": str(folder)})
+
+
 def load_settings(path: Path | str | None = None) -> Settings:
     path = Path(path) if path else default_config_path()
     stack = load_model(path, StackConfig)
     base = path.parent
-    persona = load_model(base / stack.persona, Persona)
+    persona = load_persona(base / stack.persona)
     registry_path = base / stack.models
     registry = load_registry(registry_path)
     references = (

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import string
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 
 from parley.config.base import Strict
@@ -16,12 +18,25 @@ class Example(Strict):
     assistant: str
 
 
+class Grounding(Strict):
+    """How replies are kept to what the persona knows (docs/configuration.md, "Grounded answers")."""
+
+    # strict: only matching passages go into the prompt, a question nothing matches is declined and
+    # a clause with a claim no source backs is not spoken. off: the LLM answers freely.
+    mode: Literal["strict", "off"] = "strict"
+    max_passages: int = Field(2, ge=1, le=8)
+    # Share of the question's content words a passage must contain to count as a match.
+    min_coverage: float = Field(0.3, gt=0, le=1)
+
+
 class Persona(Strict):
     """Who the avatar is and how it is prompted.
 
     ``system_prompt`` is used with instruction-tuned models (chat style); ``preamble`` and
     ``examples`` build a few-shot transcript for base models (completion style). Both may use the
-    placeholders {name}, {role}, {knowledge} and {user_label}.
+    placeholders {name}, {role}, {knowledge} (every fact, always in view: for a handful of facts) and
+    {user_label}. What the persona knows is ``knowledge`` (a fact per line) and the files in
+    ``documents``; with grounding on, the passages that match each question are given with it.
     """
 
     name: str = Field(min_length=1)
@@ -29,12 +44,28 @@ class Persona(Strict):
     user_label: str = "User"
     greeting: str
     knowledge: str = ""
+    # A folder of Markdown or text files, relative to the persona file (resolved when loaded).
+    documents: str | None = None
+    # Said when nothing the persona knows answers the question: say where to ask instead.
+    decline: str = "I'm sorry, I don't know that."
+    # Said instead of a reply that stated something its passages do not back; {passage} is the best one.
+    fallback: str = "Here is what I can tell you: {passage}"
+    # Said when the reply cannot be made (the LLM or its server failed); the session goes on.
+    apology: str = "Sorry, I can't answer right now. Please try again in a moment."
+    grounding: Grounding = Grounding()
     system_prompt: str
     preamble: str
     examples: list[Example] = Field(min_length=1)
     stop: list[str] = []
     # Names and terms the caller is likely to say: they prompt the speech recogniser.
     vocabulary: list[str] = []
+
+    @field_validator("fallback")
+    @classmethod
+    def _has_passage(cls, value: str) -> str:
+        if "{passage}" not in value:
+            raise ValueError("must contain {passage}, where the matching passage is said")
+        return value
 
     @field_validator("system_prompt", "preamble")
     @classmethod

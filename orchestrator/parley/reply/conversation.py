@@ -1,9 +1,12 @@
 """One conversational turn from text in to speech and visemes out.
 
-    user text ─► prompt ─► LLM (thread) ─► TextDelta ─► splitter ─► TextChunk ─► TTS (thread) ─► SpokenChunk
+    user text ─► passages ─► prompt ─► LLM (thread) ─► splitter ─► check ─► TextChunk ─► TTS (thread) ─► SpokenChunk
 
 The LLM and TTS run concurrently in worker threads joined by a bounded queue, so the first clause is
-spoken while the LLM is still writing the rest. ``Conversation.reply`` yields every event in order
+spoken while the LLM is still writing the rest. With grounding on (the persona's, by default), the
+question is first matched against the persona's knowledge: nothing matched, and the decline line is
+said without asking the LLM; each clause the LLM writes is checked before it is spoken, and one that
+states something its passages do not back is replaced by the best passage (``parley.reply.grounding``). ``Conversation.reply`` yields every event in order
 and ends with ``TurnDone``, which reports what was delivered. Cancelling the turn's token (barge-in)
 or closing the generator stops the LLM between tokens and the TTS between chunks. The conversation
 reads the history to build its prompt; the voice session alone writes it.
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -21,13 +25,17 @@ from typing import TYPE_CHECKING
 from parley.config import Settings
 from parley.events import TextChunk, TextDelta, TurnDone, TurnTimings
 from parley.interfaces import Cancelled, CancelToken
+from parley.reply.grounding import Grounding
 from parley.reply.history import History
+from parley.reply.knowledge import Knowledge, Passage
 from parley.reply.prompt import PromptBuilder
 from parley.reply.splitter import ClauseSplitter
 from parley.speak.speech import SpokenChunk
 
 if TYPE_CHECKING:
     from parley.assemble import Engines
+
+log = logging.getLogger("parley.reply")
 
 # Chunks waiting for TTS: small, so a cancelled turn has little queued work to throw away.
 _TTS_QUEUE = 4
@@ -37,16 +45,35 @@ _END = object()
 class Conversation:
     """A persona talking with one caller: its history and the engines it speaks through."""
 
-    def __init__(self, settings: Settings, engines: "Engines", history: History | None = None) -> None:
+    def __init__(self, settings: Settings, engines: "Engines", history: History | None = None,
+                 knowledge: Knowledge | None = None) -> None:
         self.settings = settings
         self.engines = engines
         self.history = history or History()
-        self.prompts = PromptBuilder(settings.persona, settings.prompt_style)
+        self.knowledge = knowledge or Knowledge.of(settings.persona)
+        self.grounded = settings.persona.grounding.mode == "strict"
+        self.prompts = PromptBuilder(settings.persona, settings.prompt_style, self.knowledge)
 
-    def _prompt(self, user_text: str):
+    def _prompt(self, user_text: str, passages: list[Passage] = ()):
         llm = self.engines.llm
         budget = llm.context_size - self.settings.stack.llm.max_tokens
-        return self.prompts.build(self.history, user_text, llm.count_tokens, budget)
+        return self.prompts.build(self.history, user_text, llm.count_tokens, budget, passages)
+
+    def _clauses(self, text: str) -> list[str]:
+        splitter = ClauseSplitter(self.settings.stack.splitter)
+        return splitter.feed(text) + splitter.flush()
+
+    def _instead(self, passages: list[Passage]) -> str:
+        """What is said when the LLM's words cannot be: the best passage, or the decline line."""
+        persona = self.settings.persona
+        return persona.fallback.format(passage=passages[0].text) if passages else persona.decline
+
+    async def say(self, text: str, cancel: CancelToken | None = None) -> AsyncIterator[SpokenChunk]:
+        """Speak a fixed line (the apology after a failed reply), clause by clause."""
+        for index, clause in enumerate(self._clauses(text)):
+            speech = await self.engines.executor("tts").run(self.engines.tts.synthesize, clause, cancel)
+            speech.index = index
+            yield SpokenChunk(speech, self.engines.visemes.track(speech))
 
     def warm_up(self) -> None:
         """Prefill the persona's prompt, so the first reply does not wait for it (blocking)."""
@@ -55,8 +82,14 @@ class Conversation:
     async def reply(self, user_text: str, cancel: CancelToken | None = None) -> AsyncIterator:
         cancel = cancel or CancelToken()
         llm_cfg = self.settings.stack.llm
-        llm = self.engines.llm
-        prompt = self._prompt(user_text)
+        passages = self.knowledge.search(user_text) if self.grounded else []
+        grounding = Grounding(self.settings.persona, user_text, passages) if self.grounded else None
+        outcome = "answered" if self.grounded else "off"
+        if grounding is not None and not passages and self.knowledge.asks_for_facts(user_text):
+            outcome, prompt, llm = "declined", None, None  # nothing known matches: no LLM to ask
+        else:
+            llm = self.engines.llm
+            prompt = self._prompt(user_text, passages)
         loop = asyncio.get_running_loop()
         t0 = time.perf_counter()
         ms = lambda: (time.perf_counter() - t0) * 1000.0  # noqa: E731
@@ -82,34 +115,65 @@ class Conversation:
                         put.cancel()
                         return
 
+        said: list[str] = []
+
+        def announce(text: str) -> TextChunk:
+            """The next clause to speak: told to the page (as the reply's text so far), then to TTS."""
+            chunk = TextChunk(text, len(said))
+            said.append(text)
+            for event in (TextDelta(text if chunk.index == 0 else " " + text), chunk):
+                _call_soon(loop, lambda e=event: events.put_nowait(e))
+            return chunk
+
+        def emit(texts: list[str]) -> None:
+            for text in texts:
+                chunk = announce(text)
+                put_chunk(chunk)
+                if chunk.index == 0 and llm_cfg.pause_for_first_audio:
+                    # On a few cores, decoding on would slow the synthesis of the first chunk,
+                    # which is what the caller is waiting for; its audio outlasts the pause.
+                    while not (first_chunk_spoken.wait(0.05) or cancel.cancelled):
+                        pass
+
+        def emit_checked(texts: list[str]) -> bool:
+            """Emit the clauses until one is not backed; then what is said instead, and False."""
+            nonlocal outcome
+            for text in texts:
+                problem = grounding.check(text) if grounding is not None else None
+                if problem is not None:
+                    log.info("not said (%s): %r; said instead: the %s", problem, text,
+                             "passage" if passages else "decline line")
+                    outcome = "replaced"
+                    emit(self._clauses(self._instead(passages)))
+                    return False
+                emit([text])
+            return True
+
         def run_llm() -> None:
             splitter = ClauseSplitter(self.settings.stack.splitter)
-            index = 0
-
-            def emit(texts: list[str]) -> None:
-                nonlocal index
-                for text in texts:
-                    chunk = TextChunk(text, index)
-                    index += 1
-                    loop.call_soon_threadsafe(events.put_nowait, chunk)
-                    put_chunk(chunk)
-                    if chunk.index == 0 and llm_cfg.pause_for_first_audio:
-                        # On a few cores, decoding on would slow the synthesis of the first chunk,
-                        # which is what the caller is waiting for; its audio outlasts the pause.
-                        while not (first_chunk_spoken.wait(0.05) or cancel.cancelled):
-                            pass
-
+            pieces = llm.stream(prompt, llm_cfg.max_tokens, cancel)
+            nonlocal outcome
             try:
-                for piece in llm.stream(prompt, llm_cfg.max_tokens, cancel):
+                for piece in pieces:
                     if timings.llm_first_token_ms is None:
                         timings.llm_first_token_ms = ms()
                     timings.tokens += 1
-                    loop.call_soon_threadsafe(events.put_nowait, TextDelta(piece))
-                    emit(splitter.feed(piece))
-                emit(splitter.flush())
-                timings.llm_done_ms = ms()
+                    if not emit_checked(splitter.feed(piece)):
+                        return
+                if emit_checked(splitter.flush()) and passages and not grounding.uses(" ".join(said)):
+                    outcome = "added"  # an answer that used none of what it was given
+                    emit(self._clauses(self._instead(passages)))
             finally:
+                pieces.close()  # stops the engine decoding (a replaced reply is not read to its end)
+                timings.llm_done_ms = ms()
                 put_chunk(_END)
+
+        async def run_script() -> None:
+            try:
+                for text in self._clauses(self.settings.persona.decline):
+                    await chunks.put(announce(text))
+            finally:
+                await chunks.put(_END)
 
         async def run_tts() -> None:
             try:
@@ -147,14 +211,18 @@ class Conversation:
                 raise failure
 
         tts_threads = self.engines.executor("tts")
-        # The shared LLM serves one reply at a time, first come first served; a full queue raises Busy.
-        generation = self.engines.executor("llm").submit(run_llm)
-        llm_task = asyncio.wrap_future(generation)
+        if llm is None:
+            generation = None
+            llm_task = asyncio.ensure_future(run_script())
+        else:
+            # The shared LLM serves one reply at a time, first come first served; a full queue raises Busy.
+            generation = self.engines.executor("llm").submit(run_llm)
+            llm_task = asyncio.wrap_future(generation)
 
         def drop_if_queued() -> None:
             # Cancelled while still queued behind other sessions: it will never run, so end the TTS
             # loop here; the turn ends now, not when the LLM gets to it.
-            if generation.cancel() and not dropped:
+            if generation is not None and generation.cancel() and not dropped:
                 dropped.append(True)
                 chunks.put_nowait(_END)
 
@@ -182,7 +250,7 @@ class Conversation:
                 raise result
         timings.total_ms = ms()
         timings.interrupted = cancel.cancelled
-        yield TurnDone(user=user_text, reply=" ".join(spoken), timings=timings)
+        yield TurnDone(user=user_text, reply=" ".join(spoken), timings=timings, grounding=outcome)
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, callback) -> None:
