@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from parley.config import load_settings
-from parley.events import BargeIn, TurnDone, TurnFailed, Typed, Utterance
+from parley.events import BargeIn, TextDelta, TurnDone, TurnFailed, Typed, Utterance
+from parley.speak.speech import SpokenChunk
 from tests.conftest import write_stack
 from tests.fakes import ScriptedASR, ScriptedLLM, ToneTTS, fake_parley, silence, speech
 
@@ -91,7 +92,7 @@ def test_typed_text_cuts_in_and_is_answered(stack):
     assert users == ["Tell me everything.", "Thanks, that is enough."]
 
 
-def test_a_turn_that_failed_before_speaking_leaves_no_history(settings):
+def test_a_failed_turn_is_reported_and_apologised_for_and_leaves_no_history(settings):
     class DeadLLM(ScriptedLLM):
         def stream(self, prompt, max_tokens, cancel):
             raise RuntimeError("out of memory")
@@ -105,7 +106,10 @@ def test_a_turn_that_failed_before_speaking_leaves_no_history(settings):
         return events
 
     events = asyncio.run(ask())
-    assert [type(e) for e in events] == [TurnFailed] and "out of memory" in events[0].error
+    assert type(events[0]) is TurnFailed and "out of memory" in events[0].error
+    apology = [e.speech.text for e in events if isinstance(e, SpokenChunk)]
+    assert " ".join(apology) == settings.persona.apology
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == settings.persona.apology
     assert session.conversation.history.exchanges == []
 
 

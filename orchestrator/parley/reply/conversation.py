@@ -68,11 +68,13 @@ class Conversation:
         persona = self.settings.persona
         return persona.fallback.format(passage=passages[0].text) if passages else persona.decline
 
-    async def say(self, text: str, cancel: CancelToken | None = None) -> AsyncIterator[SpokenChunk]:
-        """Speak a fixed line (the apology after a failed reply), clause by clause."""
+    async def say(self, text: str, cancel: CancelToken | None = None) -> AsyncIterator:
+        """Speak a fixed line (the apology after a failed reply), clause by clause: each clause's
+        ``TextDelta`` (for the captions), then its ``SpokenChunk``."""
         for index, clause in enumerate(self._clauses(text)):
             speech = await self.engines.executor("tts").run(self.engines.tts.synthesize, clause, cancel)
             speech.index = index
+            yield TextDelta(clause if index == 0 else " " + clause)
             yield SpokenChunk(speech, self.engines.visemes.track(speech))
 
     def warm_up(self) -> None:

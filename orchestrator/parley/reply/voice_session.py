@@ -15,6 +15,7 @@ joined to what they say next, so a caller who paused mid-sentence gets one answe
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from parley.interfaces import CancelToken, SpeechOutput
 from parley.reply.conversation import Conversation
 from parley.speak.output import WallClockOutput
 from parley.speak.speech import SpokenChunk
+
+log = logging.getLogger("parley.session")
 
 
 @dataclass
@@ -164,11 +167,21 @@ class VoiceSession:
                 elif isinstance(event, TurnDone) and turn.utterance is not None:
                     event.timings.extra.update(voice_timings(turn.utterance, event))
                 await self._out.put(event)
-        except Exception as exc:  # an engine failed: report it, keep the session listening
+        except Exception as exc:  # an engine failed: report it, say sorry, keep the session listening
             turn.failed = True
             # A ParleyError's message already says what is wrong and how to fix it.
             error = str(exc) if isinstance(exc, ParleyError) else f"{type(exc).__name__}: {exc}"
             await self._out.put(TurnFailed(turn.user_text, error))
+            await self._apologise(turn)
+
+    async def _apologise(self, turn: _Turn) -> None:
+        try:
+            async for event in self.conversation.say(self.conversation.settings.persona.apology, turn.token):
+                if isinstance(event, SpokenChunk):
+                    self.output.add(event)
+                await self._out.put(event)
+        except Exception as exc:  # the voice itself failed: the TurnFailed already says what broke
+            log.debug("apology not spoken: %s", exc)
 
     def _start_turn(self, text: str, utterance: Utterance | None) -> _Turn:
         if self._turn is not None:
@@ -185,8 +198,10 @@ class VoiceSession:
         turn.settled = True
         if heard is None:
             heard, _ = self.output.heard(turn.mark)
-        interrupted = turn.failed or turn.token.cancelled or heard != " ".join(turn.delivered)
-        if heard or not interrupted:  # a turn that failed or was cut before a word leaves no trace
+        if turn.failed:  # half a reply and an apology: nothing the next prompt should build on
+            return
+        interrupted = turn.token.cancelled or heard != " ".join(turn.delivered)
+        if heard or not interrupted:  # a turn cut before a word leaves no trace
             self.history.add(turn.user_text, heard, interrupted=interrupted)
 
     async def _answer(self, utterance: Utterance) -> None:
