@@ -104,12 +104,14 @@ class Engines:
     def executor(self, kind: str) -> StageExecutor:
         """The worker threads of stage ``kind`` (llm, tts, asr, face), shared by every session.
 
-        One LLM generation at a time (one llama.cpp context), the others bounded by the cores.
+        One LLM generation at a time (one llama.cpp context) unless ``llm.parallel`` says the engine
+        batches; the others bounded by the cores.
         """
         with self._lock:
             if kind not in self._executors:
                 cores = os.cpu_count() or 1
-                workers = {"llm": 1, "tts": min(2, cores), "asr": 1, "face": cores}[kind]
+                llm = self.settings.stack.llm.parallel
+                workers = {"llm": llm, "tts": min(2, cores), "asr": 1, "face": cores}[kind]
                 limit = self.settings.stack.llm.max_waiting if kind == "llm" else None
                 self._executors[kind] = StageExecutor(kind, workers, limit)
             return self._executors[kind]

@@ -10,7 +10,7 @@ import pytest
 from parley.assemble import Parley
 from parley.config import ConfigError, load_settings
 from parley.engines import engine_class
-from parley.engines.llama_cpp import continuation
+from parley.engines.llama_cpp import continuation, model_template
 from parley.engines.triton.llm import load_tokenizer
 from parley.errors import EngineUnavailable
 from parley.interfaces import CancelToken, Prompt
@@ -90,14 +90,14 @@ def tokenizer(settings, store):
 
 def test_a_completion_reply_continues_from_what_was_said(tokenizer):
     prompt = Prompt(text="Visitor: Hi\nAda:", stop=["\n"])
-    assert continuation(prompt, " Hello, I am", tokenizer) == Prompt(text="Visitor: Hi\nAda: Hello, I am", stop=["\n"])
+    assert continuation(prompt, " Hello, I am", model_template(tokenizer, None)) == Prompt(text="Visitor: Hi\nAda: Hello, I am", stop=["\n"])
 
 
 def test_a_chat_reply_without_a_template_continues_as_the_assistant(tokenizer):
     # The shipped GGUF has no chat template in its metadata (llama.cpp then uses the registry's format).
-    assert "tokenizer.chat_template" not in tokenizer.metadata
+    assert "tokenizer.chat_template" not in tokenizer.metadata and model_template(tokenizer, None) is None
     prompt = Prompt(messages=[{"role": "user", "content": "Hi"}])
-    assert continuation(prompt, "Hello, I am", tokenizer).messages[-1] == {"role": "assistant", "content": "Hello, I am"}
+    assert continuation(prompt, "Hello, I am", None).messages[-1] == {"role": "assistant", "content": "Hello, I am"}
 
 
 def test_unreachable_triton_llm_counts_and_streams_as_in_process(tmp_path):
@@ -134,7 +134,7 @@ def test_a_chat_reply_continues_in_the_models_own_template(settings, store):
     )
     prompt = Prompt(messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
                     stop=["<|user|>"])
-    continued = continuation(prompt, "Hello, I am", tokenizer)
+    continued = continuation(prompt, "Hello, I am", model_template(tokenizer, None))
     assert continued.messages is None
     assert continued.text == "<|system|>Be brief.<|end|><|user|>Hi<|end|><|assistant|>Hello, I am"
     assert continued.stop[0] == "<|user|>"

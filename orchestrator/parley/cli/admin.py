@@ -47,7 +47,8 @@ def _selected(args, settings: Settings) -> list[str]:
     if args.names:
         return args.names
     stack = settings.stack
-    return [stack.llm.model, stack.tts.voice, stack.asr.model, stack.vad.model]
+    served_llm = stack.llm.engine == "openai"  # its model lives on its server
+    return [*([] if served_llm else [stack.llm.model]), stack.tts.voice, stack.asr.model, stack.vad.model]
 
 
 def cmd_models(args) -> int:

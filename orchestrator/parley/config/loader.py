@@ -30,7 +30,10 @@ class Settings(BaseModel):
 
     @property
     def prompt_style(self) -> str:
-        return self.stack.llm.prompt_style or self.registry.get(self.stack.llm.model).prompt_style
+        llm = self.stack.llm
+        if llm.prompt_style is not None:
+            return llm.prompt_style
+        return "chat" if llm.engine == "openai" else self.registry.get(llm.model).prompt_style
 
 
 def default_config_path() -> Path:
@@ -123,7 +126,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
     registry_path = base / stack.models
     registry = load_registry(registry_path)
     references = (
-        ("llm.model", stack.llm.model, "llm"),
+        *([("llm.model", stack.llm.model, "llm")] if stack.llm.engine != "openai" else []),
         ("tts.voice", stack.tts.voice, "tts"),
         ("asr.model", stack.asr.model, "asr"),
         ("vad.model", stack.vad.model, "vad"),

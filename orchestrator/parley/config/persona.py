@@ -57,6 +57,8 @@ class Persona(Strict):
     preamble: str
     examples: list[Example] = Field(min_length=1)
     stop: list[str] = []
+    # A Jinja chat template, over the model's own (docs/configuration.md, "Prompt templates").
+    chat_template: str | None = None
     # Names and terms the caller is likely to say: they prompt the speech recogniser.
     vocabulary: list[str] = []
 

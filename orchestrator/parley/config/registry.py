@@ -43,6 +43,8 @@ class ModelEntry(Strict):
     prepare: Literal["piper_alignment"] | None = None
     prompt_style: Literal["completion", "chat"] | None = None
     chat_format: str | None = None
+    # A Jinja chat template for a GGUF that has none, or a better one (docs/configuration.md).
+    chat_template: str | None = None
 
     @model_validator(mode="after")
     def _sources_cover_files(self) -> "ModelEntry":

@@ -22,9 +22,19 @@ def _engine_name(kind: str):
 
 class LLMConfig(Strict):
     engine: str = "llama_cpp"
+    # llama_cpp and triton: a model of the registry. openai: the model's name on that server.
     model: str
-    # Defaults to the model's own prompt_style from the registry.
+    # Defaults to the model's own prompt_style from the registry (openai: chat).
     prompt_style: Literal["completion", "chat"] | None = None
+    # openai: the server's OpenAI-compatible API, e.g. http://127.0.0.1:11434/v1 (Ollama).
+    base_url: str | None = None
+    # openai: the environment variable holding the server's key, if it wants one (never the key itself).
+    api_key_env: str = "PARLEY_LLM_API_KEY"
+    # openai: seconds to connect, and to wait for each streamed piece.
+    timeout_s: float = Field(30.0, gt=0)
+    # Replies generated at once: 1 for llama.cpp in-process; a server that batches (vLLM, llama.cpp's
+    # server with --parallel N, Ollama with OLLAMA_NUM_PARALLEL) can take more.
+    parallel: int = Field(1, ge=1, le=64)
     context_size: int = Field(2048, ge=256)
     max_tokens: int = Field(160, ge=1)
     temperature: float = Field(0.7, ge=0)
@@ -39,6 +49,12 @@ class LLMConfig(Strict):
     max_waiting: int = Field(8, ge=1)
 
     _check_engine = _engine_name("llm")
+
+    @model_validator(mode="after")
+    def _served_has_url(self) -> "LLMConfig":
+        if self.engine == "openai" and not self.base_url:
+            raise ValueError("the openai engine needs llm.base_url, the server's API (e.g. http://127.0.0.1:8080/v1)")
+        return self
 
 
 class TTSConfig(Strict):

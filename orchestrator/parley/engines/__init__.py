@@ -10,6 +10,7 @@ _ENGINES: dict[str, dict[str, str]] = {
     "llm": {
         "llama_cpp": "parley.engines.llama_cpp:LlamaCppEngine",
         "triton": "parley.engines.triton.llm:TritonLLMEngine",
+        "openai": "parley.engines.openai_compat:OpenAICompatibleEngine",
     },
     "tts": {"piper": "parley.engines.piper_tts:PiperEngine", "triton": "parley.engines.triton.tts:TritonTTSEngine"},
     "asr": {

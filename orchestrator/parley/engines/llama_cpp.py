@@ -10,9 +10,9 @@ from pathlib import Path
 
 import llama_cpp
 from llama_cpp import Llama
-from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from parley.config import LLMConfig
+from parley.engines.chat_template import ChatTemplate, as_text
 from parley.interfaces import CancelToken, Prompt
 
 
@@ -24,32 +24,32 @@ def _quiet(level, text, user_data):  # llama.cpp logs to stderr even with verbos
 llama_cpp.llama_log_set(_quiet, None)
 
 
-def continuation(prompt: Prompt, said: str, tokenizer: Llama) -> Prompt:
-    """A prompt whose completion is the rest of a reply that begins with ``said``; ``tokenizer`` is the
-    model's own (its GGUF metadata carries the chat template, if any).
+def continuation(prompt: Prompt, said: str, template: ChatTemplate | None) -> Prompt:
+    """A prompt whose completion is the rest of a reply that begins with ``said``.
 
-    A completion prompt simply grows by ``said``. A chat prompt is rendered with the model's own chat
-    template (as llama.cpp would) and becomes a completion prompt; a model without a template in its
-    GGUF gets the partial reply as an assistant message to go on from.
+    A completion prompt simply grows by ``said``. A chat prompt is rendered with the model's chat
+    template and becomes a completion prompt; without a template the partial reply becomes an
+    assistant message to go on from.
     """
+    prompt = as_text(prompt, template)
     if prompt.text is not None:
         return replace(prompt, text=prompt.text + said)
-    template = tokenizer.metadata.get("tokenizer.chat_template")
-    if template is None:
-        return replace(prompt, messages=[*prompt.messages, {"role": "assistant", "content": said}])
-    token_text = lambda t: tokenizer._model.token_get_text(t) if t != -1 else ""  # noqa: E731
-    rendered = Jinja2ChatFormatter(template, token_text(tokenizer.token_eos()), token_text(tokenizer.token_bos()))(
-        messages=prompt.messages
-    )
-    return Prompt(text=rendered.prompt + said, stop=[*prompt.stop, *_as_list(rendered.stop)])
+    return replace(prompt, messages=[*prompt.messages, {"role": "assistant", "content": said}])
 
 
-def _as_list(stop) -> list[str]:
-    return [] if stop is None else [stop] if isinstance(stop, str) else list(stop)
+def model_template(llm: Llama, configured: str | None) -> ChatTemplate | None:
+    """The configured template, else the one in the GGUF's metadata, with the model's end token."""
+    source = configured or llm.metadata.get("tokenizer.chat_template")
+    if source is None:
+        return None
+    eos = llm.token_eos()
+    where = "chat_template" if configured else "the GGUF's tokenizer.chat_template"
+    return ChatTemplate(source, llm._model.token_get_text(eos) if eos != -1 else "", where)
 
 
 class LlamaCppEngine:
-    def __init__(self, model_file: Path, config: LLMConfig, chat_format: str | None = None) -> None:
+    def __init__(self, model_file: Path, config: LLMConfig, chat_format: str | None = None,
+                 chat_template: str | None = None) -> None:
         self.config = config
         self.llm = Llama(
             model_path=str(model_file),
@@ -60,6 +60,8 @@ class LlamaCppEngine:
             verbose=False,
         )
         self.context_size = self.llm.n_ctx()
+        # A named llama.cpp chat format wins over the GGUF's own template (as in llama.cpp itself).
+        self.template = None if chat_format and not chat_template else model_template(self.llm, chat_template)
         # One llama.cpp context serves one generation at a time.
         self._lock = threading.Lock()
 
@@ -68,11 +70,12 @@ class LlamaCppEngine:
         name = settings.stack.llm.model
         entry = settings.registry.get(name, "llm")
         model_file = store.require(name) / entry.files[0].name
-        return cls(model_file, settings.stack.llm, chat_format=entry.chat_format)
+        return cls(model_file, settings.stack.llm, chat_format=entry.chat_format,
+                   chat_template=settings.persona.chat_template or entry.chat_template)
 
     def continue_from(self, prompt: Prompt, said: str) -> Prompt:
         """Carry on a reply another engine began (the fallback adapter, after a mid-reply failure)."""
-        return continuation(prompt, said, self.llm)
+        return continuation(prompt, said, self.template)
 
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
@@ -83,6 +86,7 @@ class LlamaCppEngine:
             pass
 
     def stream(self, prompt: Prompt, max_tokens: int, cancel: CancelToken) -> Iterator[str]:
+        prompt = as_text(prompt, self.template)
         sampling = dict(
             max_tokens=max_tokens,
             temperature=self.config.temperature,
