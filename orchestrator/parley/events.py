@@ -68,7 +68,8 @@ class TurnDone(Event):
     """The last event of a turn: what was delivered (only up to the cut, if interrupted) and when.
 
     ``grounding`` says how the reply kept to what the persona knows: ``answered`` (every clause
-    backed), ``declined`` (nothing known matched: the decline line, without the LLM), ``replaced``
+    backed), ``declined`` (nothing known matched: the decline line, without the LLM), ``quoted`` (the
+    passages only touched on the question: the best one, without the LLM), ``replaced``
     (a clause stated something unbacked: the passage or the decline line was said instead),
     ``added`` (the reply used none of its passages: the best one was said after it), or ``off``.
     """

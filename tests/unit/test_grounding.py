@@ -94,6 +94,8 @@ def test_a_clause_is_backed_only_by_the_question_and_its_passages(settings, know
     assert str(check("They leave at 10 am.")) == "number '10' is in none of the sources"
     # "10 pm" is in an example (another question's answer), not in this question's passage
     assert check("Ask Dr. Smith in the Old Building.").kind == "name"
+    assert check("They start on the south lawn, by the pharmacy.").kind == "subject"
+    assert check("Happy to help: they leave from Admissions.") is None
     dean = Grounding(settings.persona, "Who is the dean?", [])
     assert dean.check("Sure,") is None and dean.check("Bixler is the dean.").kind == "name"  # mid-sentence
     assert dean.check("Yes.").kind == "yes/no"
@@ -113,7 +115,7 @@ def test_nothing_known_is_declined_without_the_llm(settings):
 def test_an_unbacked_clause_is_not_spoken_and_the_passage_is_said_instead(settings):
     events, llm = turn(settings, "Tours leave from the Old Building, at 10 am and 3 pm every day. Enjoy the "
                        "campus, and do ask me anything else you like about it.",
-                       "When do campus tours start?")
+                       "When do campus tours leave?")
     done = events[-1]
     chunks = [e.text for e in events if isinstance(e, TextChunk)]
     assert done.grounding == "replaced" and "10 am" not in done.reply and "Enjoy" not in done.reply
@@ -121,6 +123,12 @@ def test_an_unbacked_clause_is_not_spoken_and_the_passage_is_said_instead(settin
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == " ".join(chunks) == done.reply
     assert llm.produced < len(llm.pieces)  # the LLM was stopped, not read to its end
     assert "Facts: Admissions is on the ground floor" in llm.prompts[0].text
+
+
+def test_passages_that_only_touch_on_the_question_are_said_as_they_are(settings):
+    events, llm = turn(settings, "It closes at midnight.", "When does the library close tonight?")
+    assert events[-1].grounding == "quoted" and llm.prompts == []
+    assert events[-1].reply.endswith("open 8 am to 10 pm on weekdays and 10 am to 6 pm at weekends.")
 
 
 def test_a_backed_answer_is_spoken_as_written_and_one_that_says_nothing_gets_the_passage(settings):

@@ -27,6 +27,10 @@ class Grounding(Strict):
     max_passages: int = Field(2, ge=1, le=8)
     # Share of the question's content words a passage must contain to count as a match.
     min_coverage: float = Field(0.3, gt=0, le=1)
+    # Share its passages must cover for the LLM to answer; below it the best passage is said as it
+    # is. A small model asked what its passages only touch on fills the rest in; a large one infers
+    # well from them (0.3 lets it answer whatever matched).
+    llm_min_coverage: float = Field(1.0, gt=0, le=1)
 
 
 class Persona(Strict):

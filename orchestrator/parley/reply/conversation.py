@@ -5,7 +5,7 @@
 The LLM and TTS run concurrently in worker threads joined by a bounded queue, so the first clause is
 spoken while the LLM is still writing the rest. With grounding on (the persona's, by default), the
 question is first matched against the persona's knowledge: nothing matched, and the decline line is
-said without asking the LLM; each clause the LLM writes is checked before it is spoken, and one that
+said without asking the LLM; passages that only touch on the question are said as they are; each clause the LLM writes is checked before it is spoken, and one that
 states something its passages do not back is replaced by the best passage (``parley.reply.grounding``). ``Conversation.reply`` yields every event in order
 and ends with ``TurnDone``, which reports what was delivered. Cancelling the turn's token (barge-in)
 or closing the generator stops the LLM between tokens and the TTS between chunks. The conversation
@@ -86,9 +86,13 @@ class Conversation:
         llm_cfg = self.settings.stack.llm
         passages = self.knowledge.search(user_text) if self.grounded else []
         grounding = Grounding(self.settings.persona, user_text, passages) if self.grounded else None
-        outcome = "answered" if self.grounded else "off"
+        outcome, script = ("answered" if self.grounded else "off"), None
         if grounding is not None and not passages and self.knowledge.asks_for_facts(user_text):
-            outcome, prompt, llm = "declined", None, None  # nothing known matches: no LLM to ask
+            outcome, script = "declined", self.settings.persona.decline  # nothing known matches
+        elif passages and self.knowledge.coverage(user_text, passages) < self.settings.persona.grounding.llm_min_coverage:
+            outcome, script = "quoted", self._instead(passages)  # they touch on it: say what they say
+        if script is not None:
+            prompt, llm = None, None
         else:
             llm = self.engines.llm
             prompt = self._prompt(user_text, passages)
@@ -172,7 +176,7 @@ class Conversation:
 
         async def run_script() -> None:
             try:
-                for text in self._clauses(self.settings.persona.decline):
+                for text in self._clauses(script):
                     await chunks.put(announce(text))
             finally:
                 await chunks.put(_END)

@@ -1,12 +1,14 @@
 """Is a clause of the reply backed by what the avatar was given? Checked before it is spoken.
 
 A small model asked something its passages do not answer fills the gap with a plausible number,
-name or yes. So each clause is checked, as it leaves the splitter, for three kinds of claim:
+name, yes, or place. So each clause is checked, as it leaves the splitter, for four kinds of claim:
 - numbers and times ("10", "ten", "10:30"): each value must appear in a source;
 - names (capitalised words past the start of a sentence, or a run of them anywhere): each must
   appear in a source;
 - a yes or no: the subject it answers (the question's content words and the clause's own) must all
-  be found in the passages.
+  be found in the passages;
+- what the clause is about: when the turn has passages, a clause whose content words are mostly
+  new to them ("on the south side, by the pharmacy") says something they do not.
 Sources are the question and the passages retrieved for it (and, for names, the persona's name and
 role). A clause with no claim passes: style is the LLM's to choose.
 """
@@ -21,6 +23,7 @@ from parley.reply.knowledge import Passage
 from parley.reply.words import WORD, bare, content_terms, names, numbers
 
 _ENDS_SENTENCE = re.compile(r"[.!?…][\"')\]”’]*\s*$")
+_NEW_TERMS = 2
 _YES_NO = re.compile(r"^\W*(yes|yeah|yep|no|nope)\b", re.IGNORECASE)
 
 
@@ -28,7 +31,7 @@ _YES_NO = re.compile(r"^\W*(yes|yeah|yep|no|nope)\b", re.IGNORECASE)
 class Unsupported:
     """Why a clause may not be spoken: the claim found in no source."""
 
-    kind: str  # "number", "name" or "yes/no"
+    kind: str  # "number", "name", "yes/no" or "subject"
     claim: str
 
     def __str__(self) -> str:
@@ -46,6 +49,7 @@ class Grounding:
         self.words = {bare(w) for s in sources + persona_names for w in WORD.findall(s)}
         self.passage_terms = set().union(set(), *(content_terms(p.text) for p in passages))
         self.question_terms = content_terms(question)
+        self.known_terms = self.passage_terms | self.question_terms | content_terms(" ".join(persona_names))
         self._sentence_ended = True
 
     def check(self, clause: str) -> Unsupported | None:
@@ -59,6 +63,11 @@ class Grounding:
         yes_no = _YES_NO.match(clause)
         if yes_no and (not self.passage_terms or (self.question_terms | content_terms(clause)) - self.passage_terms):
             return Unsupported("yes/no", yes_no.group(1))
+        terms = content_terms(clause)
+        new = terms - self.known_terms
+        # A word or two of its own is phrasing ("located", "take"); most of a clause is a statement.
+        if self.passage_terms and len(new) >= _NEW_TERMS and len(new) > len(terms) / 2:
+            return Unsupported("subject", " ".join(sorted(new)))
         return None
 
     def uses(self, said: str) -> bool:

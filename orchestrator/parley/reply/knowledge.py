@@ -74,6 +74,7 @@ class Knowledge:
         self.min_coverage = min_coverage
         self.max_passages = max_passages
         self._terms = [content_terms(p.text) for p in passages]
+        self._vocabulary = sorted(set().union(set(), *self._terms))
         self._index = None
         if passages:
             self._index = bm25s.BM25()
@@ -96,6 +97,16 @@ class Knowledge:
         counts = Counter(phrase for p in self.passages for phrase in name_phrases(p.text))
         return [phrase for phrase, _ in counts.most_common(limit)]
 
+    def coverage(self, question: str, passages: list[Passage]) -> float:
+        """The share of ``question``'s content words that ``passages`` contain (1.0: all of them)."""
+        wanted = content_terms(question)
+        terms = set().union(set(), *(content_terms(p.text) for p in passages))
+        return _covered(self._forms(wanted), terms) if wanted else 1.0
+
+    def _forms(self, wanted: set[str]) -> dict[str, set[str]]:
+        # A word also matches the longer words it begins ("book": "bookshop"), as compounds do.
+        return {t: {v for v in self._vocabulary if len(t) >= 4 and v.startswith(t)} | {t} for t in wanted}
+
     def asks_for_facts(self, question: str) -> bool:
         """Whether ``question`` has a subject (content words), unlike "hello" or "thanks"."""
         return bool(content_terms(question))
@@ -105,17 +116,25 @@ class Knowledge:
         wanted = content_terms(question)
         if not wanted or self._index is None:
             return []
+        longer = self._forms(wanted)
+        query = [sorted(set().union(*longer.values()) & set(self._vocabulary))]  # stemmed already
+        if not query[0]:
+            return []
         k = min(len(self.passages), max(self.max_passages * 4, 8))
-        ids, scores = self._index.retrieve(self._tokens([question]), k=k, show_progress=False)
+        ids, scores = self._index.retrieve(query, k=k, show_progress=False)
         found = []
         for i, score in zip(ids[0], scores[0]):
             if score <= 0:
                 break
-            if len(wanted & self._terms[i]) / len(wanted) >= self.min_coverage:
+            if _covered(longer, self._terms[i]) >= self.min_coverage:
                 found.append(self.passages[i])
             if len(found) == self.max_passages:
                 break
         return found
+
+
+def _covered(forms: dict[str, set[str]], terms: set[str]) -> float:
+    return sum(bool(f & terms) for f in forms.values()) / len(forms)
 
 
 def read_documents(folder: Path):

@@ -17,7 +17,8 @@ more most much must my need no nor not now of off ok okay on once one only or ot
 please say see she should so some such tell than thank thanks that that's the their them then
 there these they this those to too up us very want was we well were what what's when where which
 while who whom whose why will with would yes you you're your yours hello hi hey goodbye bye
-morning afternoon evening sorry sure great good nice cool alright fine right really
+morning afternoon evening sorry sure great good nice cool alright fine right really happy glad
+help welcome course certainly absolutely often many time
 """.split())
 _TERM = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
