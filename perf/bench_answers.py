@@ -68,7 +68,7 @@ def classify(reply: str, grounding: str, persona, knowledge: Knowledge, expect: 
         return "declined"
     fallback = persona.fallback.split("{passage}")[0].strip()
     rest = reply.replace(fallback, "").strip()
-    if grounding in ("replaced", "added") and reply.startswith(fallback) and any(
+    if grounding in ("quoted", "replaced", "added") and reply.startswith(fallback) and any(
             rest == p.text for p in knowledge.passages):
         return "deflected"
     return "invented"

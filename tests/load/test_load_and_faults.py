@@ -226,6 +226,7 @@ def test_nothing_is_exposed_without_the_operator_token(server):
     request = urllib.request.Request(server.base + "/metrics", headers={"Authorization": "Bearer load-test-operator"})
     metrics = urllib.request.urlopen(request, timeout=10).read().decode()
     assert "parley_sessions " in metrics and 'parley_turns_total{outcome="answered"}' in metrics
+    assert "parley_grounded_replies_total{outcome=" in metrics
     assert 'parley_stage_seconds_bucket{le="0.5",stage="text_to_first_audio"}' in metrics
     page = urllib.request.urlopen(server.base + "/watch?token=SECRET-VIEWER-TOKEN", timeout=10)
     assert page.headers["Server"] == "parley" and "nosniff" in page.headers["X-Content-Type-Options"]

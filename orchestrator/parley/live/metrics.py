@@ -31,6 +31,9 @@ class Metrics:
         self.turns = Counter("parley_turns", "Turns by outcome", ["outcome"], registry=self.registry)
         self.stage = Histogram("parley_stage_seconds", "Latency of each stage of a turn", ["stage"],
                                buckets=_BUCKETS, registry=self.registry)
+        self.grounding = Counter("parley_grounded_replies", "Replies by how they kept to the persona's knowledge "
+                                 "(answered, declined, quoted, replaced, added, off)", ["outcome"],
+                                 registry=self.registry)
         self.ladder = Counter("parley_ladder_changes", "Face rung changes, by the rung moved to", ["rung"],
                               registry=self.registry)
         self._state = state
@@ -38,6 +41,7 @@ class Metrics:
 
     def turn_done(self, done: TurnDone) -> None:
         self.turns.labels("interrupted" if done.timings.interrupted else "answered").inc()
+        self.grounding.labels(done.grounding).inc()
         timings = done.timings.to_dict()
         for stage, key in _STAGES.items():
             if timings.get(key) is not None:

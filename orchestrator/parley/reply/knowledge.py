@@ -112,7 +112,9 @@ class Knowledge:
         return bool(content_terms(question))
 
     def search(self, question: str) -> list[Passage]:
-        """The best passages for ``question``, best first; none when nothing covers enough of it."""
+        """The passages that cover the most of ``question`` (at least ``min_coverage`` of it), in
+        BM25's order; none when nothing covers enough. A passage that covers less than the best one
+        is left out: a small model mixes the facts of a second, weaker match into its answer."""
         wanted = content_terms(question)
         if not wanted or self._index is None:
             return []
@@ -122,15 +124,12 @@ class Knowledge:
             return []
         k = min(len(self.passages), max(self.max_passages * 4, 8))
         ids, scores = self._index.retrieve(query, k=k, show_progress=False)
-        found = []
-        for i, score in zip(ids[0], scores[0]):
-            if score <= 0:
-                break
-            if _covered(longer, self._terms[i]) >= self.min_coverage:
-                found.append(self.passages[i])
-            if len(found) == self.max_passages:
-                break
-        return found
+        ranked = [(_covered(longer, self._terms[i]), n, i) for n, (i, score) in enumerate(zip(ids[0], scores[0]))
+                  if score > 0]
+        best = max((coverage for coverage, _, _ in ranked), default=0.0)
+        if best < self.min_coverage:
+            return []
+        return [self.passages[i] for coverage, _, i in ranked if coverage == best][: self.max_passages]
 
 
 def _covered(forms: dict[str, set[str]], terms: set[str]) -> float:
