@@ -151,3 +151,23 @@ def test_the_prompt_gives_each_example_and_the_question_their_facts(settings, kn
     chat = PromptBuilder(settings.persona, "chat", knowledge).render([], [], question, knowledge.search(question))
     assert chat.messages[-1]["content"].startswith("Facts: Admissions") and chat.messages[-1]["content"].endswith(
         question)
+
+
+def test_a_knowledge_base_far_larger_than_the_context_costs_the_prompt_only_its_match(tmp_path, settings):
+    folder = tmp_path / "handbook"
+    folder.mkdir()
+    subjects = ["chemistry", "history", "music", "law", "physics", "drama", "nursing", "geology"]
+    for part in range(20):
+        rooms = [f"## Block {part}-{i}\n\nRoom {part}{i:02d} in block {part}-{i} holds the {subjects[i % 8]} "
+                 f"seminars on floor {i % 5}, booked through the department office." for i in range(60)]
+        (folder / f"part{part}.md").write_text("\n\n".join(rooms))
+    (folder / "vet.md").write_text("# Veterinary clinic\n\nThe veterinary clinic is behind the observatory.\n")
+    persona = load_persona(persona_file(tmp_path, settings, documents="handbook"))
+    knowledge = Knowledge.of(persona)
+    words = lambda text: len(text.split())  # noqa: E731
+    assert len(knowledge.passages) > 1200 and sum(words(p.text) for p in knowledge.passages) > 20_000
+    question = "Where is the veterinary clinic?"
+    found = knowledge.search(question)
+    assert found == [Passage("Veterinary clinic: The veterinary clinic is behind the observatory.", "vet.md")]
+    prompt = PromptBuilder(persona, "completion", knowledge).build(History(), question, words, 2048, found)
+    assert words(prompt.text) < 600 and "observatory" in prompt.text
