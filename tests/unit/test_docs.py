@@ -41,3 +41,23 @@ def test_docs_point_nowhere_outside_the_repository():
     for page in DOCS.glob("*.md"):
         text = page.read_text()
         assert "DESIGN" not in text, f"{page.name} refers to notes users do not have"
+
+
+def test_the_documented_chat_templates_render_a_conversation():
+    import yaml
+
+    from parley.engines.chat_template import ChatTemplate
+
+    text = (DOCS / "configuration.md").read_text()
+    blocks = [yaml.safe_load(b)["chat_template"] for b in re.findall(r"```yaml\n(chat_template: .*?)```", text, re.S)]
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "Where is the library?"}]
+    rendered = [ChatTemplate(source).render(messages) for source in blocks]
+    llama3, qwen, gemma, mistral = rendered
+    assert llama3.endswith("Where is the library?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")
+    assert llama3.startswith("<|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>")
+    assert qwen == ("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+                    "Hello!<|im_end|>\n<|im_start|>user\nWhere is the library?<|im_end|>\n<|im_start|>assistant\n")
+    assert gemma == ("<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nHello!<end_of_turn>\n"
+                     "<start_of_turn>user\nWhere is the library?<end_of_turn>\n<start_of_turn>model\n")
+    assert mistral == "[INST] Be brief.\n\nHi [/INST] Hello!</s>[INST] Where is the library? [/INST]"
