@@ -58,5 +58,17 @@ def test_chat_survives_a_message_too_long_for_the_context(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "parley.cli", "chat", "--no-play", "--out", str(tmp_path)],
                           input=f"{huge}\nHello!\n", capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert "(error: the persona prompt and this message need more than" in proc.stdout
+    assert "(error: the persona prompt and this message need more than" in proc.stderr
+    assert "\nAda: Sorry, I can't answer right now." in proc.stdout  # the apology, on the reply's line
     assert proc.stdout.count("LLM first token") == 1  # the next message was answered
+
+
+def test_chat_prints_each_reply_on_a_line_of_its_own_and_declines_what_it_does_not_know(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "parley.cli", "chat", "--no-play", "--out", str(tmp_path)],
+                          input="Who is the dean of engineering?\n/reset\nHello!\n/quit\n", capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    replies = [line for line in proc.stdout.splitlines() if line.startswith("Ada: ")]
+    assert replies[1] == ("Ada: I'm sorry, I don't know that. Please ask at Admissions, on the ground floor of the "
+                          "Old Building.")
+    assert len(replies) == 3 and replies[2].strip() != "Ada:"  # greeting, decline, an answer to "Hello!"

@@ -47,9 +47,11 @@ async def _chat(parley: Parley, out_dir: Path, play: bool) -> None:
     print(f"{persona.name} ({persona.role}). Type a message; /reset clears the history, /quit ends.")
     print(f"{persona.name}: {persona.greeting}")
     turn = 0
+    # Typed at a terminal, a prompt; read from a pipe, none: every reply line then starts with the name.
+    prompt = f"{persona.user_label}> " if sys.stdin.isatty() else ""
     while True:
         try:
-            line = await asyncio.to_thread(input, f"{persona.user_label}> ")
+            line = await asyncio.to_thread(input, prompt)
         except EOFError:
             break
         line = line.strip()
@@ -63,7 +65,7 @@ async def _chat(parley: Parley, out_dir: Path, play: bool) -> None:
             continue
         turn += 1
         print(f"{persona.name}: ", end="", flush=True)
-        segments = []
+        segments, failed = [], False
         async for event in session.respond(line):
             if isinstance(event, TextDelta):
                 print(event.text, end="", flush=True)
@@ -71,8 +73,9 @@ async def _chat(parley: Parley, out_dir: Path, play: bool) -> None:
                 segments.append(event.speech)
                 if card:
                     card.play(event.speech.audio, event.speech.sample_rate)
-            elif isinstance(event, TurnFailed):  # this turn failed; the conversation goes on
-                print(f"\n(error: {event.error})")
+            elif isinstance(event, TurnFailed):  # the apology follows on the reply's line; the chat goes on
+                print(f"(error: {event.error})", file=sys.stderr, flush=True)
+                failed = True
             elif isinstance(event, TurnDone):
                 print()
                 print(_format_timings(event.timings))
@@ -80,6 +83,8 @@ async def _chat(parley: Parley, out_dir: Path, play: bool) -> None:
                     wav = write_reply(out_dir, segments, parley.engines.visemes, event.timings.to_dict(),
                                       stem=f"turn-{turn:03d}-")
                     print(f"(saved {wav})")
+        if failed:
+            print()
         if card:
             card.wait()
     await session.close()

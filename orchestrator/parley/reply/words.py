@@ -12,13 +12,14 @@ import Stemmer
 STOPWORDS = frozenset("""
 a about above after again all also am an and any are as ask at be been being but by can could
 did do does doing done for from get gets go goes going got had has have having he her here hers
-him his how i i'd i'll i'm i've if in into is it it's its just know let let's like may me might
+him his how i if in into is it its just know let like may me might
 more most much must my need no nor not now of off ok okay on once one only or other our ours out
-please say see she should so some such tell than thank thanks that that's the their them then
-there these they this those to too up us very want was we well were what what's when where which
-while who whom whose why will with would yes you you're your yours hello hi hey goodbye bye
+please say see she should so some such tell than thank thanks that the their them then
+there these they this those to too up us very want was we well were what when where which
+while who whom whose why will with would yes you your yours hello hi hey goodbye bye
 morning afternoon evening sorry sure great good nice cool alright fine right really happy glad
-help welcome course certainly absolutely often many time
+help welcome course certainly absolutely often many time don doesn didn isn aren wasn weren won wouldn
+couldn shouldn haven hasn
 """.split())
 _TERM = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
@@ -46,8 +47,8 @@ def stemmer() -> Stemmer.Stemmer:
 
 def content_terms(text: str) -> set[str]:
     """The stemmed content words of ``text``: what a passage and a question must share."""
-    words = [w.replace("’", "'") for w in _TERM.findall(text.lower())]
-    return set(stemmer().stemWords([w.split("'")[0] for w in words if w not in STOPWORDS]))
+    words = [w.replace("’", "'").split("'")[0] for w in _TERM.findall(text.lower())]  # "where's": "where"
+    return set(stemmer().stemWords([w for w in words if w not in STOPWORDS]))
 
 
 def numbers(text: str) -> set[str]:
