@@ -136,8 +136,8 @@ def summary(rows: list[dict]) -> dict:
 def line(label: str, s: dict) -> str:
     return (f"{label}: answered {s['answered']}/{s['in_facts']} in facts ({s['in_facts_declined']} declined); "
             f"not in facts: declined {s['declined']}, deflected {s['deflected']}, invented {s['invented']} of "
-            f"{s['not_in_facts']}; text → first audio p50 {s['first_audio_p50_ms']} ms p95 {s['first_audio_p95_ms']} ms "
-            f"(in facts p50 {s['first_audio_p50_in_facts_ms']} ms)")
+            f"{s['not_in_facts']}; text → first audio p50 {s['first_audio_p50_ms']} ms "
+            f"p95 {s['first_audio_p95_ms']} ms (in facts p50 {s['first_audio_p50_in_facts_ms']} ms)")
 
 
 def main() -> None:

@@ -90,7 +90,8 @@ def tokenizer(settings, store):
 
 def test_a_completion_reply_continues_from_what_was_said(tokenizer):
     prompt = Prompt(text="Visitor: Hi\nAda:", stop=["\n"])
-    assert continuation(prompt, " Hello, I am", model_template(tokenizer, None)) == Prompt(text="Visitor: Hi\nAda: Hello, I am", stop=["\n"])
+    continued = continuation(prompt, " Hello, I am", model_template(tokenizer, None))
+    assert continued == Prompt(text="Visitor: Hi\nAda: Hello, I am", stop=["\n"])
 
 
 def test_a_chat_reply_without_a_template_continues_as_the_assistant(tokenizer):

@@ -1,15 +1,17 @@
 """One conversational turn from text in to speech and visemes out.
 
-    user text ─► passages ─► prompt ─► LLM (thread) ─► splitter ─► check ─► TextChunk ─► TTS (thread) ─► SpokenChunk
+    user text ─► passages ─► prompt ─► LLM (thread) ─► splitter ─► check ─► TextChunk ─► TTS (thread)
+                                                                                          ─► SpokenChunk
 
 The LLM and TTS run concurrently in worker threads joined by a bounded queue, so the first clause is
 spoken while the LLM is still writing the rest. With grounding on (the persona's, by default), the
 question is first matched against the persona's knowledge: nothing matched, and the decline line is
-said without asking the LLM; passages that only touch on the question are said as they are; each clause the LLM writes is checked before it is spoken, and one that
-states something its passages do not back is replaced by the best passage (``parley.reply.grounding``). ``Conversation.reply`` yields every event in order
-and ends with ``TurnDone``, which reports what was delivered. Cancelling the turn's token (barge-in)
-or closing the generator stops the LLM between tokens and the TTS between chunks. The conversation
-reads the history to build its prompt; the voice session alone writes it.
+said without asking the LLM; passages that only touch on the question are said as they are. Each
+clause the LLM writes is checked before it is spoken, and one that states something its passages do
+not back is replaced by the best passage (``parley.reply.grounding``). ``Conversation.reply`` yields
+every event in order and ends with ``TurnDone``, which reports what was delivered. Cancelling the
+turn's token (barge-in) or closing the generator stops the LLM between tokens and the TTS between
+chunks. The conversation reads the history to build its prompt; the voice session alone writes it.
 """
 
 from __future__ import annotations
@@ -87,9 +89,10 @@ class Conversation:
         passages = self.knowledge.search(user_text) if self.grounded else []
         grounding = Grounding(self.settings.persona, user_text, passages) if self.grounded else None
         outcome, script = ("answered" if self.grounded else "off"), None
+        persona = self.settings.persona
         if grounding is not None and not passages and self.knowledge.asks_for_facts(user_text):
-            outcome, script = "declined", self.settings.persona.decline  # nothing known matches
-        elif passages and self.knowledge.coverage(user_text, passages) < self.settings.persona.grounding.llm_min_coverage:
+            outcome, script = "declined", persona.decline  # nothing known matches
+        elif passages and self.knowledge.coverage(user_text, passages) < persona.grounding.llm_min_coverage:
             outcome, script = "quoted", self._instead(passages)  # they touch on it: say what they say
         if script is not None:
             prompt, llm = None, None
