@@ -27,6 +27,9 @@ class PiperEngine:
         options = onnxruntime.SessionOptions()
         if config.threads:
             options.intra_op_num_threads = config.threads
+        # Every sentence has a new length, so new tensor shapes: onnxruntime's CPU arena keeps whatever
+        # the longest one needed and never gives it back. Without it, each run's buffers are freed.
+        options.enable_cpu_mem_arena = False
         self.voice = PiperVoice(
             session=onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"]),
             config=PiperConfig.from_dict(json.loads(json_file.read_text(encoding="utf-8"))),

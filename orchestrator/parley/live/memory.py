@@ -4,6 +4,10 @@ glibc gives each thread that allocates (every stage's workers, the encoders) an 
 and memory freed in one is neither reused by another nor returned to the system until trimmed.
 Two arenas (as MALLOC_ARENA_MAX=2 would set before start-up) and a trim once a minute keep what
 the server holds close to what it uses. Elsewhere than glibc both do nothing.
+
+glibc's mmap threshold is left to adjust itself: fixed low, every large buffer (a synthesis's
+tensors among them) would be mapped and its pages faulted in anew, which slows speech
+synthesis far more than the memory it saves between two trims is worth.
 """
 
 from __future__ import annotations
