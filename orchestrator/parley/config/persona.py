@@ -51,8 +51,10 @@ class Persona(Strict):
     documents: str | None = None
     # Said when nothing the persona knows answers the question: say where to ask instead.
     decline: str = "I'm sorry, I don't know that."
-    # Said instead of a reply that stated something its passages do not back; {passage} is the best one.
-    fallback: str = "Here is what I can tell you: {passage}"
+    # Said instead of a reply that stated something its passages do not back, or for a question its
+    # passages only touch on; {passage} is the best one. A lead-in ("From my notes: {passage}") costs
+    # every such reply a second of speech.
+    fallback: str = "{passage}"
     # Said when the reply cannot be made (the LLM or its server failed); the session goes on.
     apology: str = "Sorry, I can't answer right now. Please try again in a moment."
     grounding: Grounding = Grounding()

@@ -18,7 +18,7 @@ please say see she should so some such tell than thank thanks that the their the
 there these they this those to too up us very want was we well were what when where which
 while who whom whose why will with would yes you your yours hello hi hey goodbye bye
 morning afternoon evening sorry sure great good nice cool alright fine right really happy glad
-help welcome course certainly absolutely often many time don doesn didn isn aren wasn weren won wouldn
+help welcome course certainly absolutely often many time find don doesn didn isn aren wasn weren won wouldn
 couldn shouldn haven hasn
 """.split())
 _TERM = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
