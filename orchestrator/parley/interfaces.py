@@ -8,7 +8,7 @@ worker threads, so an engine never needs to know about asyncio.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -77,8 +77,9 @@ class LLMEngine(Protocol):
     def count_tokens(self, text: str) -> int:
         """Tokens this model's tokenizer makes of ``text`` (used to trim history to the context)."""
 
-    def stream(self, prompt: Prompt, max_tokens: int, cancel: CancelToken) -> Iterator[str]:
-        """Yield the reply as text pieces; stop early (without raising) once ``cancel`` is set."""
+    def stream(self, prompt: Prompt, max_tokens: int, cancel: CancelToken) -> Generator[str, None, None]:
+        """Yield the reply as text pieces; stop early (without raising) once ``cancel`` is set, or when
+        the generator is closed (a reply replaced mid-way is not read to its end)."""
 
     def prefill(self, prompt: Prompt) -> None:
         """Process ``prompt`` ahead of time so a later prompt with the same prefix starts faster."""

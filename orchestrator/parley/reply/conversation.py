@@ -70,6 +70,17 @@ class Conversation:
         persona = self.settings.persona
         return persona.fallback.format(passage=passages[0].text) if passages else persona.decline
 
+    def _without_llm(self, user_text: str, passages: list[Passage]) -> tuple[str, str] | None:
+        """A reply said without asking the LLM, as (grounding outcome, text); None when it is asked."""
+        if not self.grounded:
+            return None
+        persona = self.settings.persona
+        if not passages:  # nothing known matches: decline, unless there is no subject ("thanks!")
+            return ("declined", persona.decline) if self.knowledge.asks_for_facts(user_text) else None
+        if self.knowledge.coverage(user_text, passages) < persona.grounding.llm_min_coverage:
+            return "quoted", self._instead(passages)  # they only touch on it: say what they say
+        return None
+
     async def say(self, text: str, cancel: CancelToken | None = None) -> AsyncIterator:
         """Speak a fixed line (the apology after a failed reply), clause by clause: each clause's
         ``TextDelta`` (for the captions), then its ``SpokenChunk``."""
@@ -88,14 +99,10 @@ class Conversation:
         llm_cfg = self.settings.stack.llm
         passages = self.knowledge.search(user_text) if self.grounded else []
         grounding = Grounding(self.settings.persona, user_text, passages) if self.grounded else None
-        outcome, script = ("answered" if self.grounded else "off"), None
-        persona = self.settings.persona
-        if grounding is not None and not passages and self.knowledge.asks_for_facts(user_text):
-            outcome, script = "declined", persona.decline  # nothing known matches
-        elif passages and self.knowledge.coverage(user_text, passages) < persona.grounding.llm_min_coverage:
-            outcome, script = "quoted", self._instead(passages)  # they touch on it: say what they say
-        if script is not None:
-            prompt, llm = None, None
+        outcome = "answered" if self.grounded else "off"
+        scripted = self._without_llm(user_text, passages)
+        if scripted is not None:
+            (outcome, script), llm, prompt = scripted, None, None
         else:
             llm = self.engines.llm
             prompt = self._prompt(user_text, passages)
