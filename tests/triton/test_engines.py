@@ -3,6 +3,7 @@ same turn as in-process, barge-in, and a server killed mid-turn then restarted."
 
 import asyncio
 import logging
+import re
 import shutil
 import threading
 import time
@@ -19,6 +20,7 @@ from parley.models.store import ModelStore
 from parley.reply.conversation import Conversation
 from parley.speak.speech import SpokenChunk
 from tests.conftest import DETERMINISTIC, write_stack
+from tests.fakes import ungrounded
 from tests.integration.speech import speak, wer
 from tests.triton.server import ROOT, TritonServer
 
@@ -89,10 +91,15 @@ def inferences(triton_server, model: str) -> int:
         client.close()
 
 
+def words(text: str) -> list[str]:
+    return re.findall(r"[\w']+", text.lower())
+
+
 def turn(settings, engines, text, on_event=None, cancel=None) -> list:
+    """One turn, every word the LLM's (these test the served engines; grounding has its own tests)."""
     async def run():
         events = []
-        async for event in Conversation(settings, engines).reply(text, cancel):
+        async for event in Conversation(ungrounded(settings), engines).reply(text, cancel):
             events.append(event)
             if on_event is not None:
                 on_event(event)
@@ -133,41 +140,50 @@ def test_barge_in_cancels_the_served_reply(stack, remote, caplog):
     token = CancelToken()
     deltas = 0
 
-    def barge_in_at_third_piece(event) -> None:
+    def barge_in_at_first_clause(event) -> None:
         nonlocal deltas
         deltas += isinstance(event, TextDelta)
-        if deltas == 3:
+        if deltas == 1:
             token.cancel("barge-in")
 
     with caplog.at_level(logging.WARNING, logger="parley"):
-        done = turn(stack, engines, LONG_QUESTION, on_event=barge_in_at_third_piece, cancel=token)[-1]
-        assert done.timings.interrupted and deltas <= 4
+        done = turn(stack, engines, LONG_QUESTION, on_event=barge_in_at_first_clause, cancel=token)[-1]
+        assert done.timings.interrupted and deltas <= 2
         # A cancelled turn is not a failure: the stages stay on Triton, which answers the next turn.
         assert turn(stack, engines, QUESTION)[-1].reply
     assert not caplog.records and all(route.on_primary for route in routes(engines, asr))
 
 
-def test_killing_triton_mid_turn_falls_back_and_the_probe_moves_back(triton_server, stack, remote, caplog):
+def test_killing_triton_mid_turn_falls_back_and_the_probe_moves_back(triton_server, stack, remote, caplog,
+                                                                     monkeypatch):
     engines, asr = remote
     assert all(route.on_primary for route in routes(engines, asr))
     expected = turn(stack, in_process(engines), LONG_QUESTION)[-1].reply
     said_before_kill: list[str] = []
+    served = engines.llm.switch.primary
+    stream = served.stream
 
-    def kill_at_first_piece(event) -> None:
-        if isinstance(event, TextDelta) and not said_before_kill:
-            said_before_kill.append(event.text)
-            triton_server.kill()
+    def killed_after_the_first_piece(*args):
+        for piece in stream(*args):
+            yield piece
+            if not said_before_kill:
+                said_before_kill.append(piece)
+                triton_server.kill()
 
+    monkeypatch.setattr(served, "stream", killed_after_the_first_piece)
     with caplog.at_level(logging.WARNING, logger="parley"):
-        events = turn(stack, engines, LONG_QUESTION, on_event=kill_at_first_piece)
+        events = turn(stack, engines, LONG_QUESTION)
         done = events[-1]
         assert isinstance(done, TurnDone) and not done.timings.interrupted
         # Nothing said twice, nothing lost: the in-process engine went on from what Triton had said.
-        assert done.reply == expected and said_before_kill
-        assert "".join(e.text for e in events if isinstance(e, TextDelta)).strip() == expected
+        # (Words only: where two tokens are all but tied, llama.cpp may pick a quote mark one way on a
+        # fresh prompt and the other on a cached one.)
+        assert words(done.reply) == words(expected) and said_before_kill
+        assert words("".join(e.text for e in events if isinstance(e, TextDelta))) == words(expected)
         failures = [r.getMessage() for r in caplog.records if "failed (" in r.getMessage()]
         assert any(m.startswith(f"llm: Triton at {stack.stack.triton.url} failed (") for m in failures), failures
         assert not engines.llm.switch.on_primary and not engines.tts.switch.on_primary
+        monkeypatch.undo()
 
         # While it is down every stage answers in-process, listening included.
         assert "library" in asr.transcribe(speak(engines.tts, SPOKEN)).lower()
