@@ -10,7 +10,6 @@ however incidental, and a passage that does not cover the question invites the L
 
 from __future__ import annotations
 
-import logging
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -21,11 +20,11 @@ import bm25s
 from parley.config import ConfigError, Persona
 from parley.reply.words import STOPWORDS, content_terms, name_phrases, stemmer
 
-log = logging.getLogger("parley.knowledge")
-
 DOCUMENT_SUFFIXES = (".md", ".markdown", ".txt")
 # A passage is cut at about this many words: each retrieved passage costs prompt tokens per question.
 _PASSAGE_WORDS = 60
+
+
 @dataclass(frozen=True)
 class Passage:
     text: str
