@@ -47,7 +47,7 @@ class Grounding:
         persona_names = [persona.name, persona.role, persona.user_label]
         self.numbers = set().union(*(numbers(s) for s in sources))
         self.words = {bare(w) for s in sources + persona_names for w in WORD.findall(s)}
-        self.passage_terms = set().union(set(), *(content_terms(p.text) for p in passages))
+        self.passage_terms = set().union(*(content_terms(p.text) for p in passages))
         self.question_terms = content_terms(question)
         self.known_terms = self.passage_terms | self.question_terms | content_terms(" ".join(persona_names))
         self._sentence_ended = True
@@ -60,10 +60,10 @@ class Grounding:
         claims += [("name", n) for n in sorted(names(clause, mid_sentence=not starts_sentence) - self.words)]
         if claims:
             return Unsupported(*claims[0])
-        yes_no = _YES_NO.match(clause)
-        if yes_no and (not self.passage_terms or (self.question_terms | content_terms(clause)) - self.passage_terms):
-            return Unsupported("yes/no", yes_no.group(1))
         terms = content_terms(clause)
+        yes_no = _YES_NO.match(clause)
+        if yes_no and (not self.passage_terms or (self.question_terms | terms) - self.passage_terms):
+            return Unsupported("yes/no", yes_no.group(1))
         new = terms - self.known_terms
         # A word or two of its own is phrasing ("located", "take"); most of a clause is a statement.
         if self.passage_terms and len(new) >= _NEW_TERMS and len(new) > len(terms) / 2:
