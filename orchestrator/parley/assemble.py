@@ -144,8 +144,10 @@ class Parley:
         self.knowledge = Knowledge.of(settings.persona)
 
     @classmethod
-    def load(cls, config: Path | str | None = None) -> "Parley":
-        return cls(load_settings(config))
+    def load(cls, config: Path | str | None = None, avatar: str | None = None) -> "Parley":
+        """The stack at ``config``; ``avatar`` (a name under avatars/ or a YAML path) instead of its own,
+        speaking with that avatar's voice unless the stack names one."""
+        return cls(load_settings(config, avatar))
 
     def conversation(self, history: History | None = None) -> Conversation:
         return Conversation(self.settings, self.engines, history, self.knowledge)

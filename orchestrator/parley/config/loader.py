@@ -118,16 +118,44 @@ def load_persona(path: Path) -> Persona:
     return persona.model_copy(update={"documents": str(folder)})
 
 
-def load_settings(path: Path | str | None = None) -> Settings:
+def _with_voice(path: Path, stack: StackConfig, registry: ModelRegistry, registry_path: Path) -> StackConfig:
+    """The stack with its TTS engine and voice filled in: the stack's own, else the avatar's voice and
+    the engine that plays it."""
+    from parley.face.avatars import load_avatar
+
+    tts = stack.tts
+    voice = tts.voice or load_avatar(stack.face.avatar).voice
+    if voice is None:
+        raise ConfigError(f"{path}: tts.voice: no voice; name one here (a tts model of {registry_path}) or as "
+                          f"voice: in the avatar {stack.face.avatar!r}'s avatar.yaml")
+    engine = tts.engine
+    if engine != "openai":
+        try:
+            played_by = registry.get(voice, "tts").engine
+        except KeyError as exc:
+            raise ConfigError(f"{path}: tts.voice: {exc.args[0]} (in {registry_path})") from None
+        if engine == "triton" and played_by != "piper":
+            raise ConfigError(f"{path}: tts.voice: {voice} is a {played_by} voice; Triton serves Piper voices")
+        if engine not in (None, "triton") and engine != played_by:
+            raise ConfigError(f"{path}: tts.engine: {voice} is played by the {played_by} engine, not {engine}; "
+                              f"set tts.engine: {played_by}, or leave tts.engine out")
+        engine = engine or played_by
+    return stack.model_copy(update={"tts": tts.model_copy(update={"engine": engine, "voice": voice})})
+
+
+def load_settings(path: Path | str | None = None, avatar: str | None = None) -> Settings:
+    """The stack at ``path``; ``avatar`` in place of its ``face.avatar`` (and so that avatar's voice)."""
     path = Path(path) if path else default_config_path()
     stack = load_model(path, StackConfig)
+    if avatar is not None:
+        stack = stack.model_copy(update={"face": stack.face.model_copy(update={"avatar": avatar})})
     base = path.parent
     persona = load_persona(base / stack.persona)
     registry_path = base / stack.models
     registry = load_registry(registry_path)
+    stack = _with_voice(path, stack, registry, registry_path)
     references = (
         *([("llm.model", stack.llm.model, "llm")] if stack.llm.engine != "openai" else []),
-        ("tts.voice", stack.tts.voice, "tts"),
         ("asr.model", stack.asr.model, "asr"),
         ("vad.model", stack.vad.model, "vad"),
     )

@@ -40,7 +40,9 @@ class ModelEntry(Strict):
     files: list[ModelFile]
     sources: list[Source] = Field(min_length=1)
     # A step run once after the files are verified, so that loading stays fast (see modelstore).
-    prepare: Literal["piper_alignment"] | None = None
+    prepare: Literal["piper_alignment", "hibari_durations"] | None = None
+    # A voice (kind tts): the in-process engine that plays it.
+    engine: Literal["piper", "hibari"] | None = None
     prompt_style: Literal["completion", "chat"] | None = None
     chat_format: str | None = None
     # A Jinja chat template for a GGUF that has none, or a better one (docs/configuration.md).
@@ -57,6 +59,8 @@ class ModelEntry(Strict):
                     f"sources[{i}] must provide exactly the listed files {sorted(names)}"
                     f" (missing {sorted(missing)}, unknown {sorted(extra)})"
                 )
+        if self.kind == "tts" and self.engine is None:
+            raise ValueError("a tts voice needs engine: the in-process engine that plays it (piper or hibari)")
         if self.kind == "llm" and self.prompt_style is None:
             raise ValueError("an llm model needs prompt_style: completion (base model) or chat")
         return self

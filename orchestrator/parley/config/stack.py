@@ -12,8 +12,8 @@ from parley.engines import ENGINE_NAMES
 
 
 def _engine_name(kind: str):
-    def check(value: str) -> str:
-        if value not in ENGINE_NAMES[kind]:
+    def check(value: str | None) -> str | None:
+        if value is not None and value not in ENGINE_NAMES[kind]:
             raise ValueError(f"unknown {kind} engine {value!r}; allowed: {', '.join(ENGINE_NAMES[kind])}")
         return value
 
@@ -58,14 +58,34 @@ class LLMConfig(Strict):
 
 
 class TTSConfig(Strict):
-    engine: str = "piper"
-    voice: str
+    # Unset: the engine that plays the voice (its registry entry says). triton serves a Piper voice;
+    # openai is any server speaking the OpenAI-compatible /v1/audio/speech (its audio is aligned here).
+    engine: str | None = None
+    # piper, hibari, triton: a voice of the registry. openai: the voice's name on that server.
+    # Unset: the avatar's own voice (``voice:`` in its avatar.yaml).
+    voice: str | None = None
     length_scale: float | None = Field(None, gt=0)
+    # piper: the voice's randomness (0: the same text gives the same audio).
     noise_scale: float | None = Field(None, ge=0)
     noise_w_scale: float | None = Field(None, ge=0)
+    # hibari: fixes the noise part of its signal, so the same text gives the same audio.
+    seed: int | None = None
     threads: int | None = Field(None, ge=1)
+    # openai: the server's API (e.g. http://127.0.0.1:8000/v1), the model it serves, the environment
+    # variable holding its key (never the key itself), and seconds to wait for it.
+    base_url: str | None = None
+    model: str = "tts-1"
+    api_key_env: str = "PARLEY_TTS_API_KEY"
+    timeout_s: float = Field(30.0, gt=0)
 
     _check_engine = _engine_name("tts")
+
+    @model_validator(mode="after")
+    def _served_has_url(self) -> "TTSConfig":
+        if self.engine == "openai" and not (self.base_url and self.voice):
+            raise ValueError("the openai engine needs tts.base_url, the server's API (e.g. http://127.0.0.1:8000/v1), "
+                             "and tts.voice, a voice that server has")
+        return self
 
 
 class AudioInConfig(Strict):

@@ -12,7 +12,12 @@ _ENGINES: dict[str, dict[str, str]] = {
         "triton": "parley.engines.triton.llm:TritonLLMEngine",
         "openai": "parley.engines.openai_compat:OpenAICompatibleEngine",
     },
-    "tts": {"piper": "parley.engines.piper_tts:PiperEngine", "triton": "parley.engines.triton.tts:TritonTTSEngine"},
+    "tts": {
+        "piper": "parley.engines.piper_tts:PiperEngine",
+        "hibari": "parley.engines.hibari_tts:HibariEngine",
+        "triton": "parley.engines.triton.tts:TritonTTSEngine",
+        "openai": "parley.engines.openai_tts:OpenAITTSEngine",
+    },
     "asr": {
         "faster_whisper": "parley.engines.faster_whisper:FasterWhisperEngine",
         "triton": "parley.engines.triton.asr:TritonASREngine",

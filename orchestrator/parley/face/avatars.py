@@ -66,6 +66,7 @@ class GLBAvatar(BaseModel):
     kind: Literal["glb"]
     model: str
     licence: str
+    voice: str | None = None  # the TTS voice (a model of the registry) this person speaks with
     folder: Path = Path(".")
 
     @property
@@ -80,6 +81,7 @@ class Avatar(BaseModel):
     kind: Literal["portrait"]
     image: str
     licence: str
+    voice: str | None = None  # the TTS voice (a model of the registry) this person speaks with
     # The square of the image shown, [x, y, size] in image pixels, and the rendered size.
     crop: tuple[int, int, int]
     size: int = Field(512, ge=64, le=2048)

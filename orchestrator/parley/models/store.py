@@ -141,7 +141,28 @@ def _prepare_piper_alignment(model_dir: Path, entry: ModelEntry) -> None:
     onnx.save(model, str(onnx_file))
 
 
-_PREPARE = {"piper_alignment": _prepare_piper_alignment}
+HIBARI_DURATIONS = "durations"
+
+
+def _prepare_hibari_durations(model_dir: Path, entry: ModelEntry) -> None:
+    """Expose the duration hibari's graph gives each phoneme id (the clipped, rounded frame counts
+    its length regulator sums) as an output, so the engine gets exact timings with the audio."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    onnx_file = model_dir / "hibari.onnx"
+    model = onnx.load(str(onnx_file))
+    if any(o.name == HIBARI_DURATIONS for o in model.graph.output):
+        return
+    clip = next((n for n in model.graph.node if n.op_type == "Clip" and n.name == "/Clip"), None)
+    if clip is None:
+        raise ModelFetchError(f"{onnx_file} has no /Clip node (the per-phoneme durations); not a hibari 0.2 voice")
+    model.graph.node.append(helper.make_node("Identity", [clip.output[0]], [HIBARI_DURATIONS]))
+    model.graph.output.append(helper.make_tensor_value_info(HIBARI_DURATIONS, TensorProto.FLOAT, ["phonemes"]))
+    onnx.save(model, str(onnx_file))
+
+
+_PREPARE = {"piper_alignment": _prepare_piper_alignment, "hibari_durations": _prepare_hibari_durations}
 _FETCHERS = {"package": _fetch_package, "url": _fetch_url}
 
 
@@ -195,7 +216,11 @@ class ModelStore:
                 f"configs/models.yaml in {dest} and run `parley models verify {name}`."
             )
         if entry.prepare:
-            _PREPARE[entry.prepare](tmp, entry)
+            try:
+                _PREPARE[entry.prepare](tmp, entry)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
         manifest = {
             "model": name,
             "source": _describe(source),

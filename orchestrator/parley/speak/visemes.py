@@ -37,7 +37,7 @@ _GROUPS = {
 }
 PHONEME_TO_VISEME: dict[str, str] = {p: v for v, chars in _GROUPS.items() for p in chars}
 # Pauses, sentence marks and Piper's begin/end/pad symbols: the mouth rests.
-SILENT = set(" !\"#$'(),-.:;?^_0123456789↓")
+SILENT = set(" !\"#$'(),-.:;?^_0123456789↓↑↗↘→“”…—")
 # Marks that belong to the phoneme after them (stress) or before them (length, diacritics).
 MODIFIES_NEXT = set("ˈˌ")
 MODIFIES_PREVIOUS = set("ːˑʰʲ˞ˤ\u0303\u0327\u0329\u032a\u032f")
