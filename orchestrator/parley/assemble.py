@@ -175,6 +175,13 @@ class Parley:
         self.engines.get("asr")
         self.engines.get("vad")
 
+    def asr_with_times(self):
+        """A Whisper that says when each sentence was said (``sentences``): the stack's own when it runs
+        in-process, else one loaded for the purpose (Triton's answers carry no times)."""
+        if self.settings.stack.asr.engine == "faster_whisper":
+            return self.engines.asr
+        return engine_class("asr", "faster_whisper").from_settings(self.settings, self.store)
+
     def avatar(self, name: str | None = None) -> Avatar:
         return load_avatar(name or self.settings.stack.face.avatar)
 

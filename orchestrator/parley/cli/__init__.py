@@ -7,7 +7,7 @@ import sys
 
 from parley.cli.admin import cmd_doctor, cmd_models, cmd_serve
 from parley.cli.common import EXIT_USAGE
-from parley.cli.speech import cmd_avatar, cmd_say
+from parley.cli.speech import cmd_animate, cmd_avatar, cmd_say
 from parley.cli.talk import cmd_chat, cmd_listen, cmd_turn
 from parley.config import ConfigError
 from parley.errors import ParleyError
@@ -41,6 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--avatar", help="a portrait avatar also writes video.mp4; a 3D (GLB) avatar is checked and "
                      "played by web/avatar3d.html from visemes.json (name under avatars/ or a YAML path)")
     say.set_defaults(func=cmd_say)
+
+    animate = sub.add_parser("animate", help="lip-sync a recording: speech.wav, visemes.json and the face")
+    animate.add_argument("audio", help="any audio file (WAV, FLAC, MP3, Opus, a video's sound track), any rate")
+    animate.add_argument("--out", required=True, help="output directory")
+    animate.add_argument("--avatar", help="a portrait writes video.mp4; a 3D (GLB) avatar plays visemes.json in "
+                         "web/avatar3d.html (default: the config's face.avatar)")
+    animate.add_argument("--max-minutes", type=float, default=10.0, help="refuse longer recordings (default 10)")
+    animate.set_defaults(func=cmd_animate)
 
     avatar = sub.add_parser("avatar", help="set up avatars")
     avatar_sub = avatar.add_subparsers(dest="avatar_command", required=True)

@@ -48,7 +48,10 @@ def _selected(args, settings: Settings) -> list[str]:
         return args.names
     stack = settings.stack
     served_llm = stack.llm.engine == "openai"  # its model lives on its server
-    return [*([] if served_llm else [stack.llm.model]), stack.tts.voice, stack.asr.model, stack.vad.model]
+    voices = [] if stack.tts.engine == "openai" else [stack.tts.voice]  # a served voice lives on its server
+    models = [*([] if served_llm else [stack.llm.model]), *voices, stack.tts.align_voice, stack.asr.model,
+              stack.vad.model]
+    return list(dict.fromkeys(models))
 
 
 def cmd_models(args) -> int:

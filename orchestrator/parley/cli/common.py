@@ -8,5 +8,6 @@ EXIT_USAGE = 2
 
 
 def parley_from(args) -> Parley:
-    """The avatar the command line configures (``--config``, else ``$PARLEY_CONFIG``, else the default)."""
-    return Parley.load(args.config)
+    """The avatar the command line configures (``--config``, else ``$PARLEY_CONFIG``, else the default;
+    ``--avatar`` in place of the config's, speaking with its voice unless the config names one)."""
+    return Parley.load(args.config, getattr(args, "avatar", None))

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from parley.cli.common import EXIT_USAGE, parley_from
+from parley.hear.audio import AudioDecodeError
 from parley.reply.splitter import ClauseSplitter
 from parley.speak.files import join_speech, write_reply
 from parley.speak.speech import SpokenChunk
@@ -24,7 +25,7 @@ def cmd_say(args) -> int:
     if not chunks:
         print(f"parley say: no words to speak in {text!r}", file=sys.stderr)
         return EXIT_USAGE
-    avatar = parley.avatar(args.avatar) if args.avatar else None  # a bad name fails before any work
+    avatar = parley.avatar() if args.avatar else None
     tts, mapper = parley.engines.tts, parley.engines.visemes
     t0 = time.perf_counter()
     segments, first_audio_ms = [], None
@@ -43,23 +44,50 @@ def cmd_say(args) -> int:
     out = Path(args.out)
     wav = write_reply(out, segments, mapper, timings)
     print(f"{wav} ({audio_s:.2f} s of speech; first audio in {first_audio_ms:.0f} ms)")
-    if avatar is None:
-        return 0
+    if avatar is not None:
+        _write_face(parley, avatar, out, join_speech(segments), wav)
+    return 0
+
+
+def cmd_animate(args) -> int:
+    from parley.speak.align import Aligner
+    from parley.speak.recording import RecordingError, load_recording, timed_speech
+
+    parley = parley_from(args)
+    avatar = parley.avatar()
+    try:
+        audio = load_recording(args.audio, args.max_minutes * 60)
+    except (RecordingError, AudioDecodeError) as exc:
+        print(f"parley animate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    t0 = time.perf_counter()
+    speech = timed_speech(audio, parley.asr_with_times(), Aligner.of(parley.settings, parley.store))
+    timings = {"align_ms": round((time.perf_counter() - t0) * 1000, 1), "audio_seconds": round(speech.duration, 3),
+               "words": len(speech.text.split())}
+    out = Path(args.out)
+    wav = write_reply(out, [speech], parley.engines.visemes, timings)
+    if speech.phonemes:
+        print(f"{wav} ({speech.duration:.2f} s; heard: {speech.text!r})")
+    else:
+        print(f"{wav}: no speech found in {args.audio} ({speech.duration:.1f} s); the mouth stays closed",
+              file=sys.stderr)
+    _write_face(parley, avatar, out, speech, wav)
+    return 0
+
+
+def _write_face(parley, avatar, out: Path, speech, wav: Path) -> None:
+    """The face for ``speech``: a video for a portrait; a 3D (GLB) avatar plays visemes.json in the browser."""
     if avatar.kind == "glb":
-        # The browser renders it: the viseme timeline written above is what it plays.
         print(f"3D avatar {avatar.name}: open web/avatar3d.html?glb=<{avatar.model_path}>"
               f"&visemes=<{out / 'visemes.json'}>&audio=<{wav}> from a web server")
-    else:
-        from parley.face.video import frames_on_clock, write_mp4
+        return
+    from parley.face.video import frames_on_clock, write_mp4
 
-        speech = join_speech(segments)
-        chunk = SpokenChunk(speech, mapper.track(speech))
-        face = parley.face(avatar)
-        video = out / "video.mp4"
-        write_mp4(video, (frame for _, frame in frames_on_clock(face, chunk)), face.fps, speech.audio,
-                  speech.sample_rate)
-        print(f"{video} ({avatar.name})")
-    return 0
+    chunk = SpokenChunk(speech, parley.engines.visemes.track(speech))
+    face = parley.face(avatar)
+    video = out / "video.mp4"
+    write_mp4(video, (frame for _, frame in frames_on_clock(face, chunk)), face.fps, speech.audio, speech.sample_rate)
+    print(f"{video} ({avatar.name})")
 
 
 def cmd_avatar(args) -> int:

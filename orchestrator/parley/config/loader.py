@@ -156,6 +156,7 @@ def load_settings(path: Path | str | None = None, avatar: str | None = None) -> 
     stack = _with_voice(path, stack, registry, registry_path)
     references = (
         *([("llm.model", stack.llm.model, "llm")] if stack.llm.engine != "openai" else []),
+        ("tts.align_voice", stack.tts.align_voice, "tts"),
         ("asr.model", stack.asr.model, "asr"),
         ("vad.model", stack.vad.model, "vad"),
     )

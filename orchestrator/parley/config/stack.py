@@ -71,6 +71,9 @@ class TTSConfig(Strict):
     # hibari: fixes the noise part of its signal, so the same text gives the same audio.
     seed: int | None = None
     threads: int | None = Field(None, ge=1)
+    # The in-process voice (Piper or hibari) that says the words again to time speech that came without
+    # timings: an openai server's, or a recording given to `parley animate`.
+    align_voice: str = "piper-en_US-joe-medium"
     # openai: the server's API (e.g. http://127.0.0.1:8000/v1), the model it serves, the environment
     # variable holding its key (never the key itself), and seconds to wait for it.
     base_url: str | None = None

@@ -25,10 +25,12 @@ from faster_whisper.transcribe import get_suppressed_tokens
 
 from parley.config import ASRConfig
 from parley.hear.audio import SAMPLE_RATE
+from parley.speak.align import Words
 
 FULL_WINDOW_FRAMES = 3000  # Whisper's 30 s of 10 ms feature frames
 MAX_TOKENS = 224  # half of Whisper's text context, the rest is for the prompt
 REPETITION_PENALTY = 1.1
+NO_SPEECH = 0.6  # Whisper's own threshold for a segment that is not speech
 
 
 class FasterWhisperEngine:
@@ -75,6 +77,16 @@ class FasterWhisperEngine:
                                            repetition_penalty=REPETITION_PENALTY, suppress_blank=True,
                                            suppress_tokens=self._suppressed)
         return _without_repeats(self._tokenizer.decode(result[0].sequences_ids[0]).strip())
+
+    def sentences(self, audio: np.ndarray) -> list[Words]:
+        """What is said in a recording of any length, and when: Whisper's segments, with its own voice
+        activity filter so silence and music give none."""
+        segments, _ = self.model.transcribe(
+            audio.astype(np.float32, copy=False), language=self.config.language, beam_size=self.config.beam_size,
+            temperature=0.0, condition_on_previous_text=False, vad_filter=True,
+        )
+        return [Words(s.start, s.end, s.text.strip()) for s in segments
+                if s.text.strip() and s.no_speech_prob < NO_SPEECH]
 
     def _transcribe_windows(self, audio: np.ndarray, prompt: str | None) -> str:
         segments, _ = self.model.transcribe(

@@ -47,8 +47,8 @@ def resample(audio: np.ndarray, rate: int, to: int = SAMPLE_RATE) -> np.ndarray:
     return np.concatenate([resampler.convert(frame), resampler.convert(None)])
 
 
-def decode_file(path: Path | str) -> Iterator[np.ndarray]:
-    """Yield the file's audio as 16 kHz mono float32 blocks, in order, as decoding proceeds."""
+def decode_file(path: Path | str, rate: int = SAMPLE_RATE) -> Iterator[np.ndarray]:
+    """Yield the file's audio as mono float32 blocks at ``rate``, in order, as decoding proceeds."""
     path = Path(path)
     if not path.is_file():
         raise AudioDecodeError(f"{path}: no such file")
@@ -59,7 +59,7 @@ def decode_file(path: Path | str) -> Iterator[np.ndarray]:
     with container:
         if not container.streams.audio:
             raise AudioDecodeError(f"{path}: contains no audio stream")
-        resampler = Resampler()
+        resampler = Resampler(rate)
         try:
             for frame in container.decode(container.streams.audio[0]):
                 block = resampler.convert(frame)
