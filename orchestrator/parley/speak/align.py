@@ -121,8 +121,8 @@ class Aligner:
                 cancel.raise_if_cancelled()
             start, end = max(0.0, span.start), min(duration, span.end)
             if end - start > MAX_WARP_S:
-                raise AlignmentError(f"cannot align {end - start:.0f} s of speech at once (at most {MAX_WARP_S:.0f} s); "
-                                     "give shorter pieces, or let Whisper find the sentences")
+                raise AlignmentError(f"cannot align {end - start:.0f} s of speech at once (at most "
+                                     f"{MAX_WARP_S:.0f} s); give shorter pieces, or let Whisper find the sentences")
             if not span.text.strip() or end - start < 1.0 / FRAMES_PER_S:
                 continue
             piece = audio[int(start * sample_rate): int(end * sample_rate)]
