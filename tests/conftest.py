@@ -38,6 +38,17 @@ def engines(parley):
     return parley.engines
 
 
+@pytest.fixture(scope="session")
+def caller(store):
+    """The voice callers speak with in the tests (Piper's joe, noise-free): not the avatar's, as on a
+    real call."""
+    from parley.config import TTSConfig
+    from parley.engines.piper_tts import PiperEngine
+
+    name = "piper-en_US-joe-medium"
+    return PiperEngine(store.require(name), TTSConfig(voice=name, noise_scale=0.0, noise_w_scale=0.0))
+
+
 def run(coro):
     return asyncio.run(coro)
 

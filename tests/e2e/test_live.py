@@ -22,11 +22,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory, engines):
+def live(tmp_path_factory, engines, caller):
     folder = tmp_path_factory.mktemp("live")
     wav = folder / "question.wav"
     # Time to connect first, then the question, then quiet while the avatar answers.
-    write_wav(wav, np.concatenate([silence(4.0), speak(engines.tts, "Hello! Where is the library?"),
+    write_wav(wav, np.concatenate([silence(4.0), speak(caller, "Hello! Where is the library?"),
                                    silence(12.0)]), 16000)
     # Janus and nginx-rtmp run inside the test's network namespace on their deploy/ ports. Three
     # browsers, Janus and the RTMP encoder on 2 cores can make the ladder step down (as it should),

@@ -45,9 +45,9 @@ def run_session(parley, audio, interruption=None, after_first_audio=0.9):
     return session.conversation, asyncio.run(collect())
 
 
-def test_speaking_over_the_reply_cancels_it_within_300_ms(parley, engines):
-    question = speak(engines.tts, "Please tell me about every building on campus, one by one, in detail.")
-    interruption = speak(engines.tts, "Sorry, stop. Where is the pool?")
+def test_speaking_over_the_reply_cancels_it_within_300_ms(parley, engines, caller):
+    question = speak(caller, "Please tell me about every building on campus, one by one, in detail.")
+    interruption = speak(caller, "Sorry, stop. Where is the pool?")
     audio = np.concatenate([silence(0.5), question, silence(0.6)])
     conversation, events = run_session(parley, audio,
                                        np.concatenate([interruption, silence(1.5)]))
@@ -68,9 +68,9 @@ def test_speaking_over_the_reply_cancels_it_within_300_ms(parley, engines):
     assert sum(1 for k in kinds if k is Utterance) == 2
 
 
-def test_a_pause_mid_question_gives_one_answer_to_the_whole_question(parley, engines):
-    first = speak(engines.tts, "Where is the library")
-    second = speak(engines.tts, "and when does it close on Sunday?")
+def test_a_pause_mid_question_gives_one_answer_to_the_whole_question(parley, engines, caller):
+    first = speak(caller, "Where is the library")
+    second = speak(caller, "and when does it close on Sunday?")
     # Long enough for an endpoint (and maybe the start of a reply), too short for a real answer.
     audio = np.concatenate([silence(0.5), first, silence(0.5), second, silence(1.5)])
     conversation, events = run_session(parley, audio)

@@ -22,8 +22,8 @@ def avatar_voice(engines):
 
 
 @pytest.fixture(scope="module")
-def caller_voice(engines):
-    return speak(engines.tts, "Sorry, where can I park my car?")
+def caller_voice(caller):
+    return speak(caller, "Sorry, where can I park my car?")
 
 
 def frames(audio):

@@ -19,10 +19,10 @@ def example() -> str:
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
-def test_the_documented_example_answers_a_spoken_question(engines, tmp_path):
+def test_the_documented_example_answers_a_spoken_question(engines, tmp_path, caller):
     code = example()
     assert len(code.splitlines()) <= 25
-    question = speak(engines.tts, "Where is the library?")
+    question = speak(caller, "Where is the library?")
     write_wav(tmp_path / "question.wav", np.concatenate([silence(0.5), question, silence(1.5)]), 16000)
     code = code.replace('"configs/cpu.yaml"', repr(str(REPO / "configs" / "cpu.yaml")))
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)

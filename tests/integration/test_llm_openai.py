@@ -10,7 +10,8 @@ import pytest
 from parley.assemble import Parley
 from parley.config import ConfigError, load_settings
 from parley.engines.chat_template import TemplateError
-from parley.engines.openai_compat import LLMServerError, OpenAICompatibleEngine
+from parley.engines.openai_compat import OpenAICompatibleEngine
+from parley.engines.openai_server import ServerError
 from parley.errors import EngineUnavailable
 from parley.events import TextDelta, TurnDone, TurnFailed
 from parley.interfaces import CancelToken, Prompt
@@ -90,8 +91,8 @@ def test_a_grounded_turn_through_the_server(tmp_path, server):
 
 @pytest.mark.parametrize("kind, error, message", [
     ("down", EngineUnavailable, "cannot reach the LLM server at http://127.0.0.1:[0-9]+/v1 .*set llm.base_url"),
-    ("500", LLMServerError, "answered 500: CUDA out of memory; the server failed"),
-    ("json", LLMServerError, "did not stream its answer .*application/json"),
+    ("500", ServerError, "answered 500: CUDA out of memory; the server failed"),
+    ("json", ServerError, "did not stream its answer .*application/json"),
     ("stall", EngineUnavailable, "did not answer within 1 s"),
 ])
 def test_a_failing_server_is_a_clear_error(tmp_path, kind, error, message):
@@ -109,7 +110,7 @@ def test_a_failing_server_is_a_clear_error(tmp_path, kind, error, message):
 
 def test_a_wrong_url_says_what_to_check(tmp_path, server):
     llm = engine(tmp_path, server.removesuffix("/v1"))
-    with pytest.raises(LLMServerError, match="answered 404.*check llm.base_url \\(it usually ends in /v1\\)"):
+    with pytest.raises(ServerError, match="answered 404.*check llm.base_url \\(it usually ends in /v1\\)"):
         list(llm.stream(QUESTION, 8, CancelToken()))
 
 

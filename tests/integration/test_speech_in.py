@@ -50,19 +50,19 @@ def listen(listener, audio):
     return asyncio.run(collect())
 
 
-def test_whisper_round_trip_word_error_rate(engines, listener):
+def test_whisper_round_trip_word_error_rate(engines, listener, caller):
     errors = words = 0
     for text in SENTENCES:
-        hyp = listener.asr.transcribe(speak(engines.tts, text), listener.prompt)
+        hyp = listener.asr.transcribe(speak(caller, text), listener.prompt)
         e, n = wer(text, hyp)
         errors, words = errors + e, words + n
     assert len(SENTENCES) >= 20
     assert errors / words <= 0.10, f"WER {errors / words:.1%}"
 
 
-def test_vad_segments_speech_between_silence_and_noise(engines, listener, settings):
+def test_vad_segments_speech_between_silence_and_noise(engines, listener, settings, caller):
     rng = np.random.default_rng(0)
-    first, second = speak(engines.tts, SENTENCES[0]), speak(engines.tts, SENTENCES[1])
+    first, second = speak(caller, SENTENCES[0]), speak(caller, SENTENCES[1])
     noise = (0.01 * rng.standard_normal(16000 * 2)).astype(np.float32)
     audio = np.concatenate([silence(1.0), first, silence(1.0), noise, second, silence(1.0)])
     events = listen(listener, audio)
@@ -79,8 +79,8 @@ def test_vad_segments_speech_between_silence_and_noise(engines, listener, settin
     assert all(abs((e.at - e.end) - hangover) < 0.04 for e in ended)
 
 
-def test_partials_then_a_speculative_final(engines, listener):
-    events = listen(listener, np.concatenate([silence(0.5), speak(engines.tts, SENTENCES[6]), silence(1.0)]))
+def test_partials_then_a_speculative_final(engines, listener, caller):
+    events = listen(listener, np.concatenate([silence(0.5), speak(caller, SENTENCES[6]), silence(1.0)]))
     kinds = [type(e) for e in events]
     assert kinds[0] is SpeechStarted and kinds[-1] is Utterance, events
     partials = [e for e in events if isinstance(e, PartialTranscript)]
@@ -101,9 +101,9 @@ def parley(*args, **kw):
                           timeout=600, **kw)
 
 
-def test_turn_command_answers_a_spoken_question(tmp_path, engines):
+def test_turn_command_answers_a_spoken_question(tmp_path, engines, caller):
     question = tmp_path / "question.wav"
-    audio = np.concatenate([silence(0.7), speak(engines.tts, "Hello! Where is the library?"), silence(1.0)])
+    audio = np.concatenate([silence(0.7), speak(caller, "Hello! Where is the library?"), silence(1.0)])
     write_wav(question, audio, 16000)
     proc = parley("turn", str(question), "--out", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr
@@ -139,8 +139,8 @@ def test_turn_on_a_file_that_is_not_audio(tmp_path):
     assert proc.returncode == 2 and "not an audio file" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_turn_on_clipped_audio_still_understands(tmp_path, engines):
-    speech = speak(engines.tts, "Where is the swimming pool?")
+def test_turn_on_clipped_audio_still_understands(tmp_path, engines, caller):
+    speech = speak(caller, "Where is the swimming pool?")
     clipped = np.clip(speech * 12.0, -1.0, 1.0)
     assert np.mean(np.abs(clipped) >= 0.999) > 0.05  # badly clipped
     path = tmp_path / "clipped.wav"
@@ -150,13 +150,13 @@ def test_turn_on_clipped_audio_still_understands(tmp_path, engines):
     assert "pool" in (tmp_path / "out" / "transcript.txt").read_text().lower()
 
 
-def test_turn_on_a_sixty_second_monologue(tmp_path, engines):
+def test_turn_on_a_sixty_second_monologue(tmp_path, engines, caller):
     from tests.conftest import write_stack
 
     parts, total = [], 0.0
     while total < 60.0:
         for text in SENTENCES:
-            clip = speak(engines.tts, text)
+            clip = speak(caller, text)
             parts += [clip, silence(0.25)]
             total += len(clip) / 16000 + 0.25
             if total >= 60.0:
@@ -171,9 +171,9 @@ def test_turn_on_a_sixty_second_monologue(tmp_path, engines):
     assert len(transcript.split()) > 120 and "library" in transcript.lower() and "exams" in transcript.lower()
 
 
-def test_listen_command_prints_speech_times_and_transcripts(tmp_path, engines):
+def test_listen_command_prints_speech_times_and_transcripts(tmp_path, engines, caller):
     path = tmp_path / "speech.flac"
-    spoken = speak(engines.tts, SENTENCES[2])
+    spoken = speak(caller, SENTENCES[2])
     onset = 0.6 + voiced_bounds(spoken)[0]  # the voice's own lead-in counts as silence
     audio = np.concatenate([silence(0.6), spoken, silence(1.0)])
     import av

@@ -155,7 +155,7 @@ def test_barge_in_cancels_the_served_reply(stack, remote, caplog):
 
 
 def test_killing_triton_mid_turn_falls_back_and_the_probe_moves_back(triton_server, stack, remote, caplog,
-                                                                     monkeypatch):
+                                                                     monkeypatch, caller):
     engines, asr = remote
     assert all(route.on_primary for route in routes(engines, asr))
     expected = turn(stack, in_process(engines), LONG_QUESTION)[-1].reply
@@ -186,7 +186,7 @@ def test_killing_triton_mid_turn_falls_back_and_the_probe_moves_back(triton_serv
         monkeypatch.undo()
 
         # While it is down every stage answers in-process, listening included.
-        assert "library" in asr.transcribe(speak(engines.tts, SPOKEN)).lower()
+        assert "library" in asr.transcribe(speak(caller, SPOKEN)).lower()
         assert not asr.switch.on_primary
 
         triton_server.restart()

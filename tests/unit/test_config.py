@@ -57,6 +57,29 @@ def test_voice_must_be_a_tts_model(tmp_path):
     assert "tts.voice" in str(err.value) and "piper-en_US-joe-medium" in str(err.value)
 
 
+def test_the_voice_is_the_avatars_unless_the_stack_names_one(tmp_path):
+    s = load_settings(write_stack(tmp_path))
+    assert (s.stack.tts.engine, s.stack.tts.voice) == ("hibari", "hibari-heart")  # avatars/portrait's voice
+    s = load_settings(write_stack(tmp_path, **{"tts.voice": "piper-en_US-joe-medium"}))
+    assert (s.stack.tts.engine, s.stack.tts.voice) == ("piper", "piper-en_US-joe-medium")
+
+
+def test_a_voice_and_an_engine_that_cannot_play_it_are_named(tmp_path):
+    with pytest.raises(ConfigError, match="tts.engine: hibari-heart is played by the hibari engine, not piper"):
+        load_settings(write_stack(tmp_path, **{"tts.engine": "piper"}))
+    with pytest.raises(ConfigError, match="hibari-heart is a hibari voice; Triton serves Piper voices"):
+        load_settings(write_stack(tmp_path, **{"tts.engine": "triton"}))
+
+
+def test_no_voice_anywhere_says_where_to_name_one(tmp_path):
+    avatar = tmp_path / "mute" / "avatar.yaml"
+    avatar.parent.mkdir()
+    glb = CONFIGS.parent / "avatars" / "head3d" / "head.glb"
+    avatar.write_text(f"name: mute\nkind: glb\nmodel: {glb}\nlicence: test\n")
+    with pytest.raises(ConfigError, match="tts.voice: no voice; name one here .* or as voice: in the avatar"):
+        load_settings(write_stack(tmp_path, **{"face.avatar": str(avatar)}))
+
+
 def test_invalid_yaml_gives_line(tmp_path):
     path = tmp_path / "broken.yaml"
     path.write_text("llm:\n  engine: [llama_cpp\n")

@@ -27,7 +27,8 @@ def closed_port() -> int:
 
 def triton_stack(tmp_path, **triton):
     section = {"url": f"127.0.0.1:{closed_port()}", "probe_interval_s": 0.2, "connect_timeout_s": 0.5, **triton}
-    path = write_stack(tmp_path, **{"tts.engine": "triton", "asr.engine": "triton", "triton": section})
+    path = write_stack(tmp_path, **{"tts.engine": "triton", "tts.voice": "piper-en_US-joe-medium",
+                                    "asr.engine": "triton", "triton": section})
     return load_settings(path)
 
 

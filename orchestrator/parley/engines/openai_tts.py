@@ -7,6 +7,8 @@ phoneme timings as from Piper or hibari, and a clause's mouth is ready before it
 from __future__ import annotations
 
 import io
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import av
 import numpy as np
@@ -41,6 +43,7 @@ class OpenAITTSEngine:
         self.server = OpenAIServer("tts", config)
         self.where = self.server.where
         self.aligner = aligner
+        self._requests = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tts-request")
         self.sample_rate = 24000  # OpenAI's own rate; a server that sends another is resampled to it
 
     @classmethod
@@ -52,21 +55,31 @@ class OpenAITTSEngine:
 
     def synthesize(self, text: str, cancel: CancelToken | None = None) -> SpeechSegment:
         cancel = cancel or CancelToken()
+        # The request runs on a thread of its own so that a cancelled turn returns at once, even while
+        # the server has not begun to answer; that request then ends when it does, or at tts.timeout_s.
+        finished = threading.Event()
+        cancel.on_cancel(finished.set)
+        request = self._requests.submit(self._fetch, text, cancel)
+        request.add_done_callback(lambda _: finished.set())
+        finished.wait()
+        cancel.raise_if_cancelled()
+        audio = decode_audio(request.result(), self.sample_rate, f"tts: the TTS server at {self.where}")
+        return self.aligner.align(audio, self.sample_rate, text, cancel)
+
+    def _fetch(self, text: str, cancel: CancelToken) -> bytes:
         c = self.config
         try:
             with self.server.client.audio.speech.with_streaming_response.create(
                 model=c.model, voice=c.voice, input=text, response_format="wav",
                 **({"speed": 1.0 / c.length_scale} if c.length_scale else {}),
             ) as response:
-                # Closing the response from the cancelling thread ends a read waiting on the server.
-                cancel.on_cancel(response.close)
-                data = b"".join(response.iter_bytes())
+                cancel.on_cancel(response.close)  # ends a read waiting on the server
+                return b"".join(response.iter_bytes())
         except Exception as exc:
-            cancel.raise_if_cancelled()
+            if cancel.cancelled:
+                return b""
             raise self.server.error(exc, "speech") from None
-        cancel.raise_if_cancelled()
-        audio = decode_audio(data, self.sample_rate, f"tts: the TTS server at {self.where}")
-        return self.aligner.align(audio, self.sample_rate, text, cancel)
 
     def close(self) -> None:
+        self._requests.shutdown(wait=False, cancel_futures=True)
         self.server.close()
