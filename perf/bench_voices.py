@@ -102,7 +102,8 @@ def whisper_words_baseline(whisper, reference, audio: np.ndarray, rate: int, tex
     phonemes = []
     for word, symbols in zip(heard, words):
         step = (word.end - word.start) / len(symbols)
-        phonemes += [PhonemeTiming(s, word.start + i * step, word.start + (i + 1) * step) for i, s in enumerate(symbols)]
+        phonemes += [PhonemeTiming(s, word.start + i * step, word.start + (i + 1) * step)
+                     for i, s in enumerate(symbols)]
     return SpeechSegment(text, audio, rate, phonemes)
 
 

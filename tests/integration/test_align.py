@@ -8,7 +8,7 @@ from parley.config import TTSConfig
 from parley.engines.hibari_tts import HibariEngine
 from parley.engines.piper_tts import PiperEngine
 from parley.hear.audio import resample
-from parley.speak.align import MAX_WARP_S, AlignmentError, Aligner, Words
+from parley.speak.align import MAX_WARP_S, Aligner, AlignmentError, Words
 from parley.speak.speech import SpeechSegment
 
 PIPER, HIBARI = "piper-en_US-joe-medium", "hibari-heart"
