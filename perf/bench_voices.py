@@ -8,8 +8,8 @@ real-time factor of longer sentences.
 Aligner, against truths that are exact (each voice times its own phonemes):
 - Piper's audio at three paces, with its sampling noise on (so durations differ from the reference's):
   mean phoneme-boundary error, mouth-opening (jawOpen) correlation and the mouth's offset;
-- hibari's audio (another voice than the reference): mouth correlation and offset against hibari's
-  own timings.
+- hibari's audio (another voice than the reference, and another phoneme alphabet): word-boundary
+  error, mouth correlation and offset against hibari's own timings.
 The baseline, measured in the same run on the same audio: Whisper's word timestamps with each word's
 phonemes spread evenly inside it. The offset is the lag (10 ms steps) that best matches the aligned
 mouth to the true one.
@@ -101,6 +101,8 @@ def whisper_words_baseline(whisper, reference, audio: np.ndarray, rate: int, tex
         return None
     phonemes = []
     for word, symbols in zip(heard, words):
+        if phonemes:  # the gap between two words, as the voices mark it
+            phonemes.append(PhonemeTiming(" ", phonemes[-1].end, max(phonemes[-1].end, word.start)))
         step = (word.end - word.start) / len(symbols)
         phonemes += [PhonemeTiming(s, word.start + i * step, word.start + (i + 1) * step)
                      for i, s in enumerate(symbols)]
@@ -119,9 +121,20 @@ def mouth_match(truth: SpeechSegment, aligned: SpeechSegment) -> tuple[float, fl
 
 
 def boundary_error_ms(truth: SpeechSegment, aligned: SpeechSegment) -> float | None:
-    want = [p.start for p in truth.phonemes if p.phoneme not in "^$_"]
-    got = [p.start for p in aligned.phonemes if p.phoneme not in "^$_"]
-    if len(want) != len(got):
+    """Mean error of the phoneme starts; None where the phonemes differ (another voice's alphabet, or
+    Whisper heard another number of words)."""
+    want = [(p.phoneme, p.start) for p in truth.phonemes if p.phoneme not in " ^$_"]
+    got = [(p.phoneme, p.start) for p in aligned.phonemes if p.phoneme not in " ^$_"]
+    if [w for w, _ in want] != [g for g, _ in got]:
+        return None
+    return float(np.mean(np.abs(np.array([t for _, t in want]) - [t for _, t in got])) * 1000)
+
+
+def word_error_ms(truth: SpeechSegment, aligned: SpeechSegment) -> float | None:
+    """Mean error of the gaps between words (the middle of each space symbol); None if the counts differ."""
+    want = [(p.start + p.end) / 2 for p in truth.phonemes if p.phoneme == " "]
+    got = [(p.start + p.end) / 2 for p in aligned.phonemes if p.phoneme == " "]
+    if len(want) != len(got) or not want:
         return None
     return float(np.mean(np.abs(np.array(want) - got)) * 1000)
 
@@ -131,9 +144,11 @@ def summarise(rows: list[dict]) -> dict:
     for method in ("aligner", "whisper_words"):
         mine = [r[method] for r in rows if r[method] is not None]
         errors = [m["boundary_ms"] for m in mine if m.get("boundary_ms") is not None]
+        word_errors = [m["word_ms"] for m in mine if m.get("word_ms") is not None]
         out[method] = {
             "utterances": len(mine), "of": len(rows),
             "boundary_error_mean_ms": round(statistics.mean(errors), 1) if errors else None,
+            "word_error_mean_ms": round(statistics.mean(word_errors), 1) if word_errors else None,
             "mouth_correlation_mean": round(statistics.mean(m["correlation"] for m in mine), 3) if mine else None,
             "mouth_offset_median_ms": statistics.median(m["offset_ms"] for m in mine) if mine else None,
             "mouth_offset_max_abs_ms": max(abs(m["offset_ms"]) for m in mine) if mine else None,
@@ -156,8 +171,8 @@ def bench_aligner(aligner, whisper, reference, truths) -> dict:
                 row[method] = None
                 continue
             correlation, offset = mouth_match(truth, got)
-            row[method] = {"boundary_ms": boundary_error_ms(truth, got), "correlation": correlation,
-                           "offset_ms": offset}
+            row[method] = {"boundary_ms": boundary_error_ms(truth, got), "word_ms": word_error_ms(truth, got),
+                           "correlation": correlation, "offset_ms": offset}
         rows.append(row)
     return {"summary": summarise(rows), "rows": rows}
 
@@ -200,12 +215,16 @@ def main() -> None:
         print(f"{name:40s} {r['first_clause_p50_ms']:>14.1f} ms {r['first_clause_p95_ms']:>5.1f} ms "
               f"{r['real_time_factor']:>8.4f}")
     print()
-    print(f"{'aligner':28s} {'method':14s} {'n':>6s} {'boundary err':>13s} {'mouth r':>8s} {'offset p50':>11s} "
-          f"{'|offset| max':>13s}")
+    print(f"{'aligner':16s} {'method':14s} {'n':>6s} {'phoneme err':>12s} {'word err':>9s} {'mouth r':>8s} "
+          f"{'offset p50':>11s} {'|offset| max':>13s}")
+
+    def ms(value):
+        return f"{value:.1f} ms" if value is not None else "-"
+
     for part in ("aligner_piper", "aligner_hibari"):
         for method, s in result[part]["summary"].items():
-            err = f"{s['boundary_error_mean_ms']:.1f} ms" if s["boundary_error_mean_ms"] is not None else "-"
-            print(f"{part:28s} {method:14s} {s['utterances']:>3d}/{s['of']:<2d} {err:>13s} "
+            print(f"{part:16s} {method:14s} {s['utterances']:>3d}/{s['of']:<2d} {ms(s['boundary_error_mean_ms']):>12s} "
+                  f"{ms(s['word_error_mean_ms']):>9s} "
                   f"{s['mouth_correlation_mean'] or 0:>8.3f} {s['mouth_offset_median_ms'] or 0:>8.0f} ms "
                   f"{s['mouth_offset_max_abs_ms'] or 0:>10.0f} ms")
     print(f"aligner cost: {result['aligner_piper']['summary']['aligner']['ms_per_audio_second']} ms per second "

@@ -1,9 +1,9 @@
 """Phoneme timings for speech that came without them: a recording, or a TTS server that returns audio only.
 
 The words (given, or Whisper's) are said again by a reference voice whose phoneme timings are exact
-(Piper or hibari). Dynamic time warping between the two recordings' cepstra, each normalised over
-the utterance so that what is said matters more than whose voice says it, carries every phoneme
-boundary of the reference onto the recording. Whisper alone times words, not phonemes, and only to
+(Piper or hibari). Dynamic time warping between the two recordings' log-mel spectra, each with its
+mean over the utterance taken away (so that what is said matters more than whose voice, or which
+microphone, says it), carries every phoneme boundary of the reference onto the recording. Whisper alone times words, not phonemes, and only to
 within a few of its 20 ms steps; the warp places each phoneme where its sound is.
 """
 
@@ -20,7 +20,6 @@ from parley.interfaces import CancelToken, TTSEngine
 from parley.speak.speech import PhonemeTiming, SpeechSegment
 
 FRAMES_PER_S = 100  # Whisper's log-mel hop: 10 ms
-N_CEPSTRA = 20
 # One warp holds both recordings' frame-by-frame costs: 30 s against 30 s is ~0.1 GB of float32.
 MAX_WARP_S = 30.0
 
@@ -39,15 +38,14 @@ class Words:
 
 
 _MEL = FeatureExtractor(feature_size=80)
-# DCT-II of the log-mel bands without the 0th coefficient (loudness): cepstra describe the mouth's shape.
-_DCT = np.cos(np.pi / 80 * (np.arange(80)[:, None] + 0.5) * np.arange(1, N_CEPSTRA + 1)[None, :]).astype(np.float32)
 
 
-def cepstra(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """One row of normalised cepstral coefficients per 10 ms of ``audio``."""
-    mel = _MEL(resample(audio, sample_rate, SAMPLE_RATE))[:, : max(1, len(audio) * FRAMES_PER_S // sample_rate)]
-    c = (_DCT.T @ mel).T
-    return (c - c.mean(0)) / (c.std(0) + 1e-5)
+def spectra(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """One row of 80 log-mel bands per 10 ms of ``audio``, each band's mean over the whole taken away.
+    (Tried on two voices, in perf/bench_voices.py's set: this matched words across voices better than
+    cepstra, with or without their deltas.)"""
+    mel = _MEL(resample(audio, sample_rate, SAMPLE_RATE))[:, : max(1, len(audio) * FRAMES_PER_S // sample_rate)].T
+    return mel - mel.mean(0)
 
 
 def warping_path(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -135,8 +133,8 @@ class Aligner:
         reference = self.reference.synthesize(text)
         if not reference.phonemes:
             return []
-        ref = cepstra(reference.audio, reference.sample_rate)
-        rec = cepstra(audio, sample_rate)
+        ref = spectra(reference.audio, reference.sample_rate)
+        rec = spectra(audio, sample_rate)
         frame_of = _time_map(warping_path(ref, rec), len(ref))
         piece_s = len(audio) / sample_rate
 
