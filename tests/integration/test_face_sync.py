@@ -101,9 +101,10 @@ def run_init(*args):
 
 def test_avatar_init_finds_the_same_face(tmp_path):
     proc = run_init(str(REPO_AVATARS / "portrait" / "portrait.png"), "--name", "copy", "--licence", "public domain",
-                    "--out-root", str(tmp_path))
+                    "--voice", "hibari-heart", "--out-root", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     made, shipped = load_avatar(str(tmp_path / "copy" / "avatar.yaml")), load_avatar("portrait")
+    assert made.voice == shipped.voice == "hibari-heart"
     for name, point in shipped.landmarks.points.items():
         assert np.allclose(made.landmarks.points[name], point, atol=1.0), name
     assert made.crop == shipped.crop

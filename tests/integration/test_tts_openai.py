@@ -15,7 +15,7 @@ from parley.engines.hibari_tts import HibariEngine
 from parley.engines.openai_server import ServerError
 from parley.engines.openai_tts import decode_audio
 from parley.errors import EngineUnavailable
-from parley.events import TurnDone
+from parley.events import TurnDone, TurnFailed
 from parley.interfaces import Cancelled, CancelToken
 from parley.speak.speech import SpokenChunk
 from tests.conftest import DETERMINISTIC, write_stack
@@ -71,6 +71,23 @@ def test_a_voice_session_speaks_through_the_server(tmp_path, server):
     chunks = [e for e in events if isinstance(e, SpokenChunk)]
     assert len(chunks) >= 1 and all(c.speech.phonemes and max(c.visemes.curves["jawOpen"]) > 0.2 for c in chunks)
     assert isinstance(events[-1], TurnDone)
+
+
+def test_a_session_whose_voice_server_fails_says_why_and_keeps_going(tmp_path):
+    with speech_server("500") as base:
+        settings = served(tmp_path, base)
+        parley = fake_parley(settings, llm=ScriptedLLM("The library opens at nine."), tts=Parley(settings).engines.tts)
+        session = parley.voice_session(listen=False)
+
+        async def chat():
+            turns = [[e async for e in session.respond(q)] for q in ("Hello?", "Are you there?")]
+            await session.close()
+            return turns
+
+        for events in asyncio.run(chat()):
+            failed = [e for e in events if isinstance(e, TurnFailed)]
+            assert len(failed) == 1 and "TTS server" in failed[0].error and "answered 500" in failed[0].error
+        assert session.history.exchanges == []
 
 
 @pytest.mark.parametrize("kind, error, message", [

@@ -94,7 +94,7 @@ def cmd_avatar(args) -> int:
     from parley.face.avatars import AvatarError, init_portrait
 
     try:
-        path = init_portrait(Path(args.image), args.name, args.licence,
+        path = init_portrait(Path(args.image), args.name, args.licence, voice=args.voice,
                              **({"out_root": Path(args.out_root)} if args.out_root else {}))
     except AvatarError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -165,8 +165,10 @@ def face_crop(landmarks: PortraitLandmarks, width: int, height: int) -> tuple[in
     return x, y, size
 
 
-def init_portrait(image_file: Path, name: str, licence: str, out_root: Path = REPO_AVATARS) -> Path:
-    """Write ``out_root/name/avatar.yaml`` (and copy the image there); return the YAML's path."""
+def init_portrait(image_file: Path, name: str, licence: str, out_root: Path = REPO_AVATARS,
+                  voice: str | None = None) -> Path:
+    """Write ``out_root/name/avatar.yaml`` (and copy the image there), speaking with ``voice`` (a TTS
+    model of the registry) if given; return the YAML's path."""
     import shutil
 
     import cv2
@@ -186,6 +188,7 @@ def init_portrait(image_file: Path, name: str, licence: str, out_root: Path = RE
         "kind": "portrait",
         "image": target.name,
         "licence": licence,
+        **({"voice": voice} if voice else {}),
         "crop": list(face_crop(landmarks, rgb.shape[1], rgb.shape[0])),
         "size": 512,
         "landmarks": {
