@@ -3,8 +3,9 @@
 The words (given, or Whisper's) are said again by a reference voice whose phoneme timings are exact
 (Piper or hibari). Dynamic time warping between the two recordings' log-mel spectra, each with its
 mean over the utterance taken away (so that what is said matters more than whose voice, or which
-microphone, says it), carries every phoneme boundary of the reference onto the recording. Whisper alone times words, not phonemes, and only to
-within a few of its 20 ms steps; the warp places each phoneme where its sound is.
+microphone, says it), carries every phoneme boundary of the reference onto the recording. Whisper
+alone times words, not phonemes, and only to within a few of its 20 ms steps; the warp places each
+phoneme where its sound is.
 """
 
 from __future__ import annotations
