@@ -172,6 +172,7 @@ class Parley:
         """Load the engines and prefill the persona's prompt, so the first caller waits for neither
         (blocking)."""
         self.conversation().warm_up()
+        self.engines.get("tts")
         self.engines.get("asr")
         self.engines.get("vad")
 
