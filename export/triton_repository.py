@@ -84,7 +84,8 @@ def expected_files(settings: Settings, stack: str) -> dict[Path, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="compare instead of writing; exit 1 on a difference")
-    parser.add_argument("--stack", default="cpu.yaml", help="stack config in configs/ (default cpu.yaml)")
+    parser.add_argument("--stack", default="triton-cpu.yaml",
+                        help="stack config in configs/ (default triton-cpu.yaml, the stack these models serve)")
     args = parser.parse_args()
     files = expected_files(load_settings(REPO_CONFIGS / args.stack), args.stack)
     stale = []

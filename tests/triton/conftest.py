@@ -16,7 +16,20 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import DETERMINISTIC, write_stack
 from tests.triton.server import ROOT, TritonServer
+
+# The settings the Triton models serve: the deterministic default stack with the voice Triton serves
+# (a Piper voice; the default avatar's own, hibari's, is played in-process).
+SERVED = {**DETERMINISTIC, "tts.voice": "piper-en_US-joe-medium"}
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory):
+    """Here the default stack speaks with the served voice, so in-process and served turns compare."""
+    from parley.config import load_settings
+
+    return load_settings(write_stack(tmp_path_factory.mktemp("stack"), **SERVED))
 
 
 def cpu_repository(dest: Path) -> Path:

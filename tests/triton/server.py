@@ -34,7 +34,7 @@ def free_port() -> int:
 class TritonServer:
     repository: Path
     log: Path
-    stack: Path = REPO_CONFIGS / "cpu.yaml"  # the stack config model_repository/cpu was generated from
+    stack: Path = REPO_CONFIGS / "triton-cpu.yaml"  # the stack config model_repository/cpu was generated from
     ports: dict[str, int] = field(default_factory=dict)
     # Load only these models (the others cost memory and CPU); empty: the whole repository.
     models: tuple[str, ...] = ()

@@ -19,7 +19,8 @@ from parley.interfaces import CancelToken
 from parley.models.store import ModelStore
 from parley.reply.conversation import Conversation
 from parley.speak.speech import SpokenChunk
-from tests.conftest import DETERMINISTIC, write_stack
+from tests.conftest import write_stack
+from tests.triton.conftest import SERVED
 from tests.fakes import ungrounded
 from tests.integration.speech import speak, wer
 from tests.triton.server import ROOT, TritonServer
@@ -34,7 +35,7 @@ STAGES = ("llm", "tts", "asr")
 
 @pytest.fixture(scope="module")
 def triton_server(tmp_path_factory):
-    """conftest's server on model_repository/cpu's llm, tts and asr (generated from configs/cpu.yaml), their
+    """conftest's server on model_repository/cpu's llm, tts and asr (generated from configs/triton-cpu.yaml), their
     parameters set to the deterministic settings; the stack the client loads has the same edits."""
     work = tmp_path_factory.mktemp("triton-engines")
     repository = work / "repository"
@@ -42,11 +43,11 @@ def triton_server(tmp_path_factory):
         shutil.copytree(ROOT / "model_repository" / "cpu" / stage, repository / stage)
         path = repository / stage / "config.pbtxt"
         config = text_format.Parse(path.read_text(), model_config_pb2.ModelConfig())
-        for key, value in DETERMINISTIC.items():
+        for key, value in SERVED.items():
             if key.startswith(f"{stage}."):
                 config.parameters[key.removeprefix(f"{stage}.")].string_value = str(value)
         path.write_text(text_format.MessageToString(config))
-    server = TritonServer(repository=repository, log=work / "tritonserver.log", stack=write_stack(work, **DETERMINISTIC))
+    server = TritonServer(repository=repository, log=work / "tritonserver.log", stack=write_stack(work, **SERVED))
     server.start()
     yield server
     server.stop()
@@ -59,7 +60,7 @@ def stack(triton_server, tmp_path_factory):
     triton = {"url": triton_server.url, "probe_interval_s": 0.25, "connect_timeout_s": 1,
               "request_timeout_s": 120, "stream_idle_timeout_s": 120}
     engines = {f"{stage}.engine": "triton" for stage in STAGES}
-    return load_settings(write_stack(tmp_path_factory.mktemp("client"), **DETERMINISTIC, **engines, triton=triton))
+    return load_settings(write_stack(tmp_path_factory.mktemp("client"), **SERVED, **engines, triton=triton))
 
 
 @pytest.fixture(scope="module")

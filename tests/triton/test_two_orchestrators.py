@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import DETERMINISTIC
+from tests.triton.conftest import SERVED
 from tests.live_client import Caller, serving
 from tests.triton.server import ROOT, free_port
 
@@ -47,7 +47,7 @@ def proxy(tmp_path, nodes: dict[str, int]):
 
 def test_two_orchestrators_share_one_triton_behind_the_proxy(triton_server, tmp_path):
     engines = {f"{stage}.engine": "triton" for stage in ("llm", "tts", "asr")}
-    stack = {**DETERMINISTIC, **engines, "triton": {"url": triton_server.url, "fallback": False}}
+    stack = {**SERVED, **engines, "triton": {"url": triton_server.url, "fallback": False}}
     shared = {"token_secret": "one-secret-for-both", "trusted_proxies": ["127.0.0.1"], "max_sessions": 4}
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
     with serving(tmp_path / "a", stack, node="a", **shared) as a, serving(tmp_path / "b", stack, node="b", **shared) as b:
