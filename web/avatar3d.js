@@ -2,7 +2,7 @@
 // `parley say`) on the audio element's clock.
 //
 // Query parameters: glb (model URL), visemes (visemes.json URL), audio (speech.wav URL).
-// window.parley exposes the state to tests: { ready, error, targets, pose(weights), play(),
+// window.parley exposes the state to tests: { ready, error, targets, pose(weights), turn(degrees), play(),
 // samples: the weights applied at each animation frame of the last play() }.
 import { loadHead, timelineFrom, weightsAt } from "./head3d.js";
 
@@ -46,6 +46,7 @@ async function main() {
   }
   parley.targets = head.targets;
   parley.pose = head.pose;
+  parley.turn = head.turn;
   if (params.get("visemes")) {
     if (!params.get("audio")) return fail("a visemes timeline needs its audio: add &audio=…/speech.wav");
     try {

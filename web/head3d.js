@@ -156,10 +156,17 @@ export async function loadHead(canvas, url) {
   camera.position.set(centre.x, centre.y, centre.z + size.y * 2.2);
   camera.lookAt(centre);
   const head = { morphMeshes, vrm };
+  let last = {};
   const pose = (weights) => {
+    last = weights;
     setWeights(head, weights);
     renderer.render(scene, camera);
   };
+  // Turns the head about its vertical axis (degrees, + to the avatar's left), keeping the pose.
+  const turn = (degrees) => {
+    gltf.scene.rotation.y = (degrees * Math.PI) / 180;
+    pose(last);
+  };
   pose({});
-  return { targets, pose };
+  return { targets, pose, turn };
 }

@@ -127,7 +127,7 @@ def test_the_page_plays_a_reply_with_its_visemes(server, browser):
 
 def vrm_head(path, version):
     """A VRM-style model: arbitrary morph target names, bound to the vowel expressions."""
-    from scripts.build_head_glb import build_head
+    from tests.egg_head import build_head
 
     head = build_head()[0]
     vowels = {"aa": "viseme_aa", "ih": "viseme_I", "ou": "viseme_U", "ee": "viseme_E", "oh": "viseme_O"}

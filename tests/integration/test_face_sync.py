@@ -7,7 +7,7 @@ import av
 import numpy as np
 import pytest
 
-from parley.face.avatars import REPO_AVATARS, load_avatar
+from parley.face.avatars import REPO_AVATARS, AvatarError, check_face, load_avatar
 from parley.face.video import frames_on_clock, write_mp4
 from parley.face.warp import WarpFace
 from parley.speak.files import join_speech
@@ -121,3 +121,33 @@ def test_avatar_init_refuses_images_without_a_face_and_non_images(tmp_path):
     text.write_text("not a picture")
     proc = run_init(str(text), "--name", "notes", "--licence", "x", "--out-root", str(tmp_path))
     assert proc.returncode == 2 and "not an image" in proc.stderr
+
+
+@pytest.mark.parametrize("photo, message", [
+    ("two", "more than one face found; crop the photo to one person"),
+    ("small", "pixels across, too small to animate (at least 96)"),
+    ("huge", "megapixels, more than the 50 a portrait needs"),
+])
+def test_avatar_init_says_what_is_wrong_with_a_photo_and_writes_nothing(tmp_path, photo, message):
+    import cv2
+
+    face = cv2.imread(str(REPO_AVATARS / "portrait" / "portrait.png"))
+    image = {"two": lambda: np.concatenate([face[20:300, 110:360]] * 2, axis=1),  # two heads, side by side
+             "small": lambda: cv2.resize(face, None, fx=0.4, fy=0.4, interpolation=cv2.INTER_AREA),
+             "huge": lambda: np.zeros((7100, 7100, 3), np.uint8)}[photo]()
+    path = tmp_path / f"{photo}.png"
+    cv2.imwrite(str(path), image)
+    out = tmp_path / "avatars"
+    proc = run_init(str(path), "--name", photo, "--licence", "x", "--out-root", str(out))
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_face_turned_to_one_side_is_refused():
+    landmarks = load_avatar("portrait").landmarks
+    check_face(landmarks)  # the reference portrait is frontal
+    points = dict(landmarks.points)
+    left, right = points["face_left"][0], points["face_right"][0]
+    points["nose_tip"] = (left + 0.15 * (right - left), points["nose_tip"][1])
+    with pytest.raises(AvatarError, match="turned to one side"):
+        check_face(landmarks.model_copy(update={"points": points}))

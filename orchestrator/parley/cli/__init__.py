@@ -52,9 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     avatar = sub.add_parser("avatar", help="set up avatars")
     avatar_sub = avatar.add_subparsers(dest="avatar_command", required=True)
-    init = avatar_sub.add_parser("init", help="find the face in a portrait and write its avatar.yaml")
-    init.add_argument("image", help="a frontal portrait, PNG or JPEG")
-    init.add_argument("--name", required=True, help="the avatar's name (its folder under avatars/)")
+    init = avatar_sub.add_parser("init", help="one photo → a 2D talking portrait and a textured 3D head")
+    init.add_argument("image", help="a frontal portrait of one person, PNG or JPEG")
+    init.add_argument("--name", required=True, help="the 2D avatar's name (its folder under avatars/)")
+    init.add_argument("--name-3d", help="the 3D avatar's name (default: NAME-3d)")
     init.add_argument("--licence", required=True, help="the image's licence, recorded in the YAML")
     init.add_argument("--voice", help="the voice this person speaks with, a tts model of configs/models.yaml "
                       "(hibari-heart: a woman's; piper-en_US-joe-medium: a man's); without it, the stack's tts.voice")

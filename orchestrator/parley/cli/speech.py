@@ -91,13 +91,15 @@ def _write_face(parley, avatar, out: Path, speech, wav: Path) -> None:
 
 
 def cmd_avatar(args) -> int:
-    from parley.face.avatars import AvatarError, init_portrait
+    from parley.face.avatars import AvatarError, init_avatars
 
     try:
-        path = init_portrait(Path(args.image), args.name, args.licence, voice=args.voice,
-                             **({"out_root": Path(args.out_root)} if args.out_root else {}))
+        portrait, head = init_avatars(Path(args.image), args.name, args.licence, voice=args.voice,
+                                      name_3d=args.name_3d,
+                                      **({"out_root": Path(args.out_root)} if args.out_root else {}))
     except AvatarError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"{path} (use it with --avatar {args.name})")
+    print(f"{portrait} (2D: --avatar {portrait.parent.name}, face.avatar)")
+    print(f"{head} (3D: --avatar {head.parent.name}, face.avatar3d)")
     return 0

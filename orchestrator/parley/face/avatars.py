@@ -7,6 +7,7 @@ wheel), so a new portrait needs a new image and that one command, never code.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -121,8 +122,19 @@ def load_avatar(name_or_path: str) -> Avatar | GLBAvatar:
     return avatar
 
 
-def find_landmarks(image: np.ndarray) -> PortraitLandmarks:
-    """Face-mesh landmarks of the one face in an RGB image, in pixels."""
+# What makes a usable portrait (the messages say so when a photo is not one).
+MIN_FACE_PX = 96
+MAX_MEGAPIXELS = 50
+# The nose between the cheeks: 0.5 looking at the camera; past these the face is turned too far to warp.
+FRONTAL = (0.3, 0.7)
+PHOTO_THAT_WORKS = ("a frontal portrait of one person looking at the camera, the whole face visible and at "
+                    "least 96 pixels wide (PNG or JPEG)")
+
+
+def face_mesh(image: np.ndarray) -> np.ndarray:
+    """The MediaPipe face mesh of the one face in an RGB image: (478, 3) points in pixels, x right,
+    y down, z the depth (negative towards the camera, in the same pixels as x); ``AvatarError``
+    (saying what photo works) when there is no face or more than one."""
     import warnings
 
     with warnings.catch_warnings():  # protobuf deprecation noise from MediaPipe's generated code
@@ -131,22 +143,65 @@ def find_landmarks(image: np.ndarray) -> PortraitLandmarks:
 
     h, w = image.shape[:2]
     with warnings.catch_warnings(), mp.solutions.face_mesh.FaceMesh(
-        static_image_mode=True, max_num_faces=1, refine_landmarks=True
+        static_image_mode=True, max_num_faces=2, refine_landmarks=True
     ) as mesh:
         warnings.simplefilter("ignore")
         result = mesh.process(np.ascontiguousarray(image[:, :, :3]))
-    if not result.multi_face_landmarks:
-        raise AvatarError("no face found: use a frontal portrait with the whole face visible")
-    lm = result.multi_face_landmarks[0].landmark
+    faces = result.multi_face_landmarks or []
+    if not faces:
+        raise AvatarError(f"no face found; use {PHOTO_THAT_WORKS}")
+    if len(faces) > 1:
+        raise AvatarError(f"more than one face found; crop the photo to one person: {PHOTO_THAT_WORKS}")
+    return np.array([(p.x * w, p.y * h, p.z * w) for p in faces[0].landmark])
+
+
+def landmarks_of(mesh: np.ndarray) -> PortraitLandmarks:
+    """The points the 2D renderer warps around, from a face mesh (``face_mesh``)."""
 
     def px(i: int) -> tuple[float, float]:
-        return (round(lm[i].x * w, 2), round(lm[i].y * h, 2))
+        return (round(float(mesh[i, 0]), 2), round(float(mesh[i, 1]), 2))
 
     return PortraitLandmarks(
         points={name: px(i) for name, i in MESH_POINTS.items()},
         inner_lip_upper=[px(i) for i in INNER_LIPS["upper"]],
         inner_lip_lower=[px(i) for i in INNER_LIPS["lower"]],
     )
+
+
+def find_landmarks(image: np.ndarray) -> PortraitLandmarks:
+    """Face-mesh landmarks of the one face in an RGB image, in pixels, checked to be usable."""
+    landmarks = landmarks_of(face_mesh(image))
+    check_face(landmarks)
+    return landmarks
+
+
+def check_face(landmarks: PortraitLandmarks) -> None:
+    """``AvatarError`` if the face is too small to animate or turned too far to one side."""
+    left, top, right, chin = face_extent(landmarks)
+    size = max(right - left, chin - top)
+    if size < MIN_FACE_PX:
+        raise AvatarError(f"the face is {size:.0f} pixels across, too small to animate (at least "
+                          f"{MIN_FACE_PX}); use a closer or larger photo: {PHOTO_THAT_WORKS}")
+    nose = (landmarks.p("nose_tip")[0] - left) / (right - left)
+    if not FRONTAL[0] <= nose <= FRONTAL[1]:
+        raise AvatarError(f"the face is turned to one side (a profile); use {PHOTO_THAT_WORKS}")
+
+
+def read_photo(image_file: Path) -> np.ndarray:
+    """The photo as RGB pixels, or ``AvatarError`` saying why it cannot be one."""
+    import cv2
+
+    if not image_file.is_file():
+        raise AvatarError(f"{image_file}: no such file")
+    bgr = cv2.imread(str(image_file), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise AvatarError(f"{image_file}: not an image that can be read (or larger than OpenCV decodes); "
+                          f"use {PHOTO_THAT_WORKS}")
+    h, w = bgr.shape[:2]
+    if w * h > MAX_MEGAPIXELS * 1_000_000:
+        raise AvatarError(f"{image_file}: {w}x{h} is {w * h / 1e6:.0f} megapixels, more than the "
+                          f"{MAX_MEGAPIXELS} a portrait needs; scale it down (the face needs a few hundred pixels)")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def face_extent(landmarks: PortraitLandmarks) -> tuple[float, float, float, float]:
@@ -165,28 +220,25 @@ def face_crop(landmarks: PortraitLandmarks, width: int, height: int) -> tuple[in
     return x, y, size
 
 
-def init_portrait(image_file: Path, name: str, licence: str, out_root: Path = REPO_AVATARS,
-                  voice: str | None = None) -> Path:
-    """Write ``out_root/name/avatar.yaml`` (and copy the image there), speaking with ``voice`` (a TTS
-    model of the registry) if given; return the YAML's path."""
+def init_avatars(image_file: Path, name: str, licence: str, out_root: Path = REPO_AVATARS,
+                 voice: str | None = None, name_3d: str | None = None) -> tuple[Path, Path]:
+    """Both avatars of one photo: ``out_root/name`` (the 2D portrait) and ``out_root/name_3d`` (default
+    ``name-3d``: the 3D head, ``parley.face.head3d``), speaking with ``voice`` (a TTS model of the
+    registry) if given. Returns their ``avatar.yaml`` paths; on any error nothing is left behind."""
     import shutil
 
-    import cv2
+    from parley.face.head3d import build_head
 
-    bgr = cv2.imread(str(image_file), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise AvatarError(f"{image_file}: not an image that can be read (PNG or JPEG)")
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    landmarks = find_landmarks(rgb)
-    folder = out_root / name
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"portrait{image_file.suffix.lower()}"
-    if image_file.resolve() != target.resolve():
-        shutil.copyfile(image_file, target)
-    avatar = {
+    name_3d = name_3d or f"{name}-3d"
+    rgb = read_photo(image_file)
+    mesh = face_mesh(rgb)
+    landmarks = landmarks_of(mesh)
+    check_face(landmarks)
+    header = "# Written by `parley avatar init`"
+    portrait = {
         "name": name,
         "kind": "portrait",
-        "image": target.name,
+        "image": f"portrait{image_file.suffix.lower()}",
         "licence": licence,
         **({"voice": voice} if voice else {}),
         "crop": list(face_crop(landmarks, rgb.shape[1], rgb.shape[0])),
@@ -197,9 +249,40 @@ def init_portrait(image_file: Path, name: str, licence: str, out_root: Path = RE
             "inner_lip_lower": [list(p) for p in landmarks.inner_lip_lower],
         },
     }
-    path = folder / "avatar.yaml"
-    path.write_text(
-        "# Written by `parley avatar init`; landmarks are MediaPipe face-mesh points in image pixels.\n"
-        + yaml.safe_dump(avatar, sort_keys=False, default_flow_style=None)
-    )
-    return path
+    head = {"name": name_3d, "kind": "glb", "model": "head.glb", "licence": licence,
+            **({"voice": voice} if voice else {})}
+    out_root.mkdir(parents=True, exist_ok=True)
+    partials = {folder: out_root / f".{folder}.partial-{os.getpid()}" for folder in (name, name_3d)}
+    try:
+        for partial in partials.values():
+            partial.mkdir()
+        shutil.copyfile(image_file, partials[name] / portrait["image"])
+        (partials[name] / "avatar.yaml").write_text(
+            f"{header}; landmarks are MediaPipe face-mesh points in image pixels.\n"
+            + yaml.safe_dump(portrait, sort_keys=False, default_flow_style=None))
+        build_head(rgb, mesh, partials[name_3d] / "head.glb")
+        (partials[name_3d] / "avatar.yaml").write_text(
+            f"{header}: the photo's face mesh, textured with the photo and closed into a head "
+            "(parley/face/head3d.py).\n" + yaml.safe_dump(head, sort_keys=False))
+        for folder, partial in partials.items():
+            _swap_in(partial, out_root / folder)
+    finally:
+        for partial in partials.values():
+            shutil.rmtree(partial, ignore_errors=True)
+    return out_root / name / "avatar.yaml", out_root / name_3d / "avatar.yaml"
+
+
+def _swap_in(partial: Path, folder: Path) -> None:
+    """Replace ``folder`` by ``partial`` whole; if that fails, the old folder stays."""
+    import shutil
+
+    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+    if folder.exists():
+        folder.rename(old)
+    try:
+        partial.rename(folder)
+    except OSError:
+        if old.exists():
+            old.rename(folder)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

@@ -87,13 +87,15 @@ def check_avatar(path: Path) -> set[str]:
 
 @dataclass
 class MeshData:
-    """One primitive: positions (N,3), triangle indices (M,3), RGB colours (N,3), morph deltas."""
+    """One primitive: positions (N,3), triangle indices (M,3), linear RGB colours (N,3), morph deltas;
+    with ``uv`` (N,2), it is painted with the GLB's texture (multiplied by the colours)."""
 
     name: str
     positions: np.ndarray
     triangles: np.ndarray
     colours: np.ndarray
     targets: dict[str, np.ndarray] = field(default_factory=dict)
+    uv: np.ndarray | None = None
 
 
 def _normals(positions: np.ndarray, triangles: np.ndarray) -> np.ndarray:
@@ -106,7 +108,11 @@ def _normals(positions: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     return normals / np.maximum(length, 1e-12)
 
 
-def write_glb(path: Path, meshes: list[MeshData], extensions: dict | None = None) -> None:
+def write_glb(path: Path, meshes: list[MeshData], extensions: dict | None = None, texture: bytes | None = None,
+              unlit: bool = False) -> None:
+    """Write ``meshes`` as one scene. ``texture`` (JPEG or PNG bytes) paints the meshes that have UVs;
+    ``unlit`` shows colours and texture as they are (KHR_materials_unlit): right for a photo, whose
+    light is already in it."""
     blob = bytearray()
     views, accessors = [], []
 
@@ -138,6 +144,9 @@ def write_glb(path: Path, meshes: list[MeshData], extensions: dict | None = None
             "indices": add(mesh.triangles.astype(np.uint32).reshape(-1, 1), 5125, "SCALAR", 34963),
             "material": 0,
         }
+        if mesh.uv is not None and texture is not None:
+            prim["attributes"]["TEXCOORD_0"] = add(mesh.uv.astype(np.float32), 5126, "VEC2", 34962)
+            prim["material"] = 1
         entry = {"name": mesh.name, "primitives": [prim]}
         if mesh.targets:
             # Accessor min/max are required for morph POSITION deltas as for positions.
@@ -147,21 +156,45 @@ def write_glb(path: Path, meshes: list[MeshData], extensions: dict | None = None
             entry["extras"] = {"targetNames": list(mesh.targets)}
         gltf_meshes.append(entry)
         nodes.append({"name": mesh.name, "mesh": len(gltf_meshes) - 1})
+    materials = [{"name": "skin", "pbrMetallicRoughness": {"baseColorFactor": [1, 1, 1, 1],
+                                                           "metallicFactor": 0.0, "roughnessFactor": 0.7}}]
+    if texture is not None:
+        materials[0]["doubleSided"] = True
+    images = []
+    if texture is not None:
+        while len(blob) % 4:
+            blob.append(0)
+        views.append({"buffer": 0, "byteOffset": len(blob), "byteLength": len(texture)})
+        blob.extend(texture)
+        mime = "image/png" if texture[:4] == b"\x89PNG" else "image/jpeg"
+        images.append({"bufferView": len(views) - 1, "mimeType": mime})
+        materials.append({"name": "photo", "pbrMetallicRoughness": {
+            "baseColorTexture": {"index": 0}, "metallicFactor": 0.0, "roughnessFactor": 0.8},
+            "doubleSided": True})
+    extensions = dict(extensions or {})
+    if unlit:
+        for material in materials:
+            material["extensions"] = {"KHR_materials_unlit": {}}
     gltf = {
         "asset": {"version": "2.0", "generator": "parley"},
         "scene": 0,
         "scenes": [{"nodes": list(range(len(nodes)))}],
         "nodes": nodes,
         "meshes": gltf_meshes,
-        "materials": [{"name": "skin", "pbrMetallicRoughness": {"baseColorFactor": [1, 1, 1, 1],
-                                                                "metallicFactor": 0.0, "roughnessFactor": 0.7}}],
+        "materials": materials,
         "accessors": accessors,
         "bufferViews": views,
         "buffers": [{"byteLength": len(blob)}],
     }
+    if images:
+        gltf["images"] = images
+        gltf["samplers"] = [{"magFilter": 9729, "minFilter": 9987, "wrapS": 33071, "wrapT": 33071}]
+        gltf["textures"] = [{"sampler": 0, "source": 0}]
     if extensions:
         gltf["extensions"] = extensions
-        gltf["extensionsUsed"] = sorted(extensions)
+    used = sorted(set(extensions) | ({"KHR_materials_unlit"} if unlit else set()))
+    if used:
+        gltf["extensionsUsed"] = used
     while len(blob) % 4:
         blob.append(0)
     text = json.dumps(gltf, separators=(",", ":")).encode()

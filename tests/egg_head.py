@@ -1,23 +1,19 @@
-"""Build the reference 3D avatar, avatars/head3d/head.glb: a stylised head whose morph targets
-follow the Ready Player Me convention (viseme_sil … viseme_U, jawOpen, mouthSmile, mouthFunnel,
-mouthPucker, mouthClose, eyeBlinkLeft/Right), so the browser avatar drives it exactly as it
-drives any RPM-style model.
+"""A stylised egg of a head with RPM-style morph targets (viseme_sil … viseme_U, jawOpen, mouthSmile,
+mouthFunnel, mouthPucker, mouthClose, eyeBlinkLeft/Right): the 3D page's test fixture for models that
+are not made from a photo (the VRM tests rebind its targets). The shipped avatars are made from photos
+(``parley avatar init``, parley/face/head3d.py).
 
-    .venv/bin/python scripts/build_head_glb.py [--out avatars/head3d/head.glb]
-
-The head is an ellipsoid with a mouth slit (lips, a dark mouth interior and upper teeth behind
-it) and two eyes. Each viseme is a mix of a few mouth motions (jaw, width, rounding, closing,
-lower-lip tuck), the same mix the 2D renderer uses.
+The head is an ellipsoid with a mouth slit (lips, a dark mouth interior and upper teeth behind it) and
+two eyes. Each viseme is a mix of a few mouth motions (jaw, width, rounding, closing, lower-lip tuck),
+the mix the photo heads use.
 """
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 
-from parley.face.glb import MeshData, write_glb
+from parley.face.glb import MeshData
+from parley.face.head3d import VISEME_MIX
 
 
 def linear(srgb):  # glTF vertex colours are linear; these are picked as sRGB
@@ -28,15 +24,6 @@ def linear(srgb):  # glTF vertex colours are linear; these are picked as sRGB
 SKIN, LIPS = linear([0.86, 0.66, 0.55]), linear([0.72, 0.32, 0.33])
 MOUTH_Y, MOUTH_W, LIP_H = -0.048, 0.032, 0.011
 RADII = np.array([0.085, 0.112, 0.095])
-
-# Each viseme as amounts of the basic mouth motions (cf. parley.speak.visemes._ARKIT).
-VISEME_MIX = {
-    "sil": {}, "PP": {"close": 1.0}, "FF": {"jaw": 0.1, "tuck": 1.0}, "TH": {"jaw": 0.15},
-    "DD": {"jaw": 0.2}, "kk": {"jaw": 0.25}, "CH": {"jaw": 0.15, "round": 0.6}, "SS": {"jaw": 0.08, "smile": 0.3},
-    "nn": {"jaw": 0.2}, "RR": {"jaw": 0.15, "round": 0.35, "pucker": 0.2}, "aa": {"jaw": 0.7},
-    "E": {"jaw": 0.4, "smile": 0.3}, "I": {"jaw": 0.25, "smile": 0.5}, "O": {"jaw": 0.5, "round": 0.6},
-    "U": {"jaw": 0.25, "pucker": 0.8},
-}
 
 
 def ellipsoid(radii, centre, lat=48, lon=64):
@@ -127,16 +114,3 @@ def build_head() -> list[MeshData]:
             blink[:, 1] = -(p[:, 1] - centre[1]) * 0.92  # squash to a closed line
             meshes.append(MeshData(f"{part}{side}", p, t, np.tile(colour, (len(p), 1)), {f"eyeBlink{side}": blink}))
     return meshes
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parents[1] / "avatars" / "head3d" / "head.glb")
-    args = parser.parse_args()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_glb(args.out, build_head())
-    print(f"wrote {args.out}")
-
-
-if __name__ == "__main__":
-    main()
