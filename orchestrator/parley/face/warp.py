@@ -53,11 +53,20 @@ class WarpFace:
         self._lip_to_chin = float(P["chin"][1] - mouth_c[1])
         self._rest_gap = float(max(P["lower_lip_inner"][1] - P["upper_lip_inner"][1], 0.0))
         w, s = self._mouth_w, self._lip_to_chin
-        dx, dy = xx - mouth_c[0], yy - mouth_c[1]
+        dx = xx - mouth_c[0]
 
-        # Jaw: everything from the lower lip down, across the jaw's width, moves down; the neck less.
-        # The stretch happens between the lips, where the mouth interior is drawn over it.
-        below = _smoothstep((dy + 0.02 * s) / (self._rest_gap / 2 + 0.07 * s))
+        # Jaw: everything below the cut, across the jaw's width, moves down; the neck less. The cut
+        # runs along the middle of the lips' opening: when the photo's mouth is open, the teeth above
+        # it stay with the skull and those below go with the jaw. Inside the mouth it is sharp, so the
+        # only stretch is in the gap, which the cavity covers; beyond the corners it softens into the
+        # cheeks, which bend rather than tear.
+        self._mid = (self._inner_upper + self._inner_lower) / 2
+        self._photo_open = self._rest_gap > 0.1 * self._mouth_w
+        order = np.argsort(self._mid[:, 0])
+        cut_y = np.interp(xx, self._mid[order, 0], self._mid[order, 1]).astype(np.float32)
+        sharp, soft = 1.5, self._rest_gap / 2 + 0.07 * s
+        width = sharp + (soft - sharp) * _smoothstep((np.abs(dx) - 0.3 * w) / (0.2 * w))
+        below = _smoothstep((yy - cut_y + width / 2 + 0.5) / width)
         neck = 1.0 - _smoothstep((yy - P["chin"][1]) / (0.6 * s))
         across = _gauss(dx * dx, 0.75 * w)
         self._w_jaw = below * np.maximum(neck, 0.0) * across
@@ -185,34 +194,58 @@ class WarpFace:
             out[y0:y1, x0:x1] = np.clip(roi, 0, 255).astype(np.uint8)
 
     def _draw_mouth(self, out: np.ndarray, affine: np.ndarray, jaw_px: float, dx: np.ndarray, dy: np.ndarray) -> None:
-        """A dark cavity with upper teeth, inside the inner lips as this frame moved them."""
+        """The gap the jaw opened: a cavity, darker towards the back and shadowed under the lips, and,
+        when the photo's mouth was closed, upper teeth of a natural shade (an open photo's own teeth
+        are already there, moved by the warp: the upper with the skull, the lower with the jaw)."""
         forward = cv2.invertAffineTransform(affine)  # face → output coordinates
 
-        def moved(points: np.ndarray) -> np.ndarray:
-            ix = np.clip(points[:, 0].astype(int), 0, self.size - 1)
-            iy = np.clip(points[:, 1].astype(int), 0, self.size - 1)
+        def moved(points: np.ndarray, below: float) -> np.ndarray:
+            probe = points + (0, below)  # which side of the cut the boundary takes its motion from
+            ix = np.clip(probe[:, 0].astype(int), 0, self.size - 1)
+            iy = np.clip(probe[:, 1].astype(int), 0, self.size - 1)
             face = points + np.stack([dx[iy, ix], dy[iy, ix]], axis=1)
             return face @ forward[:, :2].T + forward[:, 2]
 
-        upper = moved(self._inner_upper)
-        lower = moved(self._inner_lower)
-        contour = np.concatenate([upper, lower[::-1]]).astype(np.int32)
+        top_edge = self._mid if self._photo_open else self._inner_upper
+        bottom_edge = self._mid if self._photo_open else self._inner_lower
+        upper, lower = moved(top_edge, -2.0), moved(bottom_edge, 2.0)
         x0, y0, x1, y1 = self._roi
         mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        cv2.fillPoly(mask, [contour - (x0, y0)], 255, lineType=cv2.LINE_AA)
+        cv2.fillPoly(mask, [np.concatenate([upper, lower[::-1]]).astype(np.int32) - (x0, y0)], 255,
+                     lineType=cv2.LINE_AA)
         if not mask.any():
             return
-        teeth = np.zeros_like(mask)
-        teeth_h = int(min(0.35 * jaw_px, 0.12 * self._mouth_w)) + 1
-        cv2.fillPoly(teeth, [np.concatenate([upper, upper[::-1] + (0, teeth_h)]).astype(np.int32) - (x0, y0)], 255)
+        # Darker the deeper in: distance from the lips, relative to the opening's half height.
+        depth = cv2.distanceTransform((mask > 127).astype(np.uint8), cv2.DIST_L2, 3)
+        depth = np.clip(depth / max(0.4 * jaw_px, 1.0), 0, 1)[..., None]
+        lip_edge, back = np.array([118, 48, 52], np.float32), np.array([34, 10, 13], np.float32)
+        cavity = lip_edge + (back - lip_edge) * depth
+        # The tongue shows in the lower part of a wide-open mouth.
+        yy = np.arange(mask.shape[0], dtype=np.float32)[:, None, None] + y0
+        top_y, bottom_y = upper[:, 1].mean(), lower[:, 1].mean()
+        tongue = np.clip((yy - (top_y + bottom_y) / 2) / max(bottom_y - top_y, 1.0) * 2, 0, 1)
+        tongue *= float(np.clip((jaw_px - 0.15 * self._mouth_w) / (0.2 * self._mouth_w), 0, 1)) * 0.6
+        cavity = cavity + (np.array([150, 66, 72], np.float32) - cavity) * tongue
+        alpha = cv2.GaussianBlur(mask, (3, 3), 0).astype(np.float32)[..., None] / 255.0
         roi = out[y0:y1, x0:x1].astype(np.float32)
-        soft = cv2.GaussianBlur(mask, (5, 5), 0).astype(np.float32)[..., None] / 255.0
-        teeth_a = (cv2.GaussianBlur(teeth, (3, 3), 0).astype(np.float32)[..., None] / 255.0) * soft
-        cavity = np.array([52, 18, 22], np.float32)
-        teeth_colour = np.array([226, 220, 208], np.float32)
-        # A small opening shows the portrait's own (warped) lips and teeth; a wide one, a cavity.
-        opacity = float(np.clip(jaw_px / (0.2 * self._mouth_w), 0.0, 1.0))
-        soft, teeth_a = soft * opacity, teeth_a * opacity
-        roi = roi * (1 - soft) + cavity * soft
-        roi = roi * (1 - teeth_a) + teeth_colour * teeth_a
+        roi = roi * (1 - alpha) + cavity * alpha
+        if not self._photo_open:
+            roi = self._draw_teeth(roi, upper - (x0, y0), alpha, jaw_px)
         out[y0:y1, x0:x1] = np.clip(roi, 0, 255).astype(np.uint8)
+
+    def _draw_teeth(self, roi: np.ndarray, lip: np.ndarray, inside: np.ndarray, jaw_px: float) -> np.ndarray:
+        """Upper teeth under the upper lip: lighter at the biting edge, in the lip's shadow above,
+        with the faint gaps between teeth."""
+        height = min(0.3 * jaw_px, 0.11 * self._mouth_w) + 1
+        band = np.zeros(roi.shape[:2], np.uint8)
+        cv2.fillPoly(band, [np.concatenate([lip, lip[::-1] + (0, height)]).astype(np.int32)], 255, cv2.LINE_AA)
+        yy, xx = np.mgrid[0 : roi.shape[0], 0 : roi.shape[1]].astype(np.float32)
+        order = np.argsort(lip[:, 0])
+        lip_y = np.interp(xx, lip[order, 0], lip[order, 1])
+        down = np.clip((yy - lip_y) / height, 0, 1)
+        centre = lip[:, 0].mean()
+        gaps = 1 - 0.12 * np.exp(-((np.mod(xx - centre, self._mouth_w / 8) - self._mouth_w / 16) / 0.8) ** 2)
+        shade = (0.72 + 0.28 * down) * gaps
+        colour = np.array([228, 222, 208], np.float32) * shade[..., None]
+        alpha = cv2.GaussianBlur(band, (3, 3), 0).astype(np.float32)[..., None] / 255.0 * inside
+        return roi * (1 - alpha) + colour * alpha
