@@ -9,7 +9,7 @@ import { loadHead, timelineFrom, weightsAt } from "./head3d.js";
 const $ = (id) => document.getElementById(id);
 const state = (window.parleyState = {
   connected: false, captions: [], turns: [], errors: [], visemeChunks: 0, rung: null, view: "2d",
-  frames3d: 0, mouth3d: [], busy: [],
+  frames3d: 0, mouth3d: [], busy: [], camera: null,
 });
 let channel = null;
 let avatarLine = null;
@@ -208,6 +208,32 @@ document.querySelectorAll("input[name=view]").forEach((input) => (input.onchange
   if (channel?.readyState === "open") channel.send(JSON.stringify({ type: "view", view: state.view }));
   showFace();
 }));
+// The caller's own camera beside the avatar, as in a video call: shown on this page only, never sent
+// (the call carries the microphone alone), and only while the box is ticked; voice and text go on
+// without it.
+let camera = null;
+async function showCamera(on) {
+  const video = $("self");
+  camera?.getTracks().forEach((t) => t.stop());
+  camera = null;
+  video.srcObject = null;
+  video.hidden = true;
+  state.camera = null;
+  if (!on) return;
+  try {
+    camera = await navigator.mediaDevices.getUserMedia({ video: { width: 320, height: 240 } });
+  } catch (err) {
+    $("camera").checked = false;
+    state.camera = `unavailable: ${err.name}`;
+    $("status").textContent = `camera unavailable (${err.name}); voice and text go on without it`;
+    return;
+  }
+  video.srcObject = camera;
+  video.hidden = false;
+  state.camera = "on";
+}
+$("camera").onchange = () => showCamera($("camera").checked);
+
 $("start").onclick = () => start().catch((err) => { $("status").textContent = `error: ${err.message}`; });
 $("typed").onsubmit = (event) => {
   event.preventDefault();

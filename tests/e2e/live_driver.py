@@ -138,6 +138,14 @@ def main() -> None:
             wait_until(page, "window.parleyState.turns.length >= 1", 90_000)
             result["voice_turn"] = page.evaluate("window.parleyState.turns[0]")
             result["stats"] = page.evaluate(f"({STATS})(window.parleyState.pc)")
+            page.check("#camera")  # the caller's own camera, beside the avatar
+            wait_until(page, "document.getElementById('self').videoWidth > 0", 20_000)
+            result["camera"] = page.evaluate("""() => ({ state: window.parleyState.camera,
+              width: document.getElementById('self').videoWidth,
+              sent: window.parleyState.pc.getSenders().filter((s) => s.track && s.track.kind === 'video').length })""")
+            if args.screenshots:
+                page.screenshot(path=f"{args.screenshots}/conversation-camera.png")
+            page.uncheck("#camera")
             viewer = None
             if args.broadcast:
                 viewer = browser.new_context().new_page()  # a second browser profile, as another person

@@ -5,6 +5,7 @@ server offers only 127.0.0.1 as its ICE address, so the WebRTC media never leave
 """
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +41,9 @@ def live(tmp_path_factory, engines, caller):
     (folder / "media").mkdir()
     driver = [sys.executable, "-m", "tests.e2e.live_driver", "--config", str(config),
               "--wav", str(wav), "--text", "When does the library close?", "--out", str(out),
-              "--broadcast", str(folder / "media")]
+              "--broadcast", str(folder / "media"),
+              # PARLEY_SCREENSHOTS=DIR keeps screenshots of the pages, to look at.
+              *(["--screenshots", os.environ["PARLEY_SCREENSHOTS"]] if os.environ.get("PARLEY_SCREENSHOTS") else [])]
     proc = subprocess.run(["unshare", "-n", "sh", "-c", NAMESPACE, "sh", *driver],
                           capture_output=True, text=True, timeout=420, cwd=REPO)
     assert out.exists(), proc.stderr[-3000:]
@@ -55,6 +58,11 @@ def test_a_spoken_question_is_answered_with_audio_and_video(live):
     assert turn["timings"]["end_of_speech_to_first_audio_ms"] > 0
     assert any(c["who"] == "caller" and c["final"] and "library" in c["text"].lower() for c in live["captions"])
     assert live["stats"]["audio"]["packets"] > 100 and live["stats"]["video"]["frames"] > 30
+
+
+def test_the_callers_own_camera_shows_beside_the_avatar_and_is_not_sent(live):
+    camera = live["camera"]
+    assert camera["state"] == "on" and camera["width"] > 0 and camera["sent"] == 0
 
 
 def test_the_pages_run_under_their_content_security_policy(live):

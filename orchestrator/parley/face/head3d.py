@@ -26,7 +26,7 @@ import numpy as np
 from parley.face.avatars import INNER_LIPS, MESH_POINTS
 from parley.face.glb import MeshData, write_glb
 
-# Each viseme as amounts of the basic mouth motions (cf. parley.speak.visemes._ARKIT).
+# Each viseme as amounts of the basic mouth motions (cf. parley.speak.visemes.ARKIT_MIX).
 VISEME_MIX = {
     "sil": {}, "PP": {"close": 1.0}, "FF": {"jaw": 0.1, "tuck": 1.0}, "TH": {"jaw": 0.15},
     "DD": {"jaw": 0.2}, "kk": {"jaw": 0.25}, "CH": {"jaw": 0.15, "round": 0.6}, "SS": {"jaw": 0.08, "smile": 0.3},

@@ -33,8 +33,9 @@ def content_policy(pages: list[Path], media_origins: list[str] = ()) -> str:
                 digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
                 hashes.append(f"'sha256-{digest}'")
     media = " ".join(media_origins)
+    # connect-src blob: the 3D head's texture is an image inside the GLB, which three.js fetches as a blob.
     return (f"default-src 'self'; script-src 'self' {' '.join(hashes)}; img-src 'self' data: blob:; "
-            f"media-src 'self' blob: {media}; worker-src 'self' blob:; connect-src 'self' {media}; "
+            f"media-src 'self' blob: {media}; worker-src 'self' blob:; connect-src 'self' blob: {media}; "
             "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'").replace("  ", " ").replace(" ;", ";")
 
 

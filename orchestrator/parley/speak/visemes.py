@@ -52,7 +52,7 @@ _VOWELS = {"aa", "E", "I", "O", "U"}
 
 # ARKit blendshapes for renderers without viseme targets (and to drive the jaw of those with them).
 ARKIT_SHAPES = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthSmile", "mouthRollLower")
-_ARKIT = {
+ARKIT_MIX = {
     "PP": {"mouthClose": 0.6, "mouthPucker": 0.1},
     "FF": {"jawOpen": 0.1, "mouthRollLower": 0.6},
     "TH": {"jawOpen": 0.15},
@@ -152,7 +152,7 @@ def blend_curves(spans: list[VisemeSpan], duration: float, fps: float, ramp: flo
     weights["sil"] = np.clip(1.0 - sum(weights[v] for v in VISEMES[1:]), 0.0, 1.0)
     curves = {f"viseme_{v}": weights[v] for v in VISEMES}
     for shape in ARKIT_SHAPES:
-        curves[shape] = sum(weights[v] * amount.get(shape, 0.0) for v, amount in _ARKIT.items())
+        curves[shape] = sum(weights[v] * amount.get(shape, 0.0) for v, amount in ARKIT_MIX.items())
     return {name: np.round(values, 4).tolist() for name, values in curves.items()}
 
 

@@ -1,0 +1,215 @@
+"""The faces, 2D and 3D, of one avatar pair: how they look and what they cost, and a contact sheet.
+
+2D (the warp renderer, one thread), over 10 s of the avatar's own voice:
+- mouth sharpness: the variance of the Laplacian in the mouth box, speaking, against the photo's own
+  (the same box of the portrait resampled without animation: the baseline of this run);
+- edge artefacts: the share of mouth-box pixels whose horizontal gradient is beyond anything the
+  photo has there (stripes and seams show up as such), against the same baseline;
+- mouth opening against the audio: correlation of the mouth's darkening with the audio envelope,
+  and the lag (ms) that matches them best;
+- render cost per frame (p50, p95).
+3D (the GLB in headless Chromium, SwiftShader): frames per second while posing.
+Contact sheet: the face at rest, at each viseme and blinking, 2D and 3D side by side; the 3D head
+also turned 25° each way.
+
+    .venv/bin/python perf/bench_faces.py [--avatar portrait --avatar3d head3d] [--sheet docs/faces/portrait.jpg]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import io
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from parley.assemble import Parley  # noqa: E402
+from parley.face.avatars import load_avatar  # noqa: E402
+from parley.face.video import frame_count  # noqa: E402
+from parley.speak.speech import SpeechSegment, SpokenChunk, VisemeTrack  # noqa: E402
+from parley.speak.visemes import ARKIT_MIX, VISEMES  # noqa: E402
+from tests.integration.test_avatar3d import CHROMIUM_ARGS  # noqa: E402
+
+TEXT = ("Welcome to Northfield University! The main library is in Hartley Hall, open from eight in the "
+        "morning until ten at night. Campus tours leave from Admissions at eleven and at two.")
+TILE = 192
+
+
+def held(fps: float, **curves) -> SpokenChunk:
+    """A chunk whose curves hold these values for two seconds: one pose, for the contact sheet."""
+    frames = int(2 * fps)
+    track = VisemeTrack(fps, 2.0, [], {k: [v] * frames for k, v in curves.items()})
+    return SpokenChunk(SpeechSegment("", np.zeros(32000, np.float32), 16000, []), track)
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    return rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def bench_2d(parley: Parley, avatar) -> tuple[dict, object]:
+    cv2.setNumThreads(1)
+    face = parley.face(avatar)
+    speech = parley.engines.tts.synthesize(TEXT)
+    chunk = SpokenChunk(speech, parley.engines.visemes.track(speech))
+    fps = face.fps
+    n = frame_count(speech.duration, fps)
+    x0, y0, x1, y1 = face.mouth_box
+    frames, cost = [], []
+    for i in range(n):
+        t0 = time.perf_counter()
+        frames.append(face.frame(i / fps, chunk))
+        cost.append((time.perf_counter() - t0) * 1000)
+    still = [face.frame(i / fps) for i in range(n)]  # the same sway, mouth at rest: the photo's own pixels
+
+    def sharpness(images):
+        return float(np.mean([cv2.Laplacian(luma(f[y0:y1, x0:x1]), cv2.CV_32F).var() for f in images]))
+
+    def gradients(image):
+        return np.abs(np.diff(luma(image[y0:y1, x0:x1]), axis=1))
+
+    limit = max(np.percentile(gradients(f), 99.9) for f in still[:: max(1, n // 20)])
+    artefacts = float(np.mean([(gradients(f) > limit).mean() for f in frames]))
+    baseline_artefacts = float(np.mean([(gradients(f) > limit).mean() for f in still]))
+    opening = np.array([np.clip(luma(s[y0:y1, x0:x1]) - luma(f[y0:y1, x0:x1]), 0, None).mean()
+                        for f, s in zip(frames, still)])
+    hop = speech.sample_rate / fps
+    envelope = np.array([np.sqrt(np.mean(speech.audio[int(i * hop): int((i + 1) * hop)] ** 2) + 1e-12)
+                         for i in range(n)])
+    lags = range(-5, 6)
+    scores = [np.corrcoef(opening[max(0, k): n + min(0, k)], envelope[max(0, -k): n - max(0, k)])[0, 1] for k in lags]
+    best = int(np.nanargmax(scores))
+    return {
+        "frames": n,
+        "render_ms_p50": round(float(np.percentile(cost, 50)), 2),
+        "render_ms_p95": round(float(np.percentile(cost, 95)), 2),
+        "mouth_sharpness": round(sharpness(frames), 1),
+        "mouth_sharpness_photo": round(sharpness(still), 1),
+        "edge_artefacts": round(artefacts, 5),
+        "edge_artefacts_photo": round(baseline_artefacts, 5),
+        "mouth_audio_correlation": round(float(np.corrcoef(opening, envelope)[0, 1]), 3),
+        "mouth_audio_best_lag_ms": round(lags[best] * 1000 / fps, 1),
+        "mouth_audio_best_correlation": round(float(scores[best]), 3),
+    }, face
+
+
+class _Files(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def poses() -> list[tuple[str, dict]]:
+    return [("rest", {}), *((v, {f"viseme_{v}": 1.0}) for v in VISEMES[1:]),
+            ("blink", {"eyeBlinkLeft": 1.0, "eyeBlinkRight": 1.0})]
+
+
+def bench_3d(glb: Path) -> tuple[dict, dict]:
+    """Frames per second of the head in Chromium, and a screenshot of each pose (and turned)."""
+    from playwright.sync_api import sync_playwright
+
+    handler = functools.partial(_Files, directory=str(REPO))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/web/avatar3d.html?glb=/{glb.relative_to(REPO)}"
+    shots = {}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.goto(url)
+            page.wait_for_function("window.parley && (window.parley.ready || window.parley.error)", timeout=60_000)
+            if page.evaluate("window.parley.error"):
+                raise SystemExit(f"the 3D page could not load {glb}: {page.evaluate('window.parley.error')}")
+            timing = page.evaluate("""() => {
+              const names = ['viseme_aa', 'viseme_O', 'viseme_E', 'viseme_PP', 'viseme_U'];
+              const canvas = document.getElementById('stage');
+              const run = (n) => { for (let i = 0; i < n; i++) window.parley.pose({[names[i % 5]]: (i % 10) / 10}); };
+              run(10); canvas.toDataURL();
+              const t0 = performance.now(); run(120); canvas.toDataURL();
+              return (performance.now() - t0) / 120;
+            }""")
+            for name, weights in poses():
+                page.evaluate("w => window.parley.pose(w)", weights)
+                shots[name] = Image.open(io.BytesIO(page.locator("#stage").screenshot())).convert("RGB")
+            for yaw in (-25, 25):
+                page.evaluate("y => window.parley.turn(y)", yaw)
+                page.evaluate("w => window.parley.pose(w)", {"viseme_aa": 0.6})
+                shots[f"turned {yaw:+d}°"] = Image.open(io.BytesIO(page.locator("#stage").screenshot())).convert("RGB")
+            browser.close()
+    finally:
+        server.shutdown()
+    return {"ms_per_frame": round(timing, 2), "fps": round(1000 / timing, 1)}, shots
+
+
+def contact_sheet(face, shots: dict, path: Path) -> None:
+    """Each pose: the 2D frame and the 3D render side by side, labelled; the turned heads at the end."""
+    labels = [name for name, _ in poses()]
+    curves_of = dict(poses())
+    pairs = []
+    for name in labels:
+        weights = curves_of[name]
+        if name == "blink":
+            two_d = face.frame(face._blinks[0])
+        else:  # the 2D face moves by the ARKit curves a viseme stands for
+            two_d = face.frame(0.5, held(face.fps, **weights, **ARKIT_MIX.get(name, {})))
+        pairs.append((name, Image.fromarray(two_d).resize((TILE, TILE)), shots[name].resize((TILE, TILE))))
+    turned = [(k, v.resize((TILE, TILE))) for k, v in shots.items() if k.startswith("turned")]
+    columns = 4
+    rows = -(-len(pairs) // columns) + 1
+    sheet = Image.new("RGB", (columns * 2 * TILE, rows * (TILE + 18)), (24, 26, 32))
+    draw = ImageDraw.Draw(sheet)
+    for i, (name, a, b) in enumerate(pairs):
+        x, y = (i % columns) * 2 * TILE, (i // columns) * (TILE + 18)
+        sheet.paste(a, (x, y + 18))
+        sheet.paste(b, (x + TILE, y + 18))
+        draw.text((x + 4, y + 3), f"{name}: 2D | 3D", fill=(230, 230, 230))
+    y = (rows - 1) * (TILE + 18)
+    for i, (name, image) in enumerate(turned):
+        sheet.paste(image, (i * TILE, y + 18))
+        draw.text((i * TILE + 4, y + 3), f"3D {name}", fill=(230, 230, 230))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path, quality=88)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--avatar", default="portrait")
+    parser.add_argument("--avatar3d", default="head3d")
+    parser.add_argument("--sheet", type=Path, help="where the contact sheet goes (default: perf/results/)")
+    parser.add_argument("--out", type=Path, default=REPO / "perf" / "results")
+    args = parser.parse_args()
+    parley = Parley.load(avatar=args.avatar)
+    avatar, head = load_avatar(args.avatar), load_avatar(args.avatar3d)
+    print(f"2D {avatar.name} ...", flush=True)
+    two_d, face = bench_2d(parley, avatar)
+    print(f"3D {head.name} in Chromium ...", flush=True)
+    three_d, shots = bench_3d(head.model_path.resolve())
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    sheet = args.sheet or args.out / f"faces-{avatar.name}-{stamp}.jpg"
+    contact_sheet(face, shots, sheet)
+    result = {"avatar": avatar.name, "avatar3d": head.name, "2d": two_d, "3d": three_d, "sheet": str(sheet),
+              "machine": {"cpu_count": os.cpu_count()}}
+    print(json.dumps(result, indent=2))
+    print(f"2D: {two_d['render_ms_p50']} ms a frame (p95 {two_d['render_ms_p95']}); mouth sharpness "
+          f"{two_d['mouth_sharpness']} vs the photo's {two_d['mouth_sharpness_photo']}; edge artefacts "
+          f"{two_d['edge_artefacts']:.2%} vs {two_d['edge_artefacts_photo']:.2%}; mouth/audio r "
+          f"{two_d['mouth_audio_correlation']} (best {two_d['mouth_audio_best_correlation']} at "
+          f"{two_d['mouth_audio_best_lag_ms']:+.0f} ms). 3D: {three_d['fps']} fps in headless Chromium.")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"faces-{avatar.name}-{stamp}.json").write_text(json.dumps(result, indent=2))
+    print(f"contact sheet: {sheet}")
+
+
+if __name__ == "__main__":
+    main()
