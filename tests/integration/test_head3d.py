@@ -1,6 +1,9 @@
 """The 3D head made from one photo (parley/face/head3d.py), on the reference portrait."""
 
+import json
+import subprocess
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,9 +14,14 @@ from parley.face.head3d import FACE_POINTS, HeadBuilder, face_triangles
 
 
 @pytest.fixture(scope="module")
-def builder():
+def photo():
     image = read_photo(REPO_AVATARS / "portrait" / "portrait.png")
-    return HeadBuilder(image, face_mesh(image))
+    return image, face_mesh(image)
+
+
+@pytest.fixture(scope="module")
+def builder(photo):
+    return HeadBuilder(*photo)
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +87,26 @@ def test_the_reference_head_is_a_valid_speaking_glb():
     gltf = read_json(path)
     assert gltf["images"][0]["mimeType"] == "image/jpeg" and "KHR_materials_unlit" in gltf["extensionsUsed"]
     assert {m["name"] for m in gltf["meshes"]} >= {"Face", "Head", "MouthCavity", "TeethUpper", "TeethLower", "Tongue"}
+
+
+VALIDATE = """
+const validator = require('gltf-validator');
+const bytes = new Uint8Array(require('fs').readFileSync(process.argv[1]));
+validator.validateBytes(bytes).then((report) => console.log(JSON.stringify(report.issues)));
+"""
+
+
+@pytest.mark.parametrize("name", ["reference", "fresh"])
+def test_the_head_passes_the_khronos_gltf_validator(photo, tmp_path, name):
+    """What any glTF viewer expects (web/node_modules/gltf-validator, Khronos' own validator)."""
+    from parley.face.head3d import build_head
+
+    path = REPO_AVATARS / "head3d" / "head.glb"
+    if name == "fresh":
+        path = tmp_path / "head.glb"
+        build_head(*photo, path)
+    web = Path(__file__).resolve().parents[2] / "web"
+    proc = subprocess.run(["node", "-e", VALIDATE, str(path)], cwd=web, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    issues = json.loads(proc.stdout)
+    assert issues["numErrors"] == 0 and issues["numWarnings"] == 0, issues["messages"]

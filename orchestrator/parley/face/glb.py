@@ -105,7 +105,8 @@ def _normals(positions: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     for i in range(3):
         np.add.at(normals, triangles[:, i], face)
     length = np.linalg.norm(normals, axis=1, keepdims=True)
-    return normals / np.maximum(length, 1e-12)
+    normals[length[:, 0] < 1e-12] = (0.0, 0.0, 1.0)  # a point only on degenerate triangles: any unit normal
+    return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
 
 
 def write_glb(path: Path, meshes: list[MeshData], extensions: dict | None = None, texture: bytes | None = None,

@@ -146,8 +146,9 @@ class HeadBuilder:
         side = max(crop.shape[:2])
         square = np.zeros((side, side, 3), np.uint8)
         square[: crop.shape[0], : crop.shape[1]] = crop[:, :, :3]
-        if side > TEXTURE_MAX:
-            square = cv2.resize(square, (TEXTURE_MAX, TEXTURE_MAX), interpolation=cv2.INTER_AREA)
+        # A power of two a side (what mipmaps want), at the photo's own resolution or just above.
+        pot = min(TEXTURE_MAX, 1 << int(np.ceil(np.log2(max(side, 2)))))
+        square = cv2.resize(square, (pot, pot), interpolation=cv2.INTER_AREA if pot < side else cv2.INTER_CUBIC)
         ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(square, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
         return jpeg.tobytes(), np.array([left, top, side], np.float64)
 
