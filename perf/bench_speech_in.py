@@ -1,10 +1,13 @@
 """Benchmark of a full spoken turn: end of the caller's speech → first reply audio.
 
-20 spoken questions (made by the Piper voice, with silence around them) go through the whole
-stack: VAD, endpoint (400 ms hangover), Whisper, LLM, TTS. Three runs over the same questions:
+20 spoken questions (made by the Piper voice, the callers' voice, with silence around them) go
+through the whole stack: VAD, endpoint, Whisper, LLM, TTS (the avatar's voice). Runs over the same
+questions:
 - ``fast``: input fed as fast as the stages allow, timings on the audio clock (see docs);
 - ``fast, no speculative ASR``: the baseline, Whisper starts only at the endpoint;
-- ``realtime``: input paced at wall-clock speed with partial transcripts on, as a live caller.
+- ``realtime, early reply``: input paced at wall-clock speed with partial transcripts on, as a live
+  caller, the reply started at the first pause (``turn_taking.early_reply``);
+- ``realtime, no early reply``: its baseline, the reply started at the endpoint.
 Also the barge-in cancel latency: a turn cancelled while it generates, time until it has stopped.
 
     .venv/bin/python perf/bench_speech_in.py [--questions 20] [--no-realtime]
@@ -23,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from parley.assemble import Parley
-from parley.config import load_settings
+from parley.config import TTSConfig, load_settings
+from parley.engines.piper_tts import PiperEngine
 from parley.events import TurnDone
 from parley.hear.audio import resample, stream_frames
 from parley.interfaces import CancelToken
@@ -67,10 +71,11 @@ def summary(values):
             "mean": round(statistics.fmean(values), 1), "n": len(values)}
 
 
-async def one_turn(settings, engines, listener, audio, realtime) -> dict | None:
+async def one_turn(settings, engines, listener, audio, realtime, early_reply=True) -> dict | None:
     conversation = Conversation(settings, engines, History())
     await asyncio.to_thread(conversation.warm_up)
-    session = VoiceSession(conversation, listener, settings.stack.turn_taking)  # a fresh history each turn
+    turn_taking = settings.stack.turn_taking.model_copy(update={"early_reply": early_reply})
+    session = VoiceSession(conversation, listener, turn_taking)  # a fresh history each turn
     result = None
     async for event in session.run(stream_frames(audio, settings.stack.audio_in.frame_ms, realtime)):
         if isinstance(event, TurnDone) and not event.timings.interrupted:
@@ -78,12 +83,12 @@ async def one_turn(settings, engines, listener, audio, realtime) -> dict | None:
     return result
 
 
-def run_variant(settings, engines, store, clips, realtime, speculative=True) -> dict:
+def run_variant(settings, engines, store, clips, realtime, speculative=True, early_reply=True) -> dict:
     listener = Parley(settings, store, engines).listener(wait_for_partials=not realtime)
     listener.asr_config = listener.asr_config.model_copy(update={"speculative": speculative})
     rows = []
     for clip in clips:
-        row = asyncio.run(one_turn(settings, engines, listener, clip, realtime))
+        row = asyncio.run(one_turn(settings, engines, listener, clip, realtime, early_reply and speculative))
         if row and row.get("end_of_speech_to_first_audio_ms") is not None:
             rows.append(row)
     total = [r["end_of_speech_to_first_audio_ms"] for r in rows]
@@ -134,19 +139,23 @@ def main() -> None:
     engines = Parley(settings, store).engines
     silence = lambda s: np.zeros(int(16000 * s), np.float32)  # noqa: E731
     clips = []
+    caller = PiperEngine(store.require("piper-en_US-joe-medium"), TTSConfig(voice="piper-en_US-joe-medium"))
     for text in QUESTIONS[: args.questions]:
-        seg = engines.tts.synthesize(text)
+        seg = caller.synthesize(text)  # the caller's voice: Piper's, not the avatar's
         clips.append(np.concatenate([silence(0.5), resample(seg.audio, seg.sample_rate), silence(1.5)]))
 
     result = {"machine": {"cpu_count": os.cpu_count()},
               "config": {"llm": settings.stack.llm.model, "asr": settings.stack.asr.model,
                          "hangover_ms": settings.stack.vad.hangover_ms},
               "runs": {}}
-    variants = [("fast", False, True), ("fast, no speculative ASR (baseline)", False, False)]
+    variants = [("fast", False, True, True), ("fast, no speculative ASR (baseline)", False, False, False)]
     if not args.no_realtime:
-        variants.append(("realtime, partials on", True, True))
-    for name, realtime, speculative in variants:
-        result["runs"][name] = run_variant(settings, engines, store, clips, realtime, speculative)
+        variants += [("realtime, partials on, early reply", True, True, True),
+                     ("realtime, no early reply (baseline)", True, True, False)]
+    for name, realtime, speculative, early in variants:
+        result["runs"][name] = run_variant(settings, engines, store, clips, realtime, speculative, early)
+        used = [r.get("early_reply", 0.0) for r in result["runs"][name]["turns"]]
+        result["runs"][name]["early_replies_used"] = int(sum(used))
     result["barge_in_cancel_ms"] = bench_cancel(settings, engines, trials=10)
 
     args.out.mkdir(parents=True, exist_ok=True)

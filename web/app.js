@@ -93,7 +93,7 @@ function onMessage(message) {
   const data = JSON.parse(message.data);
   // The server's events, each tagged with its type (parley/events.py defines them all).
   if (data.type === "text_delta") addCaption("avatar", data.text, false);
-  else if (data.type === "partial_transcript") addCaption("caller", data.text, false);
+  else if (data.type === "partial_transcript" || data.type === "pause_transcript") addCaption("caller", data.text, false);
   else if (data.type === "utterance" || data.type === "typed") addCaption("caller", data.text, true);
   else if (data.type === "turn_done") {
     avatarLine = null;

@@ -116,6 +116,14 @@ class SpeechPaused(Event):
 
 
 @dataclass(frozen=True)
+class SpeechResumed(Event):
+    """Voice again at ``at`` after a pause shorter than the hangover: the caller went on."""
+
+    type: ClassVar[str] = "speech_resumed"
+    at: float
+
+
+@dataclass(frozen=True)
 class SpeechEnded(Event):
     """The endpoint: the caller spoke from ``start`` to ``end`` (last voiced chunk); fired at ``at``."""
 
@@ -131,6 +139,27 @@ class PartialTranscript(Event):
     text: str
     start: float
     end: float
+
+
+@dataclass(frozen=True)
+class PauseTranscript(Event):
+    """What the caller said up to the first pause, decoded before the endpoint: what a reply can
+    start on. The endpoint may still come with other words, or the caller may go on."""
+
+    type: ClassVar[str] = "pause_transcript"
+    text: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class EarlyReply(Event):
+    """A reply started on a ``PauseTranscript``: ``used`` when the endpoint confirmed the same
+    words (it plays at once), ``dropped`` (with the reason) when the caller went on or said otherwise."""
+
+    type: ClassVar[str] = "early_reply"
+    outcome: str
+    reason: str = ""
 
 
 @dataclass(frozen=True)

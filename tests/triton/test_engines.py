@@ -20,9 +20,9 @@ from parley.models.store import ModelStore
 from parley.reply.conversation import Conversation
 from parley.speak.speech import SpokenChunk
 from tests.conftest import write_stack
-from tests.triton.conftest import SERVED
 from tests.fakes import ungrounded
 from tests.integration.speech import speak, wer
+from tests.triton.conftest import SERVED
 from tests.triton.server import ROOT, TritonServer
 
 pytestmark = pytest.mark.triton

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from parley.config import load_settings
-from parley.events import BargeIn, TextDelta, TurnDone, TurnFailed, Typed, Utterance
+from parley.events import BargeIn, EarlyReply, PauseTranscript, TextDelta, TurnDone, TurnFailed, Typed, Utterance
 from parley.speak.speech import SpokenChunk
 from tests.conftest import write_stack
 from tests.fakes import ScriptedASR, ScriptedLLM, ToneTTS, fake_parley, silence, speech
@@ -127,3 +127,54 @@ def test_text_replies_are_committed_and_reset_forgets_them(settings):
         ("When does it open?", "Nine to five."), ("And on Sunday?", "Nine to five.")]
     session.reset()
     assert session.conversation.history.exchanges == []
+
+
+def test_an_early_reply_starts_at_the_pause_and_plays_when_the_endpoint_confirms_it(stack):
+    asr = ScriptedASR({1.0: "Where is the library?"})
+    llm = ScriptedLLM("It is in Hartley Hall.")
+    session = fake_parley(stack, llm, ToneTTS(), asr).voice_session()
+    events = asyncio.run(run_session(session, np.concatenate([speech(1.0), silence(2.5)])))
+    kinds = [type(e) for e in events]
+    assert kinds.index(PauseTranscript) < kinds.index(Utterance) < kinds.index(SpokenChunk)  # held till then
+    assert [e.outcome for e in events if isinstance(e, EarlyReply)] == ["used"]
+    (done,) = [e for e in events if isinstance(e, TurnDone)]
+    extra = done.timings.extra
+    assert extra["early_reply"] == 1.0 and extra["early_reply_head_start_ms"] > 0
+    assert len(llm.prompts) == 1  # one reply, started early, not a second one at the endpoint
+    assert [(e.user, e.assistant) for e in session.conversation.history.exchanges] == [
+        ("Where is the library?", "It is in Hartley Hall.")]
+
+
+def test_an_early_reply_is_dropped_without_a_trace_when_the_caller_goes_on(stack):
+    asr = ScriptedASR({1.2: "I would like to know", 2.2: "I would like to know where the library is."})
+    llm = ScriptedLLM("It is in Hartley Hall.", delay=0.05)
+    session = fake_parley(stack, llm, ToneTTS(), asr).voice_session()
+    audio = np.concatenate([speech(1.0), silence(0.2), speech(0.8), silence(2.5)])
+    events = asyncio.run(run_session(session, audio))
+    early = [(e.outcome, e.reason) for e in events if isinstance(e, EarlyReply)]
+    assert early[0] == ("dropped", "the caller went on")
+    assert [e.user for e in events if isinstance(e, TurnDone)] == ["I would like to know where the library is."]
+    assert all(e.text != "I would like to know" for e in events if isinstance(e, TextDelta))
+    assert [e.user for e in session.conversation.history.exchanges] == ["I would like to know where the library is."]
+
+
+def test_without_early_replies_the_reply_starts_at_the_endpoint(tmp_path):
+    stack = load_settings(write_stack(tmp_path, **{"asr.partial_interval_ms": 0, "turn_taking.early_reply": False}))
+    session = fake_parley(stack, ScriptedLLM("Hello."), ToneTTS(), ScriptedASR({1.0: "Hi."})).voice_session()
+    events = asyncio.run(run_session(session, np.concatenate([speech(1.0), silence(2.0)])))
+    assert not [e for e in events if isinstance(e, EarlyReply)]
+    (done,) = [e for e in events if isinstance(e, TurnDone)]
+    assert done.timings.extra["early_reply"] == 0.0
+
+
+def test_an_early_replys_first_audio_counts_only_what_was_left_at_the_endpoint():
+    from parley.events import TurnTimings
+    from parley.reply.voice_session import voice_timings
+
+    utterance = Utterance("Hi.", 0.0, 1.0, 1.3, asr_ms=0.0, decode_ms=90.0, speculative=True)
+    done = TurnDone(user="Hi.", reply="Hello.", timings=TurnTimings(first_chunk_ms=350.0, first_audio_ms=380.0))
+    late = voice_timings(utterance, done, head_start_ms=200.0)
+    assert late["end_of_speech_to_first_audio_ms"] == pytest.approx(300 + 180)
+    assert late["llm_first_chunk_ms"] == 150.0 and late["tts_first_audio_ms"] == 30.0
+    ready = voice_timings(utterance, done, head_start_ms=500.0)  # all done before the endpoint
+    assert ready["end_of_speech_to_first_audio_ms"] == pytest.approx(300)

@@ -139,6 +139,9 @@ class TurnTakingConfig(Strict):
     # A reply cut off before the caller heard this much of it is dropped, and what the caller said
     # before and after it is answered as one question (they had only paused).
     continuation_ms: float = Field(600, ge=0)
+    # Start the reply on what was heard at the first pause, before the endpoint, holding it: it plays
+    # the moment the endpoint confirms the same words, and is dropped if the caller goes on.
+    early_reply: bool = True
     # Live calls: microphone audio that is a copy of the avatar's own voice (what the browser's echo
     # cancellation left) is silenced before it can start a barge-in (parley.hear.echo).
     echo_guard: bool = True

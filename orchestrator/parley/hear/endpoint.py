@@ -1,4 +1,4 @@
-"""Endpointing: VAD probabilities → speech started / paused / ended.
+"""Endpointing: VAD probabilities → speech started / paused / resumed / ended.
 
 Hysteresis keeps a word's quiet tail from ending speech (``threshold`` to start, ``neg_threshold``
 to stop), ``min_speech_ms`` ignores clicks, and the ``hangover_ms`` of silence before the endpoint
@@ -8,7 +8,7 @@ trades reply latency against cutting the caller off mid-sentence.
 from __future__ import annotations
 
 from parley.config import VADConfig
-from parley.events import SpeechEnded, SpeechPaused, SpeechStarted
+from parley.events import SpeechEnded, SpeechPaused, SpeechResumed, SpeechStarted
 
 
 class Endpointer:
@@ -51,9 +51,10 @@ class Endpointer:
                 self._voiced_run = 0
             return []
         if prob >= self.config.neg_threshold:
+            resumed = self._silent_run > 0
             self._silent_run = 0
             self._last_voiced = chunk_end
-            return []
+            return [SpeechResumed(at=chunk_end)] if resumed else []
         self._silent_run += 1
         if self._silent_run >= self._hangover:
             event = SpeechEnded(start=self._start, end=self._last_voiced, at=chunk_end)

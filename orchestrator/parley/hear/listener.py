@@ -4,11 +4,12 @@
                                                             │ partial decodes while speaking
                                                             │ speculative decode at the pause
                                                             ▼
-                                              PartialTranscript, Utterance
+                                      PartialTranscript, PauseTranscript, Utterance
 
 The decode that starts at the first silent chunk usually finishes during the hangover, so the
-transcript is ready the moment the endpoint fires. If the caller speaks again before the endpoint,
-that decode is simply not used. One decode runs at a time (the CPU has few cores to share).
+transcript is ready the moment the endpoint fires; it is also announced at once (PauseTranscript),
+so a reply can start before the endpoint. If the caller speaks again before the endpoint, that
+decode is simply not used. One decode runs at a time (the CPU has few cores to share).
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ import numpy as np
 
 from parley.config import ASRConfig, VADConfig
 from parley.engines.executor import StageExecutor
-from parley.events import PartialTranscript, SpeechEnded, SpeechPaused, SpeechStarted, Utterance
+from parley.events import (
+    PartialTranscript,
+    PauseTranscript,
+    SpeechEnded,
+    SpeechPaused,
+    SpeechResumed,
+    SpeechStarted,
+    Utterance,
+)
 from parley.hear.audio import SAMPLE_RATE
 from parley.hear.endpoint import Endpointer
 from parley.hear.vad import CHUNK, CHUNK_SECONDS, SileroVAD
@@ -168,6 +177,12 @@ class _Stream:
         asr_ms = max(0.0, (time.perf_counter() - endpoint_wall) * 1000)
         return Utterance(text, ended.start, ended.end, ended.at, asr_ms, decode_ms, spec is not None)
 
+    async def announce(self, decode: _Decode, paused: SpeechPaused) -> None:
+        """Say what the pause's decode heard, while the pause lasts, so a reply can start on it."""
+        result = await decode.task
+        if result and result[0] and self.speculative is decode and self.endpointer.paused:
+            await self.out.put(PauseTranscript(result[0], paused.start, paused.end))
+
     def on_event(self, event, now: float) -> None:
         if isinstance(event, SpeechStarted):
             self.utterance += 1
@@ -181,6 +196,9 @@ class _Stream:
                 decode.task = self.spawn(self.transcribe(
                     audio, wanted=lambda: self.speculative is decode or decode.claimed))
                 self.speculative = decode
+                self.spawn(self.announce(decode, event))
+        elif isinstance(event, SpeechResumed):
+            self.out.put_nowait(event)  # what was heard at the pause is not the whole question
         elif isinstance(event, SpeechEnded):
             self.out.put_nowait(event)
             audio = self.audio_between(event.start, event.end)

@@ -20,7 +20,7 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSession
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 
-from parley.events import ChunkPlaying, Event, FaceChanged, Problem, TurnDone, TurnFailed
+from parley.events import ChunkPlaying, EarlyReply, Event, FaceChanged, Problem, TurnDone, TurnFailed
 from parley.hear.audio import Resampler
 from parley.hear.echo import EchoGuard
 from parley.live.broadcast import Broadcast
@@ -192,6 +192,8 @@ class Call:
                     self.metrics.turn_done(event)
                 elif self.metrics is not None and isinstance(event, TurnFailed):
                     self.metrics.turn_failed()
+                elif self.metrics is not None and isinstance(event, EarlyReply):
+                    self.metrics.early_reply(event.outcome)
                 self.send(event)
         except Exception:
             log.exception("session %s failed", self.id)

@@ -34,6 +34,8 @@ class Metrics:
         self.grounding = Counter("parley_grounded_replies", "Replies by how they kept to the persona's knowledge "
                                  "(answered, declined, quoted, replaced, added, off)", ["outcome"],
                                  registry=self.registry)
+        self.early = Counter("parley_early_replies", "Replies started at the caller's first pause, by whether "
+                             "the endpoint confirmed them (used) or not (dropped)", ["outcome"], registry=self.registry)
         self.ladder = Counter("parley_ladder_changes", "Face rung changes, by the rung moved to", ["rung"],
                               registry=self.registry)
         self._state = state
@@ -49,6 +51,9 @@ class Metrics:
 
     def turn_failed(self) -> None:
         self.turns.labels("failed").inc()
+
+    def early_reply(self, outcome: str) -> None:
+        self.early.labels(outcome).inc()
 
     def collect(self):
         """The scrape-time part (prometheus_client calls this as a custom collector)."""

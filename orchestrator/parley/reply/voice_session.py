@@ -10,12 +10,19 @@ session is the one writer of the history: each exchange is committed once, when 
 next turn starts, the caller cuts in, or the session ends), with what the caller actually heard. If
 they heard less than ``continuation_ms`` before cutting in, what they had said is carried over and
 joined to what they say next, so a caller who paused mid-sentence gets one answer to the whole sentence.
+
+An early reply (``turn_taking.early_reply``) starts on the words heard at the caller's first pause
+(``PauseTranscript``), before the endpoint, and holds everything it makes. When the endpoint
+confirms the same words, what it holds is delivered at once and the reply goes on live; when the
+caller speaks on, or the final words differ, it is cancelled and leaves nothing: no audio, no
+caption, no history. ``EarlyReply`` says which.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
@@ -24,7 +31,18 @@ import numpy as np
 
 from parley.config import TurnTakingConfig
 from parley.errors import ParleyError
-from parley.events import BargeIn, SpeechStarted, TurnDone, TurnFailed, Typed, Utterance, UtteranceIgnored
+from parley.events import (
+    BargeIn,
+    EarlyReply,
+    PauseTranscript,
+    SpeechResumed,
+    SpeechStarted,
+    TurnDone,
+    TurnFailed,
+    Typed,
+    Utterance,
+    UtteranceIgnored,
+)
 from parley.hear.listener import Listener
 from parley.interfaces import CancelToken, SpeechOutput
 from parley.reply.conversation import Conversation
@@ -44,10 +62,15 @@ class _Turn:
     delivered: list[str] = field(default_factory=list)
     failed: bool = False
     settled: bool = False  # its exchange is in the history (or was dropped)
+    held: list | None = None  # an early reply's events, until the endpoint confirms its words
+    started: float = field(default_factory=time.perf_counter)
+    head_start_ms: float = 0.0  # how long an early reply had been running when it was confirmed
 
 
-def voice_timings(utterance: Utterance, done: TurnDone) -> dict[str, float]:
-    """Stage shares of end of speech → first audio; they add up to the total."""
+def voice_timings(utterance: Utterance, done: TurnDone, head_start_ms: float = 0.0) -> dict[str, float]:
+    """Stage shares of end of speech → first audio; they add up to the total. An early reply had
+    ``head_start_ms`` of work done when the endpoint's transcript came: its first audio waits only
+    for what was left (and plays no sooner than the transcript)."""
     t = done.timings
     vad_end_ms = (utterance.endpoint_at - utterance.end) * 1000
     out = {
@@ -57,11 +80,14 @@ def voice_timings(utterance: Utterance, done: TurnDone) -> dict[str, float]:
         "asr_ms": utterance.asr_ms,
         "asr_decode_ms": utterance.decode_ms,
         "asr_speculative": float(utterance.speculative),
+        "early_reply": float(head_start_ms > 0),
+        "early_reply_head_start_ms": head_start_ms,
     }
     if t.first_audio_ms is not None and t.first_chunk_ms is not None:
-        out["llm_first_chunk_ms"] = t.first_chunk_ms
-        out["tts_first_audio_ms"] = t.first_audio_ms - t.first_chunk_ms
-        out["end_of_speech_to_first_audio_ms"] = vad_end_ms + utterance.asr_ms + t.first_audio_ms
+        out["llm_first_chunk_ms"] = max(0.0, t.first_chunk_ms - head_start_ms)
+        out["tts_first_audio_ms"] = max(0.0, t.first_audio_ms - head_start_ms) - out["llm_first_chunk_ms"]
+        out["end_of_speech_to_first_audio_ms"] = vad_end_ms + utterance.asr_ms + max(0.0, t.first_audio_ms
+                                                                                       - head_start_ms)
     return {k: round(v, 3) for k, v in out.items()}
 
 
@@ -82,8 +108,12 @@ class VoiceSession:
 
     def avatar_speaking(self) -> bool:
         turn = self._turn
-        running = turn is not None and turn.task is not None and not turn.task.done()
+        running = turn is not None and turn.held is None and turn.task is not None and not turn.task.done()
         return running or self.output.speaking
+
+    def _early(self) -> _Turn | None:
+        turn = self._turn
+        return turn if turn is not None and turn.held is not None and not turn.settled else None
 
     async def run(self, frames: AsyncIterable[np.ndarray]) -> AsyncIterator:
         """Listen to ``frames`` and answer; yields every event until the frames end and the last
@@ -97,9 +127,15 @@ class VoiceSession:
             try:
                 async for event in self.listener.listen(frames):
                     await out.put(event)
+                    if isinstance(event, (SpeechStarted, SpeechResumed)) and self._early() is not None:
+                        async with self._taking:
+                            if self._early() is not None:
+                                self._drop_early("the caller went on")
                     if isinstance(event, SpeechStarted) and self.turn_taking.barge_in and self.avatar_speaking():
                         async with self._taking:
                             await out.put(await self._cut_in(event))
+                    elif isinstance(event, PauseTranscript):
+                        await self._reply_early(event)
                     elif isinstance(event, Utterance):
                         await self._answer(event)
                 if self._turn is not None and self._turn.task is not None:
@@ -158,16 +194,25 @@ class VoiceSession:
             await asyncio.wait({turn.task})  # (unlike gather, being cancelled here does not cancel it)
             self._settle(turn)
 
+    def _deliver(self, turn: _Turn, event) -> None:
+        if isinstance(event, SpokenChunk):
+            self.output.add(event)
+            turn.delivered.append(event.speech.text)
+        elif isinstance(event, TurnDone) and turn.utterance is not None:
+            event.timings.extra.update(voice_timings(turn.utterance, event, turn.head_start_ms))
+        self._out.put_nowait(event)
+
     async def _speak(self, turn: _Turn) -> None:
         try:
             async for event in self.conversation.reply(turn.user_text, turn.token):
-                if isinstance(event, SpokenChunk):
-                    self.output.add(event)
-                    turn.delivered.append(event.speech.text)
-                elif isinstance(event, TurnDone) and turn.utterance is not None:
-                    event.timings.extra.update(voice_timings(turn.utterance, event))
-                await self._out.put(event)
+                if turn.held is not None:
+                    turn.held.append(event)
+                else:
+                    self._deliver(turn, event)
         except Exception as exc:  # an engine failed: report it, say sorry, keep the session listening
+            if turn.held is not None:  # an early reply fails quietly: the endpoint's turn will try again
+                turn.held.append(exc)
+                return
             turn.failed = True
             # A ParleyError's message already says what is wrong and how to fix it.
             error = str(exc) if isinstance(exc, ParleyError) else f"{type(exc).__name__}: {exc}"
@@ -183,19 +228,52 @@ class VoiceSession:
         except Exception as exc:  # the voice itself failed: the TurnFailed already says what broke
             log.debug("apology not spoken: %s", exc)
 
-    def _start_turn(self, text: str, utterance: Utterance | None) -> _Turn:
+    def _start_turn(self, text: str, utterance: Utterance | None, early: bool = False) -> _Turn:
         if self._turn is not None:
             self._settle(self._turn)  # before the prompt is built: it reads the history
-        turn = _Turn(text, utterance, CancelToken(), self.output.mark())
+        turn = _Turn(text, utterance, CancelToken(), self.output.mark(), held=[] if early else None)
         turn.task = asyncio.ensure_future(self._speak(turn))
         self._turn = turn
         return turn
+
+    async def _reply_early(self, heard: PauseTranscript) -> None:
+        """Start the reply on what the caller said up to their pause, holding it (see the module doc)."""
+        if not self.turn_taking.early_reply or not heard.text.strip() or self._carry:
+            return
+        async with self._taking:
+            if self.avatar_speaking():
+                return
+            if self._early() is not None:
+                self._drop_early("a later pause")
+            self._start_turn(heard.text.strip(), None, early=True)
+
+    def _drop_early(self, reason: str) -> None:
+        turn = self._early()
+        turn.token.cancel(f"early reply dropped: {reason}")
+        turn.settled = True  # nothing of it was heard or said: no history
+        self._out.put_nowait(EarlyReply("dropped", reason))
+
+    def _use_early(self, turn: _Turn, utterance: Utterance) -> bool:
+        """Deliver an early reply whose words the endpoint confirmed; False if it had failed."""
+        held, turn.held = turn.held, None
+        if any(isinstance(e, Exception) for e in held):
+            turn.held = held
+            self._drop_early("it failed")
+            return False
+        turn.utterance = utterance
+        turn.head_start_ms = (time.perf_counter() - turn.started) * 1000
+        self._out.put_nowait(EarlyReply("used"))
+        for event in held:  # no await in between: the reply's own task cannot slip an event past these
+            self._deliver(turn, event)
+        return True
 
     def _settle(self, turn: _Turn, heard: str | None = None) -> None:
         """Commit ``turn``'s exchange once: what the caller heard of it, or all it delivered."""
         if turn.settled:
             return
         turn.settled = True
+        if turn.held is not None:  # an early reply never confirmed: nothing of it was said
+            return
         if heard is None:
             heard, _ = self.output.heard(turn.mark)
         if turn.failed:  # half a reply and an apology: nothing the next prompt should build on
@@ -205,6 +283,14 @@ class VoiceSession:
             self.history.add(turn.user_text, heard, interrupted=interrupted)
 
     async def _answer(self, utterance: Utterance) -> None:
+        early = self._early()
+        if early is not None and _words(early.user_text) == _words(utterance.text) and not self._carry:
+            async with self._taking:
+                if early is self._early() and self._use_early(early, utterance):
+                    return
+        elif early is not None:
+            async with self._taking:
+                self._drop_early("the endpoint heard other words")
         if not utterance.text.strip():
             await self._out.put(UtteranceIgnored(utterance, "no words were recognised"))
             return
@@ -230,3 +316,8 @@ class VoiceSession:
             self._carry = turn.user_text
             heard = ""
         return BargeIn(at=started.at, cancel_ms=cancel_ms, heard=heard)
+
+
+def _words(text: str) -> list[str]:
+    """Text as a run of words: case and punctuation aside, as Whisper may vary them between decodes."""
+    return re.findall(r"[\w']+", text.lower())
