@@ -12,6 +12,13 @@ The server's own account (end of speech → first audio sent, on its clocks) is 
 Everything runs in a fresh network namespace where only loopback exists, as the e2e tests do.
 
     .venv/bin/python perf/bench_live.py [--turns 10] [--config STACK.yaml] [--set asr.partial_interval_ms=0]
+    .venv/bin/python perf/bench_live.py --wavs DIR     # any folder of recordings instead
+
+With ``--wavs DIR``, the questions are the recordings in DIR (WAV, FLAC, MP3, Opus…, any rate), in
+name order, each with what it says in a ``.txt`` beside it if there is one (then the word error rate
+of what the server heard is reported too). Without it, the questions are spoken by Piper's voice
+(the callers' voice in the tests; the avatar speaks with its own). The run ends with one line:
+``first audio p50 N ms p95 N ms, first moving mouth p50 N ms, video N fps``.
 """
 
 from __future__ import annotations
@@ -112,25 +119,47 @@ def analyse(bench: dict) -> dict:
     return {"turns": turns, "fps_received": (len(frames) - 1) / span_s if span_s else 0.0}
 
 
-def run_in_namespace(turns: int, stack_file: Path, overrides: list[str]) -> dict:
+AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".webm"}
+
+
+def questions(turns: int, wavs: Path | None, store) -> list[tuple[np.ndarray, str | None]]:
+    """(16 kHz audio, what it says or None) for each question."""
+    from parley.config import TTSConfig
+    from parley.engines.piper_tts import PiperEngine
+    from parley.hear.audio import load_file, resample
+
+    if wavs is not None:
+        files = sorted(p for p in wavs.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+        if not files:
+            raise SystemExit(f"{wavs}: no recordings ({', '.join(sorted(AUDIO_SUFFIXES))})")
+        texts = [p.with_suffix(".txt") for p in files]
+        return [(load_file(p), t.read_text().strip() if t.is_file() else None) for p, t in zip(files, texts)]
+    caller = PiperEngine(store.require("piper-en_US-joe-medium"), TTSConfig(voice="piper-en_US-joe-medium"))
+    out = []
+    for question in QUESTIONS[:turns]:
+        speech = caller.synthesize(question)
+        out.append((resample(speech.audio, speech.sample_rate), question))
+    return out
+
+
+def run_in_namespace(turns: int, stack_file: Path, overrides: list[str], wavs: Path | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from parley.assemble import Parley
     from parley.config import load_settings
     from parley.face.avatars import load_avatar
     from parley.face.warp import WarpFace
-    from parley.hear.audio import resample
     from parley.models.store import ModelStore
     from parley.speak.files import write_wav
     from tests.e2e.live_driver import chromium_args, start_serve, wait_until
 
     folder = Path(tempfile.mkdtemp(prefix="parley-bench-live-"))
     settings = load_settings(stack_file)
-    tts = Parley(settings, ModelStore(settings.registry)).engines.tts
+    asked = questions(turns, wavs, ModelStore(settings.registry))
+    turns = len(asked)
     parts = [np.zeros(4 * 16000, np.float32)]
-    for question in QUESTIONS[:turns]:
-        speech = tts.synthesize(question)
-        parts += [resample(speech.audio, speech.sample_rate), np.zeros(int(GAP_S * 16000), np.float32)]
+    for audio, _ in asked:
+        parts += [audio, np.zeros(int(GAP_S * 16000), np.float32)]
+    seconds = sum(len(p) for p in parts) / 16000
     wav = folder / "questions.wav"
     write_wav(wav, np.concatenate(parts), 16000)
     stack = yaml.safe_load(stack_file.read_text())
@@ -158,7 +187,7 @@ def run_in_namespace(turns: int, stack_file: Path, overrides: list[str]) -> dict
             page.click("#start")
             wait_until(page, "window.parleyState.connected", 30_000)
             page.evaluate(INSTRUMENT, box)
-            page.wait_for_timeout(int((4 + turns * (GAP_S + 2.5)) * 1000))
+            page.wait_for_timeout(int((seconds + 2.5 * turns) * 1000))
             bench = page.evaluate("window.parleyBench")
             server_turns = page.evaluate("window.parleyState.turns")
             stats = urllib.request.Request(f"http://127.0.0.1:{port}/api/stats",
@@ -170,6 +199,8 @@ def run_in_namespace(turns: int, stack_file: Path, overrides: list[str]) -> dict
         server.wait(15)
     result = analyse(bench)
     result["server_turns"] = [t["timings"] for t in server_turns]
+    result["heard"] = [t["user"] for t in server_turns]
+    result["said"] = [text for _, text in asked]
     result["server"] = health
     return result
 
@@ -190,6 +221,17 @@ def report(result: dict, turns: int) -> dict:
     for name in ("browser_first_audio_ms", "browser_first_moving_mouth_ms", "server_first_audio_ms"):
         print(f"  end of speech → {name:32s} p50 {summary[name]['p50']:7.0f}  p95 {summary[name]['p95']:7.0f}")
     print(f"  video received: {summary['fps_received']:.1f} frames/s")
+    said = [t for t in result.get("said", []) if t]
+    if said and len(said) == len(result["said"]):
+        from tests.integration.speech import wer
+
+        pairs = list(zip(result["said"], result["heard"]))
+        edits, words = map(sum, zip(*(wer(a, b) for a, b in pairs))) if pairs else (0, 0)
+        summary["wer"] = edits / words if words else None
+        print(f"  what the server heard: WER {summary['wer']:.1%} over {len(pairs)} answered questions")
+    print(f"first audio p50 {summary['browser_first_audio_ms']['p50']:.0f} ms "
+          f"p95 {summary['browser_first_audio_ms']['p95']:.0f} ms, first moving mouth p50 "
+          f"{summary['browser_first_moving_mouth_ms']['p50']:.0f} ms, video {summary['fps_received']:.0f} fps")
     return summary
 
 
@@ -199,16 +241,20 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=REPO / "configs" / "cpu.yaml")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="change one stack setting for this run, e.g. asr.partial_interval_ms=0")
+    parser.add_argument("--wavs", type=Path, help="a folder of recordings to ask (a .txt beside each: its words)")
     args = parser.parse_args()
+    if args.wavs is not None and not args.wavs.is_dir():
+        parser.error(f"--wavs {args.wavs}: not a folder")
     if os.environ.get("PARLEY_BENCH_NAMESPACE") != "1":
         from tests.e2e.media_servers import NAMESPACE
         env = {**os.environ, "PARLEY_BENCH_NAMESPACE": "1", "PYTHONPATH": str(REPO)}
         forwarded = ["--turns", str(args.turns), "--config", str(args.config.resolve())]
         forwarded += [f"--set={s}" for s in args.set]
+        forwarded += ["--wavs", str(args.wavs.resolve())] if args.wavs else []
         sys.exit(subprocess.call(["unshare", "-n", "sh", "-c", NAMESPACE, "sh", sys.executable, __file__, *forwarded],
                                  env=env))
-    result = run_in_namespace(args.turns, args.config, args.set)
-    summary = report(result, args.turns)
+    result = run_in_namespace(args.turns, args.config, args.set, args.wavs)
+    summary = report(result, len(result["said"]))
     summary["settings"] = args.set
     out = REPO / "perf" / "results" / f"live-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(exist_ok=True)
