@@ -178,3 +178,17 @@ def test_an_early_replys_first_audio_counts_only_what_was_left_at_the_endpoint()
     assert late["llm_first_chunk_ms"] == 150.0 and late["tts_first_audio_ms"] == 30.0
     ready = voice_timings(utterance, done, head_start_ms=500.0)  # all done before the endpoint
     assert ready["end_of_speech_to_first_audio_ms"] == pytest.approx(300)
+
+
+def test_a_barge_in_does_not_wait_for_a_voice_stuck_in_a_long_synthesis(stack):
+    asr = ScriptedASR({2.0: "Tell me about the campus.", 0.6: "Stop, where is the cafe?"})
+    tts = ToneTTS(delay=1.5)  # every clause takes 1.5 s: the next one is in flight while one plays
+    session = fake_parley(stack, ScriptedLLM(LONG_REPLY), tts, asr).voice_session()
+    audio = np.concatenate([speech(2.0), silence(2.2), speech(0.6), silence(4.0)])
+    events = asyncio.run(run_session(session, audio))
+    (barge,) = [e for e in events if isinstance(e, BargeIn)]
+    assert barge.cancel_ms < 600  # not the rest of the 1.5 s synthesis
+    # Nothing of the cut reply is spoken after the cut: the next chunk is the new question's answer.
+    question = next(i for i, e in enumerate(events) if isinstance(e, Utterance) and "cafe" in e.text)
+    assert not [e for e in events[events.index(barge): question] if isinstance(e, SpokenChunk)]
+    assert "cafe" in [e for e in events if isinstance(e, TurnDone)][-1].user

@@ -51,6 +51,8 @@ from parley.speak.speech import SpokenChunk
 
 log = logging.getLogger("parley.session")
 
+CUT_IN_WAIT_S = 0.3  # longest a barge-in waits for the cut turn to stop before the session goes on
+
 
 @dataclass
 class _Turn:
@@ -195,6 +197,8 @@ class VoiceSession:
             self._settle(turn)
 
     def _deliver(self, turn: _Turn, event) -> None:
+        if isinstance(event, SpokenChunk) and turn.token.cancelled:
+            return  # made after the caller cut in: never played
         if isinstance(event, SpokenChunk):
             self.output.add(event)
             turn.delivered.append(event.speech.text)
@@ -306,8 +310,11 @@ class VoiceSession:
         turn = self._turn
         heard, seconds = self.output.heard(turn.mark)  # what had reached the caller when they spoke
         turn.token.cancel("barge-in")
-        await asyncio.wait({turn.task})
-        self.output.flush()  # after the turn stopped, so nothing it queued meanwhile plays
+        # Wait for the turn to stop, but not for long: a voice in the middle of a long synthesis on a
+        # loaded machine must not hold the session (it stops by itself, and nothing it makes after
+        # the cancel is played: ``_deliver``).
+        await asyncio.wait({turn.task}, timeout=CUT_IN_WAIT_S)
+        self.output.flush()  # after the turn stopped (or gave up waiting), so nothing it queued plays
         cancel_ms = (time.perf_counter() - detected) * 1000
         if seconds * 1000 >= self.turn_taking.continuation_ms:
             self._settle(turn, heard)
