@@ -149,7 +149,7 @@ class HeadBuilder:
         # A power of two a side (what mipmaps want), at the photo's own resolution or just above.
         pot = min(TEXTURE_MAX, 1 << int(np.ceil(np.log2(max(side, 2)))))
         square = cv2.resize(square, (pot, pot), interpolation=cv2.INTER_AREA if pot < side else cv2.INTER_CUBIC)
-        ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(square, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
+        _, jpeg = cv2.imencode(".jpg", cv2.cvtColor(square, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
         return jpeg.tobytes(), np.array([left, top, side], np.float64)
 
     def colour_at(self, px: np.ndarray, radius: int = 3) -> np.ndarray:
@@ -205,17 +205,24 @@ class HeadBuilder:
         out.update(self.blinks(q))
         return out
 
+    def lower_lid(self, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The eye's lower lid (the corners and the points below the line between them): which points
+        of its loop, and their x and y in order of x."""
+        ring = self.p[self.eyes[side]]
+        left, right = ring[:, 0].argmin(), ring[:, 0].argmax()
+        is_lower = ring[:, 1] <= np.interp(ring[:, 0], ring[[left, right], 0], ring[[left, right], 1])
+        lower = ring[is_lower]
+        order = np.argsort(lower[:, 0])
+        return is_lower, lower[order, 0], lower[order, 1]
+
     def blinks(self, q: np.ndarray) -> dict[str, np.ndarray]:
         """Each upper lid onto its lower one; the skin just above follows part of the way."""
         out = {}
         for side, loop in self.eyes.items():
             ring = self.p[loop]
             left, right = ring[:, 0].argmin(), ring[:, 0].argmax()
-            line = np.interp(ring[:, 0], ring[[left, right], 0], ring[[left, right], 1])
-            is_lower = ring[:, 1] <= line
-            lower = ring[is_lower]
-            order = np.argsort(lower[:, 0])
-            closed_y = np.interp(ring[:, 0], lower[order, 0], lower[order, 1])
+            is_lower, lower_x, lower_y = self.lower_lid(side)
+            closed_y = np.interp(ring[:, 0], lower_x, lower_y)
             # The upper lid (with the corners, which stay) and how far each of its points drops.
             lid = ~is_lower
             lid[[left, right]] = True
@@ -251,12 +258,8 @@ class HeadBuilder:
         uv = (face_px - [left, top]) / side
         face_motion = self.motions(face_p)
         for eye, centre in centres.items():  # the fill's middle goes down with the lid, so it closes whole
-            ring = self.p[self.eyes[eye]]
-            lower = ring[ring[:, 1] <= np.interp(ring[:, 0], np.sort(ring[:, 0])[[0, -1]],
-                                                  ring[np.argsort(ring[:, 0])[[0, -1]], 1])]
-            order = np.argsort(lower[:, 0])
-            face_motion[f"blink{eye}"][centre, 1] = np.interp(face_p[centre, 0], lower[order, 0],
-                                                               lower[order, 1]) - face_p[centre, 1]
+            _, lower_x, lower_y = self.lower_lid(eye)
+            face_motion[f"blink{eye}"][centre, 1] = np.interp(face_p[centre, 0], lower_x, lower_y) - face_p[centre, 1]
         face = MeshData("Face", face_p, np.array(triangles), np.ones((len(face_p), 3)),
                         self._targets(face_motion), uv=uv)
         shell = self._shell(face_motion)
