@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 
-from parley.face.wav2lip.renderer import default_providers
+from parley.face.network import default_providers
 
 
 def main() -> None:

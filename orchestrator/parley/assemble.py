@@ -4,7 +4,8 @@
           ├─► conversation()        persona + knowledge + history + LLM + TTS + visemes
           ├─► listener()            VAD (own state, shared model) + ASR
           ├─► voice_session(output) listener → conversation, with turn taking and barge-in
-          └─► face(avatar)          the 2D face, built once per avatar and shared
+          └─► face(avatar)          the 2D face (face.engine: the warp or a lip-sync network over it),
+                                    built once per avatar and shared
 
 Every CLI command, the live server and the tests build what they run here.
 """
@@ -21,10 +22,11 @@ from parley.engines import IN_PROCESS, engine_class
 from parley.engines.executor import StageExecutor
 from parley.engines.fallback import with_fallback
 from parley.face.avatars import Avatar, load_avatar
+from parley.face.lipsync import lipsync_face
 from parley.face.warp import WarpFace
 from parley.hear.listener import Listener
 from parley.hear.vad import SileroVAD, load_model
-from parley.interfaces import ASREngine, LLMEngine, SpeechOutput, TTSEngine
+from parley.interfaces import ASREngine, Face, LLMEngine, SpeechOutput, TTSEngine
 from parley.models.store import ModelStore
 from parley.reply.conversation import Conversation
 from parley.reply.history import History
@@ -140,7 +142,7 @@ class Parley:
         self.settings = settings
         self.store = store or ModelStore(settings.registry)
         self.engines = engines or Engines(settings, self.store)
-        self._faces: dict[str, WarpFace] = {}
+        self._faces: dict[tuple[str, str], Face] = {}
         self.knowledge = Knowledge.of(settings.persona)
 
     @classmethod
@@ -186,15 +188,23 @@ class Parley:
     def avatar(self, name: str | None = None) -> Avatar:
         return load_avatar(name or self.settings.stack.face.avatar)
 
-    def face(self, avatar: Avatar | str | None = None) -> WarpFace:
-        """The 2D face of ``avatar`` (default: the stack's), built once and shared by every session."""
+    def face(self, avatar: Avatar | str | None = None, engine: str | None = None) -> Face:
+        """The 2D face of ``avatar`` (default: the stack's) drawn by ``engine`` (default ``face.engine``),
+        built once and shared by every session."""
         if avatar is None or isinstance(avatar, str):
             avatar = self.avatar(avatar)
         if avatar.kind != "portrait":
             raise ConfigError(f"{avatar.name} is a 3D avatar: the browser draws it; a 2D face needs a portrait")
-        if avatar.name not in self._faces:
-            self._faces[avatar.name] = WarpFace(avatar, fps=self.settings.stack.visemes.fps)
-        return self._faces[avatar.name]
+        engine = engine or self.settings.stack.face.engine
+        key = (avatar.name, engine)
+        if key not in self._faces:
+            if engine == "warp":
+                self._faces[key] = WarpFace(avatar, fps=self.settings.stack.visemes.fps)
+            else:
+                stack = self.settings.stack
+                face = stack.face.model_copy(update={"engine": engine})
+                self._faces[key] = lipsync_face(face, stack.triton, self.face(avatar, "warp"))
+        return self._faces[key]
 
     def close(self) -> None:
         self.engines.close()

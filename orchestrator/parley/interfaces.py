@@ -8,7 +8,7 @@ worker threads, so an engine never needs to know about asyncio.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -109,7 +109,7 @@ class ASREngine(Protocol):
 
 @runtime_checkable
 class Face(Protocol):
-    """A talking face drawn on the server: the 2D warp, Wav2Lip, and any face to come."""
+    """A talking face drawn on the server: the 2D warp, Wav2Lip, MuseTalk, and any face to come."""
 
     fps: float
     size: int  # frames are size × size
@@ -117,6 +117,10 @@ class Face(Protocol):
     def frame(self, t: float, chunk: SpokenChunk | None = None, chunk_t: float = 0.0) -> np.ndarray:
         """The face at ``t`` seconds of its life (head motion, blinks) as an RGB uint8 image, its mouth
         saying ``chunk`` at ``chunk_t`` seconds into that chunk's audio (closed when ``chunk`` is None)."""
+
+    def frames(self, chunk: SpokenChunk) -> Iterator[np.ndarray]:
+        """Every frame of ``chunk`` at ``fps``, from its start (a lip-sync network renders them in
+        batches): what ``parley say`` and ``parley animate`` write."""
 
 
 @runtime_checkable

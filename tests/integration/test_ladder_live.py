@@ -11,11 +11,11 @@ from parley.live.ladder import Ladder
 from parley.live.media import AvatarAudioTrack, AvatarVideoTrack, MediaClock
 
 
-def run_tracks(ladder: Ladder, seconds: float):
-    playout = MediaClock()
-    video = AvatarVideoTrack(playout, WarpFace(load_avatar("portrait"), fps=30),
+def run_tracks(ladder: Ladder, seconds: float, face=None, fallback=None, playout=None):
+    playout = playout or MediaClock()
+    video = AvatarVideoTrack(playout, face or WarpFace(load_avatar("portrait"), fps=30),
                              on_late=lambda ms: ladder.observe("video", ms, time.perf_counter()),
-                             rendering=lambda: ladder.rung == "warp2d")
+                             rendering=lambda: ladder.rung in ("lipsync", "warp2d"), fallback=fallback)
     audio = AvatarAudioTrack(playout, on_late=lambda ms: ladder.observe("audio", ms, time.perf_counter()))
     frames: list[tuple[float, str]] = []
 
@@ -31,6 +31,26 @@ def run_tracks(ladder: Ladder, seconds: float):
         return packets
 
     return frames, asyncio.run(main())
+
+
+def test_a_lipsync_network_that_fails_is_drawn_with_the_warp_and_steps_the_face_down(engines):
+    """face.runtime: triton with no Triton there: every speaking frame falls back to the warp at once
+    (the mouth still moves) and counts as late, so the ladder leaves the lipsync rung."""
+    from parley.config import TritonConfig
+    from parley.engines.triton.lipsync import TritonNetwork
+    from parley.face.wav2lip.renderer import Wav2LipFace
+    from parley.speak.speech import SpokenChunk
+    from tests.e2e.live_driver import free_port
+
+    warp = WarpFace(load_avatar("portrait"), fps=30)
+    face = Wav2LipFace(TritonNetwork(TritonConfig(url=f"127.0.0.1:{free_port()}"), "lipsync"), warp)
+    playout = MediaClock()
+    speech = engines.tts.synthesize("Where is the library? It is across the square, next to the cafe.")
+    playout.add(SpokenChunk(speech, engines.visemes.track(speech)))
+    ladder = Ladder(LadderConfig(step_down_after_s=0.5, lowest="warp2d"), "lipsync")
+    frames, packets = run_tracks(ladder, 2.0, face, warp, playout)
+    assert [c[1] for c in ladder.changes] == ["warp2d"] and "of video late" in ladder.changes[0][2]
+    assert len(frames) >= 40 and len(packets) >= 90
 
 
 def test_late_frames_step_the_face_down_to_the_browser_and_video_becomes_stills():

@@ -104,13 +104,16 @@ def test_mel_features():
 
 
 def test_renderer_batches_and_pastes_inside_the_face_box(exported, engines):
+    from parley.face.network import OnnxNetwork
+    from parley.face.warp import WarpFace
     from parley.face.wav2lip.renderer import Wav2LipFace
+    from parley.speak.speech import SpokenChunk
 
     _, _, onnx_file = exported
-    renderer = Wav2LipFace(onnx_file, load_avatar("portrait"), fps=25, batch_size=8,
-                               providers=["CPUExecutionProvider"])
+    renderer = Wav2LipFace(OnnxNetwork(onnx_file, ["CPUExecutionProvider"]), WarpFace(load_avatar("portrait"), fps=25),
+                           batch_size=8)
     speech = engines.tts.synthesize("Hello there.")
-    frames = renderer.render(speech)
+    frames = list(renderer.frames(SpokenChunk(speech, engines.visemes.track(speech))))
     assert len(frames) == int(np.ceil(speech.duration * 25 - 1e-9))
     x0, y0, x1, y1 = renderer.box
     base = renderer.base.frame(0.0)

@@ -81,13 +81,13 @@ def _write_face(parley, avatar, out: Path, speech, wav: Path) -> None:
         print(f"3D avatar {avatar.name}: open web/avatar3d.html?glb=<{avatar.model_path}>"
               f"&visemes=<{out / 'visemes.json'}>&audio=<{wav}> from a web server")
         return
-    from parley.face.video import frames_on_clock, write_mp4
+    from parley.face.video import write_mp4
 
     chunk = SpokenChunk(speech, parley.engines.visemes.track(speech))
     face = parley.face(avatar)
     video = out / "video.mp4"
-    write_mp4(video, (frame for _, frame in frames_on_clock(face, chunk)), face.fps, speech.audio, speech.sample_rate)
-    print(f"{video} ({avatar.name})")
+    write_mp4(video, face.frames(chunk), face.fps, speech.audio, speech.sample_rate)
+    print(f"{video} ({avatar.name}, face: {parley.settings.stack.face.engine})")
 
 
 def cmd_avatar(args) -> int:

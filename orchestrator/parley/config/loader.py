@@ -143,6 +143,23 @@ def _with_voice(path: Path, stack: StackConfig, registry: ModelRegistry, registr
     return stack.model_copy(update={"tts": tts.model_copy(update={"engine": engine, "voice": voice})})
 
 
+def _with_face_model(path: Path, stack: StackConfig) -> StackConfig:
+    """``face.model`` made absolute (relative to the stack file) and checked, so a missing export stops
+    the start with its name rather than the first call."""
+    face = stack.face
+    if face.model is None or face.engine == "warp" or face.runtime != "onnxruntime":
+        return stack
+    model = (path.parent / face.model).resolve()
+    expected = model.is_file() if face.engine == "wav2lip" else model.is_dir()
+    if not expected:
+        how = ("export/wav2lip.py --checkpoint YOUR.pth --out FILE.onnx" if face.engine == "wav2lip"
+               else "export/musetalk.py --models YOUR_MODELS_DIR --out DIR")
+        kind = "file" if face.engine == "wav2lip" else "folder"
+        raise ConfigError(f"{path}: face.model: {model} is not a {kind}; make it with `python {how}` "
+                          f"(the weights are yours to bring), or set face.engine: warp")
+    return stack.model_copy(update={"face": face.model_copy(update={"model": model})})
+
+
 def load_settings(path: Path | str | None = None, avatar: str | None = None) -> Settings:
     """The stack at ``path``; ``avatar`` in place of its ``face.avatar`` (and so that avatar's voice)."""
     path = Path(path) if path else default_config_path()
@@ -154,6 +171,7 @@ def load_settings(path: Path | str | None = None, avatar: str | None = None) -> 
     registry_path = base / stack.models
     registry = load_registry(registry_path)
     stack = _with_voice(path, stack, registry, registry_path)
+    stack = _with_face_model(path, stack)
     references = (
         *([("llm.model", stack.llm.model, "llm")] if stack.llm.engine != "openai" else []),
         ("tts.align_voice", stack.tts.align_voice, "tts"),

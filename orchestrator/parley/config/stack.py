@@ -208,11 +208,12 @@ class ServerConfig(Strict):
 
 
 class LadderConfig(Strict):
-    """When the live face steps down (2D video → 3D drawn by the browser → audio and captions) and back."""
+    """When the live face steps down (neural lip-sync → 2D warp → 3D drawn by the browser → audio and
+    captions) and back."""
 
     enabled: bool = True
     # The rung not to go below.
-    lowest: Literal["warp2d", "browser3d", "audio"] = "audio"
+    lowest: Literal["lipsync", "warp2d", "browser3d", "audio"] = "audio"
     # Late media (frames rendered after their slot, audio sent late) for this long steps down a rung.
     step_down_after_s: float = Field(2.0, gt=0)
     # This long on time steps back up a rung.
@@ -226,7 +227,29 @@ class FaceConfig(Strict):
     avatar: str = "portrait"
     # A 3D avatar (GLB) the browser draws on the 3D rung or when the caller picks 3D.
     avatar3d: str = "head3d"
+    # What draws the 2D mouth: the warp (the portrait's own mouth moved by visemes, any CPU) or a
+    # lip-sync network fed with the audio (a GPU's job; the live face steps down to the warp when
+    # its frames are late).
+    engine: Literal["warp", "wav2lip", "musetalk"] = "warp"
+    # Where the network runs: in this process (onnxruntime: TensorRT or CUDA when present, else the CPU)
+    # or on the Triton server of the triton: section, batched with every other session's frames.
+    runtime: Literal["onnxruntime", "triton"] = "onnxruntime"
+    # The exported network (export/wav2lip.py: an .onnx file; export/musetalk.py: its folder),
+    # relative to this file; onnxruntime only: Triton holds its own copy.
+    model: Path | None = None
+    # The model's name in the Triton repository (default: lipsync for wav2lip, musetalk for musetalk).
+    triton_model: str | None = None
+    # Frames per network call when a whole reply is rendered at once (parley say, animate).
+    batch_size: int = Field(16, ge=1, le=256)
     ladder: LadderConfig = LadderConfig()
+
+    @model_validator(mode="after")
+    def _model_given(self) -> "FaceConfig":
+        if self.engine != "warp" and self.runtime == "onnxruntime" and self.model is None:
+            what = "an .onnx file from export/wav2lip.py" if self.engine == "wav2lip" else \
+                "the folder export/musetalk.py wrote"
+            raise ValueError(f"engine {self.engine} on onnxruntime needs model: {what} (or runtime: triton)")
+        return self
 
 
 class JanusTarget(Strict):

@@ -10,10 +10,13 @@ cavity with a row of upper teeth) is drawn inside the displaced inner-lip contou
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import cv2
 import numpy as np
 
 from parley.face.avatars import Avatar, AvatarError
+from parley.face.video import frames_on_clock
 from parley.speak.speech import SpokenChunk, VisemeTrack
 
 
@@ -35,6 +38,7 @@ class WarpFace:
             raise AvatarError(f"{avatar.image_path}: not an image OpenCV can read (avatar {avatar.name!r}); "
                               "use a PNG or JPEG portrait, or run `parley avatar init PHOTO` again")
         self.image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        self.avatar = avatar
         self.fps = fps
         self.size = n = avatar.size
         x0, y0, crop = avatar.crop
@@ -146,6 +150,9 @@ class WarpFace:
             "close": min(1.0, c("mouthClose") / 0.6),
             "round": c("mouthFunnel") + 0.5 * c("mouthPucker"),
         }
+
+    def frames(self, chunk: SpokenChunk) -> Iterator[np.ndarray]:
+        return (frame for _, frame in frames_on_clock(self, chunk))
 
     def frame(self, t: float, chunk: SpokenChunk | None = None, chunk_t: float | None = None) -> np.ndarray:
         """The face at time ``t`` (head motion, blinks); the mouth saying ``chunk`` at ``chunk_t``

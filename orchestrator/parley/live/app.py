@@ -52,7 +52,11 @@ class Server:
         if not isinstance(self.head3d, GLBAvatar):
             raise ConfigError(f"{settings.path}: face.avatar3d: {self.head3d.name} is a portrait; the 3D view "
                               "needs a GLB avatar (e.g. head3d)")
-        self.face = parley.face(self.avatar)  # a broken portrait stops the start, not every call
+        # A broken portrait or a missing lip-sync export stops the start, not every call.
+        self.faces = {"warp2d": parley.face(self.avatar, "warp")}
+        if stack.face.engine != "warp":
+            self.faces["lipsync"] = parley.face(self.avatar)
+        self.top_rung = "lipsync" if "lipsync" in self.faces else "warp2d"
         parley.warm_up()  # llama.cpp keeps the persona prompt evaluated
         secret = cfg.token_secret or os.environ.get("PARLEY_TOKEN_SECRET")
         self.tokens = Tokens(secret.encode() if secret else None)
@@ -69,10 +73,11 @@ class Server:
         stack = self.settings.stack
         echo = EchoGuard() if stack.turn_taking.echo_guard else None
         clock = MediaClock(on_sent=echo.sent if echo else None)
-        video = AvatarVideoTrack(clock, self.face, executor=self.parley.engines.executor("face"))
+        video = AvatarVideoTrack(clock, self.faces[self.top_rung], fallback=self.faces["warp2d"],
+                                 executor=self.parley.engines.executor("face"))
         return Call(session_id, self.parley.voice_session(clock), clock, video,
                     Broadcast(stack.broadcast, session_id, fps=stack.visemes.fps, ice=self.ice),
-                    Ladder(stack.face.ladder), self.ice, echo, self.metrics)
+                    Ladder(stack.face.ladder, self.top_rung), self.ice, echo, self.metrics, self.faces)
 
     # --- routes --------------------------------------------------------------------------------
 

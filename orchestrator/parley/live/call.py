@@ -32,7 +32,7 @@ from parley.speak.speech import SpokenChunk
 
 log = logging.getLogger("parley.session")
 MIC_TIMEOUT_S = 10.0
-VIEWS = {"2d": "warp2d", "3d": "browser3d"}  # the caller's view → the best rung the ladder may use
+VIDEO_RUNGS = ("lipsync", "warp2d")  # the rungs where the server renders the face
 CLOSE_TIMEOUT_S = 5.0
 MAX_MESSAGE_CHARS = 4000  # a typed question, with room to spare
 TYPED_BURST, TYPED_PER_S = 5, 1.0  # typed messages: a burst of five, then one a second
@@ -46,7 +46,7 @@ def ice_configuration(servers: list[str]) -> RTCConfiguration:
 class Call:
     def __init__(self, session_id: str, voice: VoiceSession, clock: MediaClock, video: AvatarVideoTrack,
                  broadcast: Broadcast, ladder: Ladder, ice: RTCConfiguration, echo: EchoGuard | None = None,
-                 metrics=None) -> None:
+                 metrics=None, faces: dict | None = None) -> None:
         self.id = session_id
         self.voice = voice  # feeds ``clock``: it is the voice session's SpeechOutput
         self.clock = clock
@@ -56,8 +56,11 @@ class Call:
         self.audio = AvatarAudioTrack(self.clock, on_late=lambda ms: self._lateness("audio", ms))
         self.video = video
         video.on_late = lambda ms: self._lateness("video", ms)
+        # The face each video rung draws with (lipsync: the network, warp2d: the warp); the others keep
+        # the last one for viewers.
+        self.faces = faces or {}
         # Viewers still get the portrait while the caller watches the 3D head, unless the machine is behind.
-        video.rendering = lambda: ladder.rung == "warp2d" or (bool(broadcast.live) and not ladder.degraded)
+        video.rendering = lambda: ladder.rung in VIDEO_RUNGS or (bool(broadcast.live) and not ladder.degraded)
         # Caller and broadcast targets each get their own copy of the tracks; a slow one drops
         # frames on its own copy only.
         self.relay = MediaRelay()
@@ -147,8 +150,9 @@ class Call:
             if not self._take_typed():
                 return self.send(Problem("too many messages at once; wait a moment before sending another"))
             self._spawn(self.voice.typed(data["text"]))
-        elif data.get("type") == "view" and data.get("view") in VIEWS:
-            self._rung_changed(self.ladder.set_top(VIEWS[data["view"]], time.perf_counter()))
+        elif data.get("type") == "view" and data.get("view") in ("2d", "3d"):
+            top = self.ladder.best if data["view"] == "2d" else "browser3d"
+            self._rung_changed(self.ladder.set_top(top, time.perf_counter()))
         else:
             self.send(Problem('unknown message; send {"type": "text", "text": ...} '
                               'or {"type": "view", "view": "2d" | "3d"}'))
@@ -207,6 +211,7 @@ class Call:
 
     def _rung_changed(self, rung: str | None) -> None:
         if rung is not None:
+            self.video.face = self.faces.get(rung, self.video.face)
             reason = self.ladder.changes[-1][2]
             log.info("session %s: face now %s (%s)", self.id, rung, reason)
             if self.metrics is not None:

@@ -1,10 +1,11 @@
 """The face's degradation ladder: when the machine cannot keep up, the face gets cheaper, never the voice.
 
-    warp2d     the portrait rendered on the server, sent as video
+    lipsync    the portrait with its mouth drawn by a lip-sync network (face.engine: wav2lip, musetalk)
+    warp2d     the portrait warped by the visemes on the server, sent as video
     browser3d  no video: the browser draws the 3D avatar from the viseme events
     audio      voice and captions only
 
-(Wav2Lip would sit above warp2d; it is not served live yet, see docs/live.md.) Lateness is measured
+The ladder starts on the best rung the stack has (lipsync only with a network). Lateness is measured
 where the media is made: a video frame finished after its slot, an audio packet sent after its time.
 Either kind mostly late for ``step_down_after_s`` steps down a rung; on time for ``step_up_after_s`` steps back
 up. A step up that has to be undone soon after doubles the wait before the next one, so a machine
@@ -17,15 +18,16 @@ from collections import deque
 
 from parley.config import LadderConfig
 
-RUNGS = ("warp2d", "browser3d", "audio")
+RUNGS = ("lipsync", "warp2d", "browser3d", "audio")
 MAX_UP_WAIT_S = 300.0
 
 
 class Ladder:
     def __init__(self, config: LadderConfig, top: str = "warp2d") -> None:
         self.config = config
+        self.best = top  # the best 2D rung of this stack: where a caller's "2d" view goes back to
         self.top = RUNGS.index(top)
-        self.bottom = RUNGS.index(config.lowest) if config.enabled else self.top
+        self.bottom = max(RUNGS.index(config.lowest), self.top) if config.enabled else self.top
         self.index = self.top
         # Per kind of media: (time, late) over the step-down window.
         self._samples: dict[str, deque[tuple[float, bool]]] = {}

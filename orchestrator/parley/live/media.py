@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -22,10 +24,12 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
 from parley.engines.executor import StageExecutor
+from parley.errors import EngineUnavailable
 from parley.hear.audio import resample
 from parley.interfaces import Face
 from parley.speak.speech import SpokenChunk
 
+log = logging.getLogger("parley.media")
 RATE = 48000
 FRAME = 960  # 20 ms
 VIDEO_CLOCK = 90000
@@ -152,10 +156,15 @@ class AvatarVideoTrack(MediaStreamTrack):
     kind = "video"
 
     def __init__(self, clock: MediaClock, face: Face, on_late: Callable[[float], None] | None = None,
-                 rendering: Callable[[], bool] = lambda: True, executor: StageExecutor | None = None) -> None:
+                 rendering: Callable[[], bool] = lambda: True, executor: StageExecutor | None = None,
+                 fallback: Face | None = None) -> None:
         super().__init__()
         self.clock = clock
-        self.face = face
+        self.face = face  # the call switches it with the ladder's rung
+        # Draws a frame the face's network could not (Triton down, a GPU error): that frame counts as
+        # late, so a network that keeps failing steps the ladder down.
+        self.fallback = fallback
+        self.frames_failed = 0
         self.executor = executor or StageExecutor("face", 1)  # the face's threads (shared when given)
         self.on_late = on_late  # each frame's lateness in ms
         self.rendering = rendering
@@ -165,13 +174,23 @@ class AvatarVideoTrack(MediaStreamTrack):
         self.frames_sent = 0
         self.frames_skipped = 0
 
-    def _render(self, t: float, chunk: SpokenChunk | None, chunk_t: float | None) -> av.VideoFrame:
+    def _render(self, t: float, chunk: SpokenChunk | None, chunk_t: float | None) -> tuple[av.VideoFrame, bool]:
         # Every encoder (the caller's, each broadcast's) shares this frame: converted once here, none of
         # them converts it again. (PyAV frames also must not be converted from two threads at once.)
-        image = self.face.frame(t, chunk, chunk_t)
+        failed = False
+        try:
+            image = self.face.frame(t, chunk, chunk_t)
+        except EngineUnavailable as exc:
+            if self.fallback is None:
+                raise
+            if self.frames_failed == 0:
+                log.warning("the face's network failed; drawing with the warp meanwhile: %s", exc)
+            self.frames_failed += 1
+            failed = True
+            image = self.fallback.frame(t, chunk, chunk_t)
         if chunk is None:
             self._still = image
-        return av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+        return av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p"), failed
 
     async def recv(self) -> av.VideoFrame:
         if self.readyState != "live":
@@ -198,9 +217,10 @@ class AvatarVideoTrack(MediaStreamTrack):
         mouth = self.clock.mouth()
         t = time.perf_counter() - self.clock.started_at
         chunk, chunk_t = mouth if mouth is not None else (None, None)
-        frame = await self.executor.run(self._render, t, chunk, chunk_t)
+        frame, failed = await self.executor.run(self._render, t, chunk, chunk_t)
         if self.on_late is not None:  # how long after its slot the frame is ready
-            self.on_late(max(0.0, (time.perf_counter() - self._start - self._index / fps) * 1000))
+            late_ms = (time.perf_counter() - self._start - self._index / fps) * 1000
+            self.on_late(math.inf if failed else max(0.0, late_ms))
         return self._stamp(frame, fps)
 
     def _stamp(self, frame: av.VideoFrame, fps: float) -> av.VideoFrame:

@@ -10,7 +10,7 @@ import numpy as np
 import onnxruntime
 import triton_python_backend_utils as pb_utils
 
-from parley.face.wav2lip.renderer import default_providers
+from parley.face.network import default_providers
 
 
 class TritonPythonModel:

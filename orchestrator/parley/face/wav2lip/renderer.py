@@ -1,35 +1,28 @@
-"""Wav2Lip on onnxruntime: the portrait's face box, regenerated around the mouth from the audio.
+"""Wav2Lip: the portrait's face box, regenerated around the mouth from the audio.
 
-A whole reply is rendered in batches (``render``: one model call for many frames, on GPU the whole
-point); the live video asks for one ``frame`` at a time like any ``Face``. Both draw on top of the
-2D warp's frames without visemes, so the head still sways and blinks. The generated
-96×96 face is scaled back into its box and blended in with a feathered mask over the lower face,
-where Wav2Lip changes anything.
+A whole reply is rendered in batches (``frames``: one network call for many frames, on a GPU the
+whole point); the live video asks for one ``frame`` at a time like any ``Face``, and Triton's dynamic
+batcher merges those calls across sessions. Both draw on top of the 2D warp's frames without visemes,
+so the head still sways and blinks. The generated 96×96 face is scaled back into its box and blended
+in with a feathered mask over the lower face, where Wav2Lip changes anything.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
-import onnxruntime
 
 from parley.face.avatars import Avatar, face_extent
+from parley.face.network import Network
 from parley.face.video import frame_count
 from parley.face.warp import WarpFace
 from parley.face.wav2lip.mel import frame_windows, melspectrogram, window_at
 from parley.hear.audio import SAMPLE_RATE, resample
-from parley.speak.speech import SpeechSegment, SpokenChunk
+from parley.speak.speech import SpokenChunk
 
 FACE = 96
-
-
-def default_providers() -> list[str]:
-    """The GPU providers onnxruntime has here, then the CPU (never the remote Azure provider)."""
-    available = onnxruntime.get_available_providers()
-    gpu = [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in available]
-    return gpu + ["CPUExecutionProvider"]
 
 
 def face_box(avatar: Avatar, renderer: WarpFace) -> tuple[int, int, int, int]:
@@ -42,17 +35,17 @@ def face_box(avatar: Avatar, renderer: WarpFace) -> tuple[int, int, int, int]:
 
 
 class Wav2LipFace:
-    def __init__(self, model_file: Path, avatar: Avatar, fps: float = 25.0, batch_size: int = 16,
-                 providers: list[str] | None = None) -> None:
-        self.session = onnxruntime.InferenceSession(
-            str(model_file), providers=providers or default_providers()
-        )
-        self.fps = fps
+    """``network`` is the exported generator (inputs ``audio``, ``face``; output ``frame``), ``base``
+    the avatar's warp, whose head it draws on."""
+
+    def __init__(self, network: Network, base: WarpFace, batch_size: int = 16) -> None:
+        self.network = network
+        self.fps = base.fps
         self.batch_size = batch_size
-        self.base = WarpFace(avatar, fps=fps)
-        self.size = self.base.size
+        self.base = base
+        self.size = base.size
         self._mels: tuple[int, np.ndarray] | None = None  # the current chunk's features
-        self.box = face_box(avatar, self.base)
+        self.box = face_box(base.avatar, base)
         x0, y0, x1, y1 = self.box
         h, w = y1 - y0, x1 - x0
         # Blend only the lower face, fading out towards the box edges and the eyes.
@@ -66,7 +59,7 @@ class Wav2LipFace:
         masked = x.copy()
         masked[:, FACE // 2 :] = 0.0  # the lower half is what the model draws from the audio
         face_in = np.concatenate([masked, x], axis=3).transpose(0, 3, 1, 2)
-        (out,) = self.session.run(None, {"audio": mels[:, None], "face": np.ascontiguousarray(face_in)})
+        out = self.network(audio=mels[:, None], face=np.ascontiguousarray(face_in))
         bgr = np.clip(out.transpose(0, 2, 3, 1) * 255.0, 0, 255).astype(np.uint8)
         return np.ascontiguousarray(bgr[..., ::-1])
 
@@ -92,16 +85,15 @@ class Wav2LipFace:
         face = cv2.resize(base[y0:y1, x0:x1], (FACE, FACE), interpolation=cv2.INTER_AREA)[None]
         return self.paste(base, self.generate(mel, face)[0])
 
-    def render(self, speech: SpeechSegment) -> list[np.ndarray]:
-        """Every frame of ``speech`` at ``fps``, generated ``batch_size`` frames per model call."""
+    def frames(self, chunk: SpokenChunk) -> Iterator[np.ndarray]:
+        """Every frame of ``chunk`` at ``fps``, generated ``batch_size`` frames per network call."""
+        speech = chunk.speech
         audio = resample(speech.audio, speech.sample_rate)
         n = frame_count(len(audio) / SAMPLE_RATE, self.fps)
         mels = frame_windows(melspectrogram(audio), self.fps, n)
         x0, y0, x1, y1 = self.box
-        frames = []
         for start in range(0, n, self.batch_size):
             base = [self.base.frame(i / self.fps) for i in range(start, min(start + self.batch_size, n))]
             faces = np.stack([cv2.resize(f[y0:y1, x0:x1], (FACE, FACE), interpolation=cv2.INTER_AREA) for f in base])
             generated = self.generate(mels[start : start + len(base)], faces)
-            frames += [self.paste(f, g) for f, g in zip(base, generated)]
-        return frames
+            yield from (self.paste(f, g) for f, g in zip(base, generated))
