@@ -26,10 +26,11 @@ quant=()
 python3 "$(converter "$family")" --model_dir "$model" --output_dir "$checkpoint" --dtype "$precision" "${quant[@]}"
 
 # Fused attention, no padding between sequences and a paged KV cache are what in-flight batching
-# needs to interleave many sessions' generations.
+# needs to interleave many sessions' generations; paged context attention is what KV-cache reuse
+# (enable_kv_cache_reuse in model_repository/gpu/tensorrt_llm) needs, or the model does not load.
 trtllm-build --checkpoint_dir "$checkpoint" --output_dir "$out" \
   --gemm_plugin "$precision" --gpt_attention_plugin "$precision" --context_fmha enable \
-  --remove_input_padding enable --paged_kv_cache enable \
+  --remove_input_padding enable --paged_kv_cache enable --use_paged_context_fmha enable \
   --max_batch_size "${MAX_BATCH:-64}" --max_input_len "${MAX_INPUT:-2048}" --max_seq_len "${MAX_SEQ:-2560}"
 
 # The backend's pre/post-processing tokenises with the model's own tokenizer files.

@@ -2,14 +2,14 @@
 # to start on a machine that cannot build engines.
 #
 # trtllm-build and the tensorrt_llm package are in NVIDIA's Triton TensorRT-LLM image
-# (nvcr.io/nvidia/tritonserver:24.10-trtllm-python-py3); the per-model convert_checkpoint.py scripts
+# (nvcr.io/nvidia/tritonserver:24.11-trtllm-python-py3); the per-model convert_checkpoint.py scripts
 # are not: they live in TensorRT-LLM's examples/, which a checkout of tensorrtllm_backend at the tag
 # of the image's tensorrt_llm version carries as its tensorrt_llm/ submodule. Point TRTLLM_EXAMPLES
 # at that examples/ folder.
 
 need_gpu_tools() {
   command -v trtllm-build >/dev/null \
-    || die "trtllm-build is not installed here: run this inside nvcr.io/nvidia/tritonserver:24.10-trtllm-python-py3"
+    || die "trtllm-build is not installed here: run this inside nvcr.io/nvidia/tritonserver:24.11-trtllm-python-py3"
   command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1 \
     || die "no NVIDIA GPU is visible: TensorRT engines are built on (and for) the GPU that will run them"
 }

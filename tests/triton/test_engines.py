@@ -136,6 +136,16 @@ def test_a_turn_through_triton_is_the_in_process_turn(triton_server, stack, remo
     assert [c.visemes.to_dict() for c in a] == [c.visemes.to_dict() for c in b]
 
 
+def test_placements_say_each_served_stage_runs_on_tritons_cpu(triton_server, stack, remote):
+    from parley.engines.placement import placements
+
+    engines, _ = remote
+    stages = {p.stage: p for p in placements(stack, engines)}
+    for stage in ("asr", "llm", "tts"):
+        assert stages[stage].label == "triton-cpu", stages[stage]
+        assert f"{stage} (python, KIND_CPU) on Triton at {stack.stack.triton.url}" in stages[stage].why
+
+
 def test_barge_in_cancels_the_served_reply(stack, remote, caplog):
     engines, asr = remote
     token = CancelToken()

@@ -119,3 +119,19 @@ def test_asr_sends_whisper_the_prompt_and_features_faster_whisper_makes(settings
     reference = whisper.feature_extractor(audio)
     assert np.allclose(features[0, : reference.shape[1]].T, reference, atol=1e-2)
     assert inputs["encoder_output_lengths"].tolist() == [[1500]]
+    # Capped as the CPU engine caps it, with the penalty its config declares.
+    assert inputs["request_output_len"].tolist() == [[16 + 8 * 3]]
+    assert inputs["repetition_penalty"].dtype == np.float32
+
+
+def test_asr_transcribes_audio_over_30_s_window_by_window_and_drops_repeats(settings, store):
+    model = initialized(load_model("asr"), "asr")
+    heard = []
+
+    def decode(audio, prompt):
+        heard.append(len(audio))
+        return "Where is the library?"
+
+    model.decode = decode
+    assert model.transcribe(np.zeros(16000 * 65, np.float32), None) == "Where is the library?"
+    assert heard == [16000 * 30, 16000 * 30, 16000 * 5]

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROFILES = {
     "cpu": {"orchestrator-cpu"},
     "triton-cpu": {"triton-cpu", "orchestrator-triton-cpu"},
-    "gpu": {"triton-gpu", "orchestrator-gpu"},
+    "gpu": {"models-init", "triton-gpu", "triton-gpu-media", "orchestrator-gpu"},
     "scale": {"triton-cpu", "orchestrator-a", "orchestrator-b", "proxy"},
 }
 ALWAYS = {"janus", "nginx-rtmp"}
@@ -113,18 +114,94 @@ def test_orchestrators_serve_a_stack_that_loads(config):
         load_settings(ROOT / service["environment"]["PARLEY_STACK"])
 
 
+def _base_image(target: str) -> str:
+    return re.search(rf"^FROM\s+(\S+)\s+AS\s+{target}$", (ROOT / "Dockerfile").read_text(), re.MULTILINE).group(1)
+
+
 def test_triton_services(config):
     services = config["services"]
-    gpu = services["triton-gpu"]
-    base = re.search(rf"^FROM\s+(\S+)\s+AS\s+{gpu['build']['target']}$", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
-    assert re.fullmatch(r"nvcr\.io/nvidia/tritonserver:\d\d\.\d\d-trtllm-python-py3", base.group(1))
-    devices = gpu["deploy"]["resources"]["reservations"]["devices"]
-    assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
-    assert (f"{ROOT}/model_repository/gpu", "/repository", True) in _mounts(gpu)
     for name, orchestrator in (("triton-cpu", "orchestrator-triton-cpu"), ("triton-gpu", "orchestrator-gpu")):
         # gRPC on loopback only, where the orchestrators' triton.url points.
         assert ("127.0.0.1", 8001, 8001) in _ports(services[name]), name
         assert services[orchestrator]["depends_on"][name]["condition"] == "service_healthy"
+
+
+def _loaded(service: dict) -> set[str]:
+    command = service["command"]
+    assert "--model-control-mode=explicit" in command
+    return {arg.split("=", 1)[1] for arg in command if arg.startswith("--load-model=")}
+
+
+def test_the_gpu_profile_serves_every_model_on_a_server_that_has_its_backend(config):
+    """The TensorRT-LLM image has only the TensorRT-LLM and Python backends: the onnxruntime and TensorRT
+    models are served by NVIDIA's general image of the same release, and a BLS model sits beside the
+    model it calls."""
+    sys.path.insert(0, str(ROOT / "export"))
+    try:
+        import triton_gpu
+    finally:
+        sys.path.pop(0)
+    from google.protobuf import text_format
+    from tritonclient.grpc import model_config_pb2 as mc
+
+    services = config["services"]
+    llm, media = services["triton-gpu"], services["triton-gpu-media"]
+    assert _base_image(llm["build"]["target"]) == triton_gpu.LLM_IMAGE
+    assert _base_image(media["build"]["target"]) == triton_gpu.MEDIA_IMAGE
+    assert _loaded(llm) == set(triton_gpu.LLM_SERVER) and _loaded(media) == set(triton_gpu.MEDIA_SERVER)
+    configs = {p.parent.name: text_format.Parse(p.read_text(), mc.ModelConfig())
+               for p in (ROOT / "model_repository/gpu").glob("*/config.pbtxt")}
+    assert set(configs) == _loaded(llm) | _loaded(media)
+    for name in _loaded(llm):
+        assert configs[name].backend in ("python", "tensorrtllm"), name
+    for name in _loaded(media):
+        assert configs[name].backend in ("python", "onnxruntime", "") , name
+        assert configs[name].backend != "tensorrtllm" and configs[name].platform in ("", "tensorrt_plan", "ensemble")
+    calls = {"llm": "tensorrt_llm", "asr": "whisper_tensorrt_llm", "tts": "tts_voice"}
+    for bls, engine in calls.items():
+        assert configs[bls].parameters.get("engine_model", configs[bls].parameters.get("voice_model")).string_value \
+            == engine
+        assert (bls in _loaded(llm)) == (engine in _loaded(llm)), bls
+    for service in (llm, media):
+        assert service["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
+        assert (f"{ROOT}/model_repository/gpu", "/repository", True) in _mounts(service)
+        # The servers' Python models read registry models: the volume is filled before they start.
+        assert service["depends_on"]["models-init"]["condition"] == "service_completed_successfully"
+    assert ("engines", "/engines", False) in _mounts(media)  # onnxruntime's TensorRT engine cache
+    assert services["models-init"]["entrypoint"] == ["parley", "models", "fetch"]
+    assert ("127.0.0.1", 8011, 8011) in _ports(media) and "--grpc-port=8011" in media["command"]
+    assert "8010/v2/health/ready" in " ".join(media["healthcheck"]["test"])
+    orchestrator = services["orchestrator-gpu"]
+    assert {k for k, v in orchestrator["depends_on"].items() if v["condition"] == "service_healthy"} == \
+        {"triton-gpu", "triton-gpu-media"}
+
+
+def test_the_gpu_stack_reaches_each_model_on_its_server_and_names_the_engines_llm(config):
+    from parley.config import load_settings
+
+    services = config["services"]
+    stack_file = services["orchestrator-gpu"]["environment"]["PARLEY_STACK"]
+    assert stack_file == "configs/triton-gpu.yaml"
+    assert services["models-init"]["environment"]["PARLEY_CONFIG"] == stack_file
+    settings = load_settings(ROOT / stack_file)
+    stack = settings.stack
+    assert {stack.llm.engine, stack.tts.engine, stack.asr.engine} == {"triton"}
+    media_port = "8011"
+    assert stack.triton.url.endswith(":8001")
+    assert {m: u.rsplit(":", 1)[1] for m, u in stack.triton.model_urls.items()} == {"tts": media_port,
+                                                                                   "lipsync": media_port}
+    # The orchestrator builds chat prompts with the model's template and counts tokens with its
+    # tokenizer: the stack's LLM must be the one the engine is built from (docs/deploy.md's command).
+    assert settings.registry.get(stack.llm.model, "llm").prompt_style == "chat"
+    built = re.search(r"build_llm\.sh /src/(\S+) /engines/llm", (ROOT / "docs/deploy.md").read_text()).group(1)
+    assert built.lower() == stack.llm.model
+    # A 1.5B LLM is not run on the orchestrator's CPU when Triton is away.
+    assert "llm" not in stack.triton.fallback
+
+
+def test_volumes_keep_their_names_whatever_the_checkout_folder(config):
+    assert {v["name"] for v in config["volumes"].values()} == {"parley-models", "parley-engines", "parley-tls",
+                                                               "parley-hls"}
 
 
 def test_media_servers_mount_the_repositorys_configs(config):

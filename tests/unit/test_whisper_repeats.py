@@ -1,15 +1,15 @@
-from parley.engines.faster_whisper import _without_repeats
+from parley.engines.faster_whisper import without_repeats
 
 
 def test_a_sentence_said_again_is_dropped():
-    assert _without_repeats("Where is the library? Where is the library?") == "Where is the library?"
+    assert without_repeats("Where is the library? Where is the library?") == "Where is the library?"
 
 
 def test_a_sentence_begun_again_is_dropped():
-    assert _without_repeats("How do I get to the station? How do I get") == "How do I get to the station?"
+    assert without_repeats("How do I get to the station? How do I get") == "How do I get to the station?"
 
 
 def test_different_sentences_and_decimals_are_kept():
-    assert _without_repeats("Hello. Hello, can you hear me?") == "Hello. Hello, can you hear me?"
-    assert _without_repeats("It takes 3.5 hours. Thanks.") == "It takes 3.5 hours. Thanks."
-    assert _without_repeats("") == ""
+    assert without_repeats("Hello. Hello, can you hear me?") == "Hello. Hello, can you hear me?"
+    assert without_repeats("It takes 3.5 hours. Thanks.") == "It takes 3.5 hours. Thanks."
+    assert without_repeats("") == ""

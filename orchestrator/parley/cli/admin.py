@@ -93,11 +93,11 @@ def cmd_models(args) -> int:
 
 
 def cmd_doctor(args) -> int:
-    from parley.cli.doctor import run_checks
+    from parley.cli.doctor import run_checks, stage_checks
 
     parley = parley_from(args)
     settings = parley.settings
-    checks = run_checks(parley.store)
+    checks = run_checks(parley.store) + stage_checks(settings)
     if args.json:
         print(json.dumps([c.__dict__ for c in checks], indent=2))
         return 0

@@ -10,6 +10,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from parley.config import Settings
+from parley.engines.placement import placements
 from parley.models.store import ModelStore
 
 # Ports the stack uses by default: web app, Janus HTTP/WebSocket, RTMP, Triton HTTP/gRPC/metrics.
@@ -85,3 +87,10 @@ def run_checks(store: ModelStore) -> list[Check]:
         free = _port_free(port)
         checks.append(Check("ports", str(port), free, f"{use}: {'free' if free else 'in use'}"))
     return checks
+
+
+def stage_checks(settings: Settings) -> list[Check]:
+    """Where each stage of this stack would run now (Triton is asked), and why; a stage on its fallback
+    or with nowhere to run is not ok."""
+    return [Check("stages", p.stage, p.runs not in ("fallback", "none"), f"{p.label} ({p.engine}): {p.why}")
+            for p in placements(settings)]

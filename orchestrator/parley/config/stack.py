@@ -288,6 +288,9 @@ class TritonConfig(Strict):
 
     # gRPC endpoint as host:port (tritonclient takes no scheme).
     url: str = "127.0.0.1:8001"
+    # Models served by another Triton, by model name (llm, asr, tts, lipsync, musetalk): on a GPU
+    # the TensorRT-LLM image serves the LLM and Whisper, NVIDIA's general image the rest.
+    model_urls: dict[str, str] = {}
     # Readiness probes: an unreachable server is given up on after this long.
     connect_timeout_s: float = Field(2.0, gt=0)
     # One ASR or TTS request.

@@ -37,6 +37,7 @@ class Switch(Generic[E]):
         self._closed = threading.Event()
         self.on_primary = True
         self.failovers = 0  # times the backup took over
+        self.reason = ""  # why the backup serves (the last failure), while it does
         if not self._primary_ready():
             self.failed(f"{stage}: {self.primary_label} not ready at {getattr(primary, 'where', 'its address')}")
 
@@ -60,6 +61,7 @@ class Switch(Generic[E]):
     def failed(self, reason: str) -> None:
         """The primary failed (``reason`` says how, naming the stage): the backup serves from now on."""
         with self._lock:
+            self.reason = reason
             if self.on_primary:
                 self.failovers += 1
                 log.warning("%s; using the in-process %s engine until it is ready again", reason, self.backup_name)

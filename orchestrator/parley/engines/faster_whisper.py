@@ -67,8 +67,7 @@ class FasterWhisperEngine:
         encoded = self.model.model.encode(StorageView.from_array(padded), to_cpu=False)
         previous = self._tokenizer.encode(" " + prompt.strip()) if prompt and prompt.strip() else []
         tokens = self.model.get_prompt(self._tokenizer, previous, without_timestamps=True)
-        # Speech is at most ~5 tokens a second: a longer "transcript" is Whisper repeating itself.
-        most = min(MAX_TOKENS, 16 + int(8 * len(audio) / self.sample_rate))
+        most = min(MAX_TOKENS, most_tokens(len(audio) / self.sample_rate))
         # Without the 30 s of context Whisper was trained on, it tends to say the question twice (more so
         # after a prompt): a light repetition penalty stops that (see above). CTranslate2 counts the
         # prompt in max_length.
@@ -76,7 +75,7 @@ class FasterWhisperEngine:
                                            max_length=len(tokens) + most,
                                            repetition_penalty=REPETITION_PENALTY, suppress_blank=True,
                                            suppress_tokens=self._suppressed)
-        return _without_repeats(self._tokenizer.decode(result[0].sequences_ids[0]).strip())
+        return without_repeats(self._tokenizer.decode(result[0].sequences_ids[0]).strip())
 
     def sentences(self, audio: np.ndarray) -> list[Words]:
         """What is said in a recording of any length, and when: Whisper's segments, with its own voice
@@ -103,7 +102,12 @@ class FasterWhisperEngine:
         return " ".join(s.text.strip() for s in segments).strip()
 
 
-def _without_repeats(text: str) -> str:
+def most_tokens(seconds: float) -> int:
+    """Speech is at most ~5 tokens a second: a longer "transcript" is Whisper repeating itself."""
+    return 16 + int(8 * seconds)
+
+
+def without_repeats(text: str) -> str:
     """The transcript without sentences Whisper said again (or began again) after saying them once."""
     kept: list[str] = []
     seen: list[str] = []

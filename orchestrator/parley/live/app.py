@@ -13,6 +13,7 @@ import os
 import secrets
 import ssl
 import threading
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,6 +21,7 @@ from aiohttp import web
 
 from parley.assemble import Parley
 from parley.config import ConfigError
+from parley.engines.placement import Placement, placements
 from parley.face.avatars import GLBAvatar, load_avatar
 from parley.hear.echo import EchoGuard
 from parley.live.admission import Admission
@@ -37,6 +39,7 @@ from parley.live.tokens import TokenError, Tokens
 REPO = Path(__file__).resolve().parents[3]
 log = logging.getLogger("parley.live")
 NODE_COOKIE = "parley_node"
+PLACEMENT_TTL_S = 5.0
 
 
 class Server:
@@ -68,6 +71,11 @@ class Server:
         self._ended = {"frames_sent": 0, "frames_skipped": 0}  # of calls that have ended
         self._watchers: set[asyncio.Task] = set()
         self.metrics = Metrics(self._metrics_state)
+        # Where each stage runs, as warm_up left it: logged once, then kept fresh for the health check.
+        self._placed = (time.monotonic(), placements(settings, parley.engines, self.faces))
+        self._placing: asyncio.Future | None = None
+        for p in self._placed[1]:
+            log.info("%s runs %s (%s): %s", p.stage, p.label, p.engine, p.why)
 
     def new_session(self, session_id: str) -> Call:
         stack = self.settings.stack
@@ -85,13 +93,34 @@ class Server:
         return web.FileResponse(REPO / "web" / "index.html")
 
     async def health(self, request: web.Request) -> web.Response:
-        """Public: whether the server is up and how full it is; the details are the operator's."""
+        """Public: whether the server is up, how full it is and where each stage runs (triton-gpu,
+        in-process-cpu, fallback-cpu …); why is the operator's (/api/stats)."""
+        stages = await self._placements()
         return web.json_response({"ok": True, "sessions": len(self.sessions),
-                                  "max_sessions": self.admission.max_sessions})
+                                  "max_sessions": self.admission.max_sessions,
+                                  "stages": {p.stage: p.label for p in stages}})
+
+    async def _placements(self) -> list[Placement]:
+        """The last answer at once; a stale one is asked of Triton again in the background (a Triton that
+        does not answer must slow neither the health check nor calls)."""
+        if time.monotonic() - self._placed[0] > PLACEMENT_TTL_S and self._placing is None:
+            self._placing = asyncio.ensure_future(self._place())
+            self._watchers.add(self._placing)
+        return self._placed[1]
+
+    async def _place(self) -> None:
+        try:
+            stages = await asyncio.get_running_loop().run_in_executor(
+                None, placements, self.settings, self.parley.engines, self.faces)
+            self._placed = (time.monotonic(), stages)
+        finally:
+            self._watchers.discard(self._placing)
+            self._placing = None
 
     async def stats(self, request: web.Request) -> web.Response:
         require_operator(request, self.operator)
         return web.json_response({"sessions": {sid: s.stats() for sid, s in self.sessions.items()},
+                                  "stages": [p.wire() for p in await self._placements()],
                                   "refused": self.admission.refused, "tasks": len(asyncio.all_tasks()),
                                   "threads": threading.active_count(),
                                   "llm_waiting": self.parley.engines.executor("llm").waiting})

@@ -3,8 +3,9 @@
 Like tensorrtllm_backend's whisper_bls: log-mel features (faster-whisper's extractor, the one the
 in-process engine uses) and the decoder prompt are made here on the CPU; the encoder-decoder engine
 in the ``engine_model`` model (backend tensorrtllm, batched across sessions) decodes greedily.
-The tokenizer is the registry Whisper model's (``model`` parameter), which must be the same
-Whisper size the engines were built from.
+The tokenizer is the registry Whisper model's (``model`` parameter): the English-only sizes share
+one, as do the multilingual ones. As on the CPU, a decode is capped by the audio's length, repeats
+are discouraged and dropped, and audio over Whisper's 30 s window is transcribed window by window.
 """
 
 import json
@@ -16,9 +17,11 @@ from faster_whisper.feature_extractor import FeatureExtractor
 from faster_whisper.tokenizer import Tokenizer
 
 from parley.config import REPO_CONFIGS, load_registry
+from parley.engines.faster_whisper import REPETITION_PENALTY, most_tokens, without_repeats
 from parley.models.store import ModelStore
 
 FRAMES = 3000  # the encoder always sees a 30 s window
+WINDOW_SAMPLES = 30 * 16000
 MAX_DECODE = 448  # Whisper's decoder context
 
 
@@ -40,20 +43,27 @@ class TritonPythonModel:
         return ids + list(self.tokenizer.sot_sequence) + [self.tokenizer.no_timestamps]
 
     def engine_inputs(self, audio: np.ndarray, prompt: str | None) -> dict[str, np.ndarray]:
+        """One window (at most 30 s) of audio."""
         mel = self.features(audio.astype(np.float32, copy=False))[:, :FRAMES]
         mel = np.pad(mel, ((0, 0), (0, FRAMES - mel.shape[1])))
         ids = self.prompt_ids(prompt)
+        most = min(MAX_DECODE - len(ids), most_tokens(len(audio) / 16000))
         return {
             "encoder_input_features": mel.T[None].astype(np.float16),
             "encoder_output_lengths": np.array([[FRAMES // 2]], np.int32),
             "input_lengths": np.array([[FRAMES]], np.int32),
             "decoder_input_ids": np.array([ids], np.int32),
-            "request_output_len": np.array([[MAX_DECODE - len(ids)]], np.int32),
+            "request_output_len": np.array([[most]], np.int32),
+            "repetition_penalty": np.array([[REPETITION_PENALTY]], np.float32),
             "end_id": np.array([[self.tokenizer.eot]], np.int32),
             "pad_id": np.array([[self.tokenizer.eot]], np.int32),
         }
 
     def transcribe(self, audio: np.ndarray, prompt: str | None) -> str:
+        windows = [audio[i : i + WINDOW_SAMPLES] for i in range(0, max(len(audio), 1), WINDOW_SAMPLES)]
+        return without_repeats(" ".join(self.decode(w, prompt) for w in windows).strip())
+
+    def decode(self, audio: np.ndarray, prompt: str | None) -> str:
         inputs = self.engine_inputs(audio, prompt)
         response = pb_utils.InferenceRequest(
             model_name=self.engine_model, requested_output_names=["output_ids"],

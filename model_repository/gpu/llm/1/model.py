@@ -5,10 +5,15 @@ Like tensorrtllm_backend's BLS model: the prompt is tokenised here (the chat tem
 across sessions) streams token ids back, and this model turns them into text pieces, applies the
 stop sequences and forwards cancellation. ``MAX_TOKENS`` 0 runs the prompt once for one token and
 sends nothing: with KV-cache reuse on, a later prompt sharing that prefix skips its prefill.
-Triton 24.10's BLS response iterator cannot cancel, so a sequence is ended the backend's way: a
+Triton 24.11's BLS response iterator cannot cancel, so a sequence is ended the backend's way: a
 request with the same id and ``stop`` set.
+
+``execute`` is a coroutine (Python backend, decoupled models): one instance serves every session at
+once, each request a task, while the engine batches their tokens. The BLS response iterator blocks
+on each next response, so it is read on a worker thread, never on the event loop.
 """
 
+import asyncio
 import json
 import uuid
 
@@ -72,6 +77,15 @@ def stop_words_list(encode, stop: list[str]) -> np.ndarray:
     return out
 
 
+async def responses_of(request):
+    """The engine's streamed responses to ``request``, each awaited off the event loop."""
+    iterator = await request.async_exec(decoupled=True)
+    loop = asyncio.get_running_loop()
+    done = object()
+    while (response := await loop.run_in_executor(None, next, iterator, done)) is not done:
+        yield response
+
+
 class TritonPythonModel:
     def initialize(self, args):
         params = {k: v["string_value"] for k, v in json.loads(args["model_config"])["parameters"].items()}
@@ -96,7 +110,7 @@ class TritonPythonModel:
             return self.tokenizer.apply_chat_template(body["messages"], add_generation_prompt=True, tokenize=True)
         return self.tokenizer.encode(body["text"])
 
-    def generate(self, sender, ids: list[int], max_tokens: int, stop: list[str]) -> None:
+    async def generate(self, sender, ids: list[int], max_tokens: int, stop: list[str]) -> None:
         inputs = {
             "input_ids": np.array([ids], np.int32),
             "input_lengths": np.array([[len(ids)]], np.int32),
@@ -116,7 +130,7 @@ class TritonPythonModel:
         )
         pieces = Pieces(self.tokenizer, stop)
         stopping = False
-        for response in request.exec(decoupled=True):
+        async for response in responses_of(request):
             if response.has_error():
                 raise pb_utils.TritonModelException(response.error().message())
             output = pb_utils.get_output_tensor_by_name(response, "output_ids")
@@ -127,13 +141,13 @@ class TritonPythonModel:
                         output_tensors=[pb_utils.Tensor("TEXT", np.array([piece.encode()], dtype=np.object_))]))
             if not stopping and (pieces.stopped or sender.is_cancelled()):
                 stopping = True
-                self.stop_engine(request_id)  # then the engine sends this request's last response
+                await self.stop_engine(request_id)  # then the engine sends this request's last response
         rest = "" if stopping or max_tokens <= 0 else pieces.finish()
         if rest:
             sender.send(pb_utils.InferenceResponse(
                 output_tensors=[pb_utils.Tensor("TEXT", np.array([rest.encode()], dtype=np.object_))]))
 
-    def stop_engine(self, request_id: str) -> None:
+    async def stop_engine(self, request_id: str) -> None:
         inputs = {
             "input_ids": np.array([[self.end_id]], np.int32),
             "input_lengths": np.array([[1]], np.int32),
@@ -144,24 +158,26 @@ class TritonPythonModel:
             model_name=self.engine_model, request_id=request_id, requested_output_names=["output_ids"],
             inputs=[pb_utils.Tensor(k, v) for k, v in inputs.items()],
         )
-        for _ in request.exec(decoupled=True):
+        async for _ in responses_of(request):
             pass
 
-    def execute(self, requests):
-        for request in requests:
-            sender = request.get_response_sender()
-            try:
-                body = parse_prompt(pb_utils.get_input_tensor_by_name(request, "PROMPT").as_numpy().reshape(-1)[0])
-                max_tokens = int(pb_utils.get_input_tensor_by_name(request, "MAX_TOKENS").as_numpy().reshape(-1)[0])
-                ids = self.token_ids(body)
-            except (ValueError, TypeError, KeyError) as exc:
-                error = pb_utils.TritonError(f"bad request: {exc}", pb_utils.TritonError.INVALID_ARG)
-                sender.send(pb_utils.InferenceResponse(error=error), flags=FINAL)
-                continue
-            try:
-                self.generate(sender, ids, max_tokens, list(body.get("stop") or []))
-            except pb_utils.TritonModelException as exc:
-                sender.send(pb_utils.InferenceResponse(error=pb_utils.TritonError(str(exc))), flags=FINAL)
-                continue
-            sender.send(flags=FINAL)
+    async def execute(self, requests):
+        await asyncio.gather(*(self.serve(request) for request in requests))
         return None
+
+    async def serve(self, request) -> None:
+        sender = request.get_response_sender()
+        try:
+            body = parse_prompt(pb_utils.get_input_tensor_by_name(request, "PROMPT").as_numpy().reshape(-1)[0])
+            max_tokens = int(pb_utils.get_input_tensor_by_name(request, "MAX_TOKENS").as_numpy().reshape(-1)[0])
+            ids = self.token_ids(body)
+        except (ValueError, TypeError, KeyError) as exc:
+            error = pb_utils.TritonError(f"bad request: {exc}", pb_utils.TritonError.INVALID_ARG)
+            sender.send(pb_utils.InferenceResponse(error=error), flags=FINAL)
+            return
+        try:
+            await self.generate(sender, ids, max_tokens, list(body.get("stop") or []))
+        except pb_utils.TritonModelException as exc:
+            sender.send(pb_utils.InferenceResponse(error=pb_utils.TritonError(str(exc))), flags=FINAL)
+            return
+        sender.send(flags=FINAL)

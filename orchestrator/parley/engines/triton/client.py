@@ -70,14 +70,15 @@ class TritonModel:
     def __init__(self, config: TritonConfig, name: str) -> None:
         self.config = config
         self.name = name  # the model in the repository, named for its stage (llm, tts, asr)
+        self.url = config.model_urls.get(name, config.url)
         self.client = self.new_client()
 
     def unavailable(self, exc: BaseException) -> EngineUnavailable:
         """The error a failed request becomes: it names the stage and the server."""
-        return EngineUnavailable(f"{self.name}: Triton at {self.config.url} failed ({describe(exc)})")
+        return EngineUnavailable(f"{self.name}: Triton at {self.url} failed ({describe(exc)})")
 
     def new_client(self) -> grpcclient.InferenceServerClient:
-        return grpcclient.InferenceServerClient(self.config.url)
+        return grpcclient.InferenceServerClient(self.url)
 
     def ready(self, client: grpcclient.InferenceServerClient | None = None) -> bool:
         client = client or self.client
@@ -137,7 +138,7 @@ class TritonEngine:
 
     def __init__(self, model: TritonModel) -> None:
         self.model = model
-        self.where = model.config.url
+        self.where = model.url
 
     def ready(self) -> bool:
         return self.model.reconnect()

@@ -18,7 +18,7 @@ class TritonNetwork:
         timeout = min(config.request_timeout_s, FRAME_TIMEOUT_S)
         self.model = TritonModel(config.model_copy(update={"request_timeout_s": timeout}), name)
         self.output = output
-        self.where = f"Triton at {config.url} (model {name})"
+        self.where = f"Triton at {self.model.url} (model {name})"
 
     def __call__(self, **inputs: np.ndarray) -> np.ndarray:
         result = self.model.infer([tensor(k, np.ascontiguousarray(v)) for k, v in inputs.items()], [self.output])
