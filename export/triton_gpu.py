@@ -40,7 +40,7 @@ MEDIA_IMAGE = f"nvcr.io/nvidia/tritonserver:{RELEASE}-py3"
 # Which server loads which model (the BLS models llm and asr call the engines beside them; tts calls
 # tts_voice).
 LLM_SERVER = ("llm", "tensorrt_llm", "asr", "whisper_tensorrt_llm")
-MEDIA_SERVER = ("vad", "tts", "tts_voice", "visemes", "speak", "lipsync")
+MEDIA_SERVER = ("vad", "tts", "tts_voice", "visemes", "speak", "lipsync", "musetalk")
 # Where TensorRT engines built at load time are kept across restarts (the engines volume, writable;
 # the repository is mounted read-only).
 ORT_ENGINE_CACHE = "/engines/ort"
@@ -103,13 +103,18 @@ def _tts_voice() -> tuple[mc.ModelConfig, dict[str, bytes]]:
     return config, files
 
 
-def _vad() -> mc.ModelConfig:
-    config = _onnx_gpu("vad", CONTRACT["vad"], "FP32")
-    warmup = config.model_warmup.add(name="silence", batch_size=1)
-    for t in CONTRACT["vad"].inputs:  # fixed shapes: zeros are silence and a fresh state
+def _zero_warmup(config: mc.ModelConfig, name: str, contract: Contract) -> None:
+    """A warm-up request of zeros (fixed-shape inputs, for which zeros are a valid request)."""
+    warmup = config.model_warmup.add(name=name, batch_size=1)
+    for t in contract.inputs:
         warmup.inputs[t.name].data_type = mc.DataType.Value(t.dtype)
         warmup.inputs[t.name].dims.extend(t.dims)
         warmup.inputs[t.name].zero_data = True
+
+
+def _vad() -> mc.ModelConfig:
+    config = _onnx_gpu("vad", CONTRACT["vad"], "FP32")
+    _zero_warmup(config, "silence", CONTRACT["vad"])  # zeros: silence and a fresh state
     return config
 
 
@@ -126,6 +131,15 @@ TTS_VOICE = Contract(
         # The phoneme durations piper.patch_voice_with_alignment exposes, in frames of hop_length samples.
         Tensor("/Ceil_output_0", "TYPE_FP32", (1, 1, -1)),
     ),
+)
+
+# MuseTalk's per-frame network as export/musetalk.py writes it (musetalk_frame.onnx, its weights in
+# musetalk_frame.onnx.data beside it): the UNet and the VAE decoder. Its VAE and Whisper encoders run
+# in the orchestrator (once per avatar, once per chunk of speech).
+MUSETALK = Contract(
+    inputs=(Tensor("latents", "TYPE_FP32", (8, 32, 32)), Tensor("audio", "TYPE_FP32", (50, 384))),
+    outputs=(Tensor("frame", "TYPE_FP32", (3, 256, 256)),),
+    max_batch_size=32,
 )
 
 # Where export/trtllm/ builds the engines (the `engines` volume of docker-compose.yml).
@@ -208,6 +222,16 @@ def _whisper_engine() -> mc.ModelConfig:
     return config
 
 
+def _musetalk() -> mc.ModelConfig:
+    shapes = lambda b: [f"latents:{b}x8x32x32", f"audio:{b}x50x384"]  # noqa: E731
+    config = _onnx_gpu("musetalk", MUSETALK, "FP16",
+                       {"min": shapes(1), "opt": shapes(16), "max": shapes(MUSETALK.max_batch_size)})
+    config.default_model_filename = "musetalk_frame.onnx"
+    dynamic_batching(config, delay_us=2_000)
+    _zero_warmup(config, "silent_frame", MUSETALK)
+    return config
+
+
 def _instances(config: mc.ModelConfig, count: int) -> mc.ModelConfig:
     config.instance_group[0].count = count
     return config
@@ -235,6 +259,7 @@ def gpu_repository(settings: Settings) -> tuple[dict[str, mc.ModelConfig], dict[
         "visemes": visemes(settings),
         "speak": speak(),
         "lipsync": lipsync,
+        "musetalk": _musetalk(),
     }
     llm = stack.llm
     models["llm"] = model_config("llm", CONTRACT["llm"], "python", CPU, {

@@ -1,4 +1,4 @@
-"""A Triton server for the benchmarks: the tests' launcher (tests/triton/server.py: scripts/tritonserver-cpu
+"""A Triton server for the benchmarks: the tests' launcher (tests/served/server.py: scripts/tritonserver-cpu
 on free loopback ports), stopped on exit.
 
     repository = benchmark_repository(tmp_dir)        # model_repository/cpu + a random-weight Wav2Lip
@@ -20,7 +20,7 @@ from parley.models.store import parley_home
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.triton.server import TritonServer  # noqa: E402
+from tests.served.server import TritonServer  # noqa: E402
 
 CPU_REPOSITORY = ROOT / "model_repository" / "cpu"
 

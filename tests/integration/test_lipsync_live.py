@@ -1,6 +1,6 @@
 """The Wav2Lip face live (random weights of the real architecture): a call starts on the lipsync rung
 and, on this CPU (too slow for the network at 30 fps), steps down to the warp while the audio goes on;
-``parley say`` writes the same face to a video."""
+``parley say`` writes the Wav2Lip and MuseTalk faces to a video."""
 
 import asyncio
 import subprocess
@@ -52,13 +52,26 @@ def test_a_call_starts_on_wav2lip_and_steps_down_to_the_warp_without_losing_audi
     assert caller.frames > 0 and "face now warp2d" in log
 
 
-def test_say_writes_the_wav2lip_face(tmp_path, wav2lip_onnx):
-    config = write_stack(tmp_path, **{"face.engine": "wav2lip", "face.model": str(wav2lip_onnx)})
+@pytest.fixture(scope="module")
+def musetalk_folder(tmp_path_factory):
+    """MuseTalk's three exports, random weights; the narrow UNet and VAE of the tests (the real ones are
+    gigabytes and far too slow for a CPU test)."""
+    out = tmp_path_factory.mktemp("musetalk")
+    done = subprocess.run([sys.executable, "export/musetalk.py", "--random-weights", "--test-size", "--out", str(out)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.mark.parametrize("engine", ["wav2lip", "musetalk"])
+def test_say_writes_the_lipsync_face(tmp_path, engine, request):
+    model = request.getfixturevalue("wav2lip_onnx" if engine == "wav2lip" else "musetalk_folder")
+    config = write_stack(tmp_path, **{"face.engine": engine, "face.model": str(model)})
     out = tmp_path / "out"
     done = subprocess.run([sys.executable, "-m", "parley.cli", "--config", str(config), "say", "Hello there.",
                            "--out", str(out), "--avatar", "portrait"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert "face: wav2lip" in done.stdout
+    assert f"face: {engine}" in done.stdout
     with av.open(str(out / "video.mp4")) as container:
         frames = sum(1 for _ in container.decode(video=0))
     assert frames > 10

@@ -188,8 +188,8 @@ def test_the_gpu_stack_reaches_each_model_on_its_server_and_names_the_engines_ll
     assert {stack.llm.engine, stack.tts.engine, stack.asr.engine} == {"triton"}
     media_port = "8011"
     assert stack.triton.url.endswith(":8001")
-    assert {m: u.rsplit(":", 1)[1] for m, u in stack.triton.model_urls.items()} == {"tts": media_port,
-                                                                                   "lipsync": media_port}
+    media = {m: u.rsplit(":", 1)[1] for m, u in stack.triton.model_urls.items()}
+    assert media == {"tts": media_port, "lipsync": media_port, "musetalk": media_port}
     # The orchestrator builds chat prompts with the model's template and counts tokens with its
     # tokenizer: the stack's LLM must be the one the engine is built from (docs/deploy.md's command).
     assert settings.registry.get(stack.llm.model, "llm").prompt_style == "chat"

@@ -27,7 +27,8 @@ def repository(variant: str):
 def test_served_models_are_placed_where_their_backend_runs_following_bls_calls():
     gpu, cpu = repository("gpu"), repository("cpu")
     for name, chain in (("asr", "asr → whisper_tensorrt_llm"), ("llm", "llm → tensorrt_llm"),
-                        ("tts", "tts → tts_voice"), ("lipsync", "lipsync"), ("vad", "vad")):
+                        ("tts", "tts → tts_voice"), ("lipsync", "lipsync"), ("musetalk", "musetalk"),
+                        ("vad", "vad")):
         device, how = served_on(gpu, name)
         assert device == "GPU" and how.startswith(chain), (name, how)
     assert served_on(gpu, "visemes")[0] == "CPU"

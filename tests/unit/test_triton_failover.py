@@ -1,6 +1,6 @@
 """The Triton engines with no server at the address: config checks, the fallback adapter's switch to
 the in-process engine, and how a reply cut off mid-stream is continued. Against a real server:
-tests/triton."""
+tests/served."""
 
 import logging
 import socket

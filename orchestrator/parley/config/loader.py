@@ -147,7 +147,7 @@ def _with_face_model(path: Path, stack: StackConfig) -> StackConfig:
     """``face.model`` made absolute (relative to the stack file) and checked, so a missing export stops
     the start with its name rather than the first call."""
     face = stack.face
-    if face.model is None or face.engine == "warp" or face.runtime != "onnxruntime":
+    if face.model is None or face.engine == "warp":
         return stack
     model = (path.parent / face.model).resolve()
     expected = model.is_file() if face.engine == "wav2lip" else model.is_dir()

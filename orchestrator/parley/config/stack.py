@@ -235,7 +235,7 @@ class FaceConfig(Strict):
     # or on the Triton server of the triton: section, batched with every other session's frames.
     runtime: Literal["onnxruntime", "triton"] = "onnxruntime"
     # The exported network (export/wav2lip.py: an .onnx file; export/musetalk.py: its folder),
-    # relative to this file; onnxruntime only: Triton holds its own copy.
+    # relative to this file; not needed for Wav2Lip on Triton, which holds its own copy.
     model: Path | None = None
     # The model's name in the Triton repository (default: lipsync for wav2lip, musetalk for musetalk).
     triton_model: str | None = None
@@ -245,10 +245,12 @@ class FaceConfig(Strict):
 
     @model_validator(mode="after")
     def _model_given(self) -> "FaceConfig":
-        if self.engine != "warp" and self.runtime == "onnxruntime" and self.model is None:
-            what = "an .onnx file from export/wav2lip.py" if self.engine == "wav2lip" else \
+        # MuseTalk's VAE and Whisper encoders run in this process even when Triton serves its frames.
+        needed = self.engine == "musetalk" or (self.engine == "wav2lip" and self.runtime == "onnxruntime")
+        if needed and self.model is None:
+            what = "an .onnx file from export/wav2lip.py (or runtime: triton)" if self.engine == "wav2lip" else \
                 "the folder export/musetalk.py wrote"
-            raise ValueError(f"engine {self.engine} on onnxruntime needs model: {what} (or runtime: triton)")
+            raise ValueError(f"engine {self.engine} needs model: {what}")
         return self
 
 

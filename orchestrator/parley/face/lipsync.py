@@ -29,4 +29,11 @@ def lipsync_face(face: FaceConfig, triton: TritonConfig, base: WarpFace) -> Face
         from parley.face.wav2lip.renderer import Wav2LipFace
 
         return Wav2LipFace(network(face, triton, face.model), base, face.batch_size)
+    if face.engine == "musetalk":
+        from parley.face.musetalk import FRAME_ONNX
+        from parley.face.musetalk.renderer import MuseTalkFace
+
+        # Its VAE and Whisper encoders run here whatever the runtime (once per avatar, once per chunk).
+        return MuseTalkFace.from_folder(face.model, base, network(face, triton, face.model / FRAME_ONNX),
+                                        batch_size=face.batch_size)
     raise ValueError(f"face.engine {face.engine!r} has no lip-sync network")

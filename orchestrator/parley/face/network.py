@@ -9,6 +9,9 @@ warp and the ladder steps down.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -16,6 +19,7 @@ import numpy as np
 import onnxruntime
 
 from parley.errors import EngineUnavailable
+from parley.speak.speech import SpokenChunk
 
 
 class Network(Protocol):
@@ -46,3 +50,28 @@ class OnnxNetwork:
             return self.session.run(None, inputs)[0]
         except Exception as exc:  # e.g. a GPU out of memory: this frame falls back, the session goes on
             raise EngineUnavailable(f"lip-sync network {self.model_file.name} failed: {exc}") from exc
+
+
+class ChunkFeatures:
+    """A network's audio features of each chunk being spoken, computed once per chunk: one face serves
+    every session, so the chunks of several sessions are live at once."""
+
+    def __init__(self, compute: Callable[[SpokenChunk], np.ndarray], keep: int = 16) -> None:
+        self.compute = compute
+        self.keep = keep
+        # By identity, holding the chunk so its id is not reused while its features are kept.
+        self._kept: OrderedDict[int, tuple[SpokenChunk, np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, chunk: SpokenChunk) -> np.ndarray:
+        with self._lock:
+            kept = self._kept.get(id(chunk))
+            if kept is not None and kept[0] is chunk:
+                self._kept.move_to_end(id(chunk))
+                return kept[1]
+        features = self.compute(chunk)  # outside the lock: other sessions' frames go on meanwhile
+        with self._lock:
+            self._kept[id(chunk)] = (chunk, features)
+            while len(self._kept) > self.keep:
+                self._kept.popitem(last=False)
+        return features

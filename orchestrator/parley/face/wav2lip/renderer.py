@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from parley.face.avatars import Avatar, face_extent
-from parley.face.network import Network
+from parley.face.network import ChunkFeatures, Network
 from parley.face.video import frame_count
 from parley.face.warp import WarpFace
 from parley.face.wav2lip.mel import frame_windows, melspectrogram, window_at
@@ -44,7 +44,8 @@ class Wav2LipFace:
         self.batch_size = batch_size
         self.base = base
         self.size = base.size
-        self._mels: tuple[int, np.ndarray] | None = None  # the current chunk's features
+        self._mels = ChunkFeatures(lambda chunk: melspectrogram(resample(chunk.speech.audio,
+                                                                         chunk.speech.sample_rate)))
         self.box = face_box(base.avatar, base)
         x0, y0, x1, y1 = self.box
         h, w = y1 - y0, x1 - x0
@@ -77,10 +78,8 @@ class Wav2LipFace:
         base = self.base.frame(t)
         if chunk is None:
             return base
-        if self._mels is None or self._mels[0] != id(chunk):
-            self._mels = (id(chunk), melspectrogram(resample(chunk.speech.audio, chunk.speech.sample_rate)))
         index = int((t if chunk_t is None else chunk_t) * self.fps)
-        mel = window_at(self._mels[1], self.fps, index)[None]
+        mel = window_at(self._mels(chunk), self.fps, index)[None]
         x0, y0, x1, y1 = self.box
         face = cv2.resize(base[y0:y1, x0:x1], (FACE, FACE), interpolation=cv2.INTER_AREA)[None]
         return self.paste(base, self.generate(mel, face)[0])

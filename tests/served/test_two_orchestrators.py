@@ -11,8 +11,8 @@ import urllib.request
 import pytest
 
 from tests.live_client import Caller, serving
-from tests.triton.conftest import SERVED
-from tests.triton.server import ROOT, free_port
+from tests.served.conftest import SERVED
+from tests.served.server import ROOT, free_port
 
 pytestmark = pytest.mark.triton
 

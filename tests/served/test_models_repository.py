@@ -130,7 +130,7 @@ def test_whisper_engine_takes_what_the_asr_model_sends_in_the_image_that_serves_
     assert tuple(int(x) for x in triton_gpu.RELEASE.split(".")) >= (24, 11)
     whisper = load("gpu")["whisper_tensorrt_llm"]
     declared = {t.name for t in whisper.input}
-    from tests.triton.test_models_gpu_python import initialized, load_model
+    from tests.served.test_models_gpu_python import initialized, load_model
 
     model = initialized(load_model("asr"), "asr")
     sent = model.engine_inputs(np.zeros(16000, np.float32), "library")

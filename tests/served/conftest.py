@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DETERMINISTIC, write_stack
-from tests.triton.server import ROOT, TritonServer
+from tests.served.server import ROOT, TritonServer
 
 # The settings the Triton models serve: the deterministic default stack with the voice Triton serves
 # (a Piper voice; the default avatar's own, hibari's, is played in-process).

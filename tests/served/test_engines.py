@@ -22,8 +22,8 @@ from parley.speak.speech import SpokenChunk
 from tests.conftest import write_stack
 from tests.fakes import ungrounded
 from tests.integration.speech import speak, wer
-from tests.triton.conftest import SERVED
-from tests.triton.server import ROOT, TritonServer
+from tests.served.conftest import SERVED
+from tests.served.server import ROOT, TritonServer
 
 pytestmark = pytest.mark.triton
 
