@@ -136,6 +136,29 @@ def test_lipsync_batches_requests_from_many_callers(client, triton_server):
     assert max(int(s["batch_size"]) for s in stats) > 4  # Triton ran requests from several callers together
 
 
+def test_the_wav2lip_face_through_triton_draws_what_it_draws_in_process(triton_server, settings, engines):
+    """face.runtime: triton: the live face's frame requests go to the lipsync model (batched there with
+    other sessions') and come back as the in-process network would draw them."""
+    from parley.engines.triton.lipsync import TritonNetwork
+    from parley.face.avatars import load_avatar
+    from parley.face.network import OnnxNetwork
+    from parley.face.warp import WarpFace
+    from parley.face.wav2lip.renderer import Wav2LipFace
+    from parley.speak.speech import SpokenChunk
+
+    warp = WarpFace(load_avatar("portrait"), fps=30)
+    served = Wav2LipFace(TritonNetwork(settings.stack.triton.model_copy(update={"url": triton_server.url}),
+                                       "lipsync"), warp)
+    local = Wav2LipFace(OnnxNetwork(triton_server.repository / "lipsync" / "1" / "model.onnx",
+                                    ["CPUExecutionProvider"]), warp)
+    speech = engines.tts.synthesize("Good morning.")
+    chunk = SpokenChunk(speech, engines.visemes.track(speech))
+    for t in (0.1, 0.3):
+        a, b = served.frame(t, chunk), local.frame(t, chunk)
+        assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+    assert served.network.ready() and "lipsync" in served.network.where
+
+
 # --- the decoupled LLM ------------------------------------------------------------------------------
 
 
