@@ -225,7 +225,7 @@ class ChunkPlaying(Event):
 
 @dataclass(frozen=True)
 class FaceChanged(Event):
-    """The degradation ladder moved the face to ``rung`` (warp2d, browser3d, audio) for ``reason``."""
+    """The degradation ladder moved the face to ``rung`` (lipsync, warp2d, browser3d, audio) for ``reason``."""
 
     type: ClassVar[str] = "face_changed"
     rung: str
