@@ -161,7 +161,7 @@ class Parley:
         terms = dict.fromkeys([*self.settings.persona.vocabulary, *self.knowledge.vocabulary()])
         prompt = ", ".join(terms) or None
         return Listener(self.engines.vad(), self.engines.asr, stack.vad, stack.asr, prompt,
-                        wait_for_partials, self.engines.executor("asr"))
+                        wait_for_partials, self.engines.executor("asr"), stack.turn_taking)
 
     def voice_session(self, output: SpeechOutput | None = None, listen: bool = True,
                       wait_for_partials: bool = False) -> VoiceSession:

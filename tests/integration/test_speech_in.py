@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from parley.events import PartialTranscript, SpeechEnded, SpeechStarted, Utterance
+from parley.events import PartialTranscript, PauseTranscript, SpeechEnded, SpeechStarted, Utterance
 from parley.hear.audio import stream_frames
 from parley.speak.files import write_wav
 from tests.integration.speech import silence, speak, voiced_bounds, wer
@@ -73,10 +73,29 @@ def test_vad_segments_speech_between_silence_and_noise(engines, listener, settin
         start, end = voiced_bounds(clip)
         assert abs(utt.start - (offset + start)) < 0.1 and abs(utt.end - (offset + end)) < 0.1
         assert wer(text, utt.text)[0] <= 1
-    # The endpoint fires one hangover after the last voiced chunk.
+    # Both sentences sound finished: the endpoint fires the short wait after the last voiced chunk.
     ended = [e for e in events if isinstance(e, SpeechEnded)]
-    hangover = settings.stack.vad.hangover_ms / 1000
-    assert all(abs((e.at - e.end) - hangover) < 0.04 for e in ended)
+    wait = settings.stack.turn_taking.finished_wait_ms / 1000
+    assert all(abs((e.at - e.end) - wait) < 0.04 for e in ended)
+
+
+def test_a_pause_mid_sentence_is_waited_out_and_the_question_answered_once(engines, listener, settings, caller):
+    """The caller stops to think after "the": the words heard at the pause trail off, so the endpoint
+    waits (up to turn_taking.unfinished_wait_ms) and the whole question is one utterance; without the
+    adaptive endpoint the pause ends the turn."""
+    from parley.hear.listener import Listener
+
+    head, tail = speak(caller, "Where is the"), speak(caller, "main library?")
+    audio = np.concatenate([silence(1.0), head, silence(0.7), tail, silence(1.5)])
+    events = listen(listener, audio)
+    utterances = [e for e in events if isinstance(e, Utterance)]
+    assert len(utterances) == 1 and wer("Where is the main library?", utterances[0].text)[0] <= 1
+    assert not [e for e in events if isinstance(e, PauseTranscript) and "library" not in e.text]
+
+    fixed = settings.stack.turn_taking.model_copy(update={"adaptive_endpoint": False})
+    stack = settings.stack
+    plain = Listener(listener.vad, listener.asr, stack.vad, stack.asr, listener.prompt, True, turn_taking=fixed)
+    assert len([e for e in listen(plain, audio) if isinstance(e, Utterance)]) == 2
 
 
 def test_partials_then_a_speculative_final(engines, listener, caller):

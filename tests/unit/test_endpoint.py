@@ -72,3 +72,53 @@ def test_paused_is_true_only_between_a_quiet_chunk_and_the_endpoint():
     assert ep.paused
     ep.update(0.9, 0.232)
     assert not ep.paused
+
+
+def endpoint_after(verdicts: dict[int, str], turn_taking=None) -> float:
+    """Seconds of silence before the endpoint, with the listener's verdicts given at silent chunk k."""
+    from parley.config import TurnTakingConfig
+
+    ep = Endpointer(VADConfig(hangover_ms=320, min_speech_ms=64), CHUNK,
+                    turn_taking or TurnTakingConfig(finished_wait_ms=192, unfinished_wait_ms=960))
+    t = 0.0
+    for _ in range(10):
+        t = round(t + CHUNK, 6)
+        ep.update(0.9, t)
+    for k in range(100):
+        if k in verdicts:
+            ep.judge(verdicts[k])
+        t = round(t + CHUNK, 6)
+        ended = [e for e in ep.update(0.1, t) if isinstance(e, SpeechEnded)]
+        if ended:
+            return round(ended[0].at - ended[0].end, 3)
+    raise AssertionError("no endpoint")
+
+
+def test_the_wait_follows_the_words_heard_at_the_pause():
+    assert endpoint_after({}) == 0.32  # nothing judged: the hangover
+    assert endpoint_after({1: "pending", 3: "finished"}) == 0.192  # finished: the short wait
+    assert endpoint_after({1: "pending", 3: "unfinished"}) == 0.96  # trails off: the long wait, no more
+    assert endpoint_after({1: "pending"}) == 0.96  # a decode that never ends cannot hold the turn
+    assert endpoint_after({1: "pending", 20: "finished"}) == round(21 * CHUNK, 3)  # decided late: ends at once
+
+
+def test_the_fixed_endpoint_ignores_verdicts():
+    from parley.config import TurnTakingConfig
+
+    fixed = TurnTakingConfig(adaptive_endpoint=False)
+    assert endpoint_after({1: "pending", 3: "unfinished"}, fixed) == 0.32
+
+
+def test_speech_resuming_forgets_the_verdict():
+    from parley.config import TurnTakingConfig
+
+    ep = Endpointer(VADConfig(hangover_ms=320, min_speech_ms=64), CHUNK, TurnTakingConfig())
+    for i in range(5):
+        ep.update(0.9, round((i + 1) * CHUNK, 6))
+    ep.update(0.1, round(6 * CHUNK, 6))
+    ep.judge("unfinished")
+    assert ep.verdict == "unfinished"
+    ep.update(0.9, round(7 * CHUNK, 6))
+    assert ep.verdict == "unknown"
+    ep.judge("finished")  # not paused: nothing to judge
+    assert ep.verdict == "unknown"

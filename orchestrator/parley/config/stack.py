@@ -142,6 +142,13 @@ class TurnTakingConfig(Strict):
     # Start the reply on what was heard at the first pause, before the endpoint, holding it: it plays
     # the moment the endpoint confirms the same words, and is dropped if the caller goes on.
     early_reply: bool = True
+    # The endpoint's wait follows the words heard at the pause (parley.hear.turn_end): a sentence
+    # that sounds finished is answered after finished_wait_ms of silence, one that trails off ("Where
+    # is the ...") only after unfinished_wait_ms, so a caller thinking mid-sentence is not answered.
+    # Needs the speculative decode (asr.speculative); without words the wait is vad.hangover_ms.
+    adaptive_endpoint: bool = True
+    finished_wait_ms: float = Field(250, ge=32, le=5000)
+    unfinished_wait_ms: float = Field(1000, ge=32, le=10000)
     # Live calls: microphone audio that is a copy of the avatar's own voice (what the browser's echo
     # cancellation left) is silenced before it can start a barge-in (parley.hear.echo).
     echo_guard: bool = True

@@ -8,8 +8,10 @@
 
 The decode that starts at the first silent chunk usually finishes during the hangover, so the
 transcript is ready the moment the endpoint fires; it is also announced at once (PauseTranscript),
-so a reply can start before the endpoint. If the caller speaks again before the endpoint, that
-decode is simply not used. One decode runs at a time (the CPU has few cores to share).
+so a reply can start before the endpoint. Its words also set how long the endpoint waits
+(``parley.hear.turn_end``): a sentence that trails off is given time to go on, and is not announced.
+If the caller speaks again before the endpoint, that decode is simply not used. One decode runs at a
+time (the CPU has few cores to share).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 
 import numpy as np
 
-from parley.config import ASRConfig, VADConfig
+from parley.config import ASRConfig, TurnTakingConfig, VADConfig
 from parley.engines.executor import StageExecutor
 from parley.events import (
     PartialTranscript,
@@ -33,6 +35,7 @@ from parley.events import (
 )
 from parley.hear.audio import SAMPLE_RATE
 from parley.hear.endpoint import Endpointer
+from parley.hear.turn_end import looks_finished
 from parley.hear.vad import CHUNK, CHUNK_SECONDS, SileroVAD
 from parley.interfaces import ASREngine
 
@@ -83,7 +86,7 @@ class _Decode:
 class Listener:
     def __init__(self, vad: SileroVAD, asr: ASREngine, vad_config: VADConfig, asr_config: ASRConfig,
                  prompt: str | None = None, wait_for_partials: bool = False,
-                 executor: StageExecutor | None = None) -> None:
+                 executor: StageExecutor | None = None, turn_taking: TurnTakingConfig | None = None) -> None:
         self.vad = vad
         self.asr = asr
         self.executor = executor or StageExecutor("asr", 1)  # the ASR's threads (shared when given)
@@ -94,7 +97,9 @@ class Listener:
         # For input fed faster than real time (a file): decode each partial before reading on, so
         # partials come at the same audio times as live, and never delay the final decode.
         self.wait_for_partials = wait_for_partials
-        self.endpointer = Endpointer(vad_config, CHUNK_SECONDS)
+        # The endpoint waits on the pause's words only where they are decoded at the pause.
+        adaptive = turn_taking if turn_taking is not None and asr_config.speculative else None
+        self.endpointer = Endpointer(vad_config, CHUNK_SECONDS, adaptive)
 
     async def listen(self, frames: AsyncIterable[np.ndarray]) -> AsyncIterator:
         """Yield speech events and transcripts for a stream of 16 kHz mono float32 frames."""
@@ -130,6 +135,7 @@ class _Stream:
         self.chunks_seen = 0
         self.utterance = 0  # counts speech starts: a partial decode of an older one is stale
         self.speculative: _Decode | None = None
+        self.judging: asyncio.Task | None = None  # the pause's decode, judged when it is done
         self.partial: asyncio.Task | None = None
         self.last_partial = 0.0
         self.tasks: set[asyncio.Task] = set()
@@ -178,9 +184,14 @@ class _Stream:
         return Utterance(text, ended.start, ended.end, ended.at, asr_ms, decode_ms, spec is not None)
 
     async def announce(self, decode: _Decode, paused: SpeechPaused) -> None:
-        """Say what the pause's decode heard, while the pause lasts, so a reply can start on it."""
+        """Say what the pause's decode heard, while the pause lasts, so a reply can start on it, and
+        let the endpointer wait longer when it trails off (then it is not announced)."""
         result = await decode.task
-        if result and result[0] and self.speculative is decode and self.endpointer.paused:
+        if not (self.speculative is decode and self.endpointer.paused):
+            return
+        finished = looks_finished(result[0] if result else None)
+        self.endpointer.judge({None: "unknown", True: "finished", False: "unfinished"}[finished])
+        if finished:
             await self.out.put(PauseTranscript(result[0], paused.start, paused.end))
 
     def on_event(self, event, now: float) -> None:
@@ -196,7 +207,8 @@ class _Stream:
                 decode.task = self.spawn(self.transcribe(
                     audio, wanted=lambda: self.speculative is decode or decode.claimed))
                 self.speculative = decode
-                self.spawn(self.announce(decode, event))
+                self.endpointer.judge("pending")
+                self.judging = self.spawn(self.announce(decode, event))
         elif isinstance(event, SpeechResumed):
             self.out.put_nowait(event)  # what was heard at the pause is not the whole question
         elif isinstance(event, SpeechEnded):
@@ -232,6 +244,11 @@ class _Stream:
                     now = self.chunks_seen * CHUNK / SAMPLE_RATE
                     for event in self.endpointer.update(prob, now):
                         self.on_event(event, now)
+                if self.listener.wait_for_partials and self.judging is not None:
+                    # Input faster than real time: the pause's words are judged at the audio time
+                    # they would be live, before the endpoint can pass them by.
+                    await self.judging
+                    self.judging = None
                 if self.endpointer.in_speech:
                     await self.maybe_partial()
                 else:
