@@ -29,3 +29,5 @@ def test_unfinished(text):
 
 def test_nothing_to_judge():
     assert looks_finished(None) is None
+    # No sentence end: a speaker's comma pause, judged by the plain hangover.
+    assert looks_finished("Please tell me about every building on campus, one by one") is None

@@ -191,7 +191,7 @@ class _Stream:
             return
         finished = looks_finished(result[0] if result else None)
         self.endpointer.judge({None: "unknown", True: "finished", False: "unfinished"}[finished])
-        if finished:
+        if result and result[0] and finished is not False:
             await self.out.put(PauseTranscript(result[0], paused.start, paused.end))
 
     def on_event(self, event, now: float) -> None:

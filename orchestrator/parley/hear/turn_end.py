@@ -4,6 +4,7 @@ Whisper punctuates a fragment as if it were a sentence ("Where is the." for a ca
 think), so the punctuation alone cannot say; the last word can. English rarely ends a sentence on an
 article, a conjunction, a possessive or a hesitation, and ends a statement on a preposition or a
 helping verb only in a question ("Who should I talk to?") or after its subject ("Yes, it is.").
+Only words Whisper ended as a sentence count as finished: a pause at a comma comes out without one.
 This is a cheap, bounded judgement: the endpointer waits longer after an unfinished-sounding pause,
 never for ever (``turn_taking.unfinished_wait_ms``).
 """
@@ -39,9 +40,10 @@ _QUESTION_WORDS = frozenset("where when what which who how why".split())
 _OPEN_END = re.compile(r"(,|;|:|-|—|–|\.\.\.|…)\s*$")
 
 
-def looks_finished(text: str) -> bool | None:
+def looks_finished(text: str | None) -> bool | None:
     """True if ``text`` reads as a finished turn, False if it trails off (or holds no words: a filler
-    Whisper left out), None if there was no decode to judge."""
+    Whisper left out), None if it cannot tell: no decode, or words Whisper did not end as a sentence
+    (a speaker's comma pause, "... one by one")."""
     if text is None:
         return None
     text = text.strip()
@@ -57,4 +59,4 @@ def looks_finished(text: str) -> bool | None:
         return before in _SUBJECTS or any(w in _QUESTION_WORDS for w in words[:-2])
     if last in _QUESTION_WORDS:
         return len(words) <= 2  # "Sorry, where?"; "Can you tell me where ..." trails off
-    return True
+    return True if text.endswith((".", "?", "!")) else None
