@@ -215,3 +215,23 @@ def test_listen_command_prints_speech_times_and_transcripts(tmp_path, engines, c
     assert any("speech ends" in line for line in lines)
     final = next(line for line in lines if "»" in line)
     assert wer(SENTENCES[2], final.split("»")[1].split("[")[0])[0] <= 1
+
+
+def test_an_unsure_transcript_is_decoded_again_in_whispers_own_window(engines, caller):
+    """asr.retry_below: a decode whose mean log-probability is below it is done again in the 30 s
+    window, and the likelier transcript kept; by default (None) never."""
+    engine = engines.asr
+    windows = []
+    encode, config = engine._encode, engine.config
+    engine._encode = lambda features, window_s: windows.append(window_s) or encode(features, window_s)
+    audio = speak(caller, "What should I do if I lose my student card?")
+    try:
+        engine.transcribe(audio)
+        assert windows == [config.window_s]
+        windows.clear()
+        engine.config = config.model_copy(update={"retry_below": 0.0})  # every decode is unsure
+        heard = engine.transcribe(audio)
+        assert windows == [config.window_s, 30.0]
+        assert wer("What should I do if I lose my student card?", heard)[0] <= 1
+    finally:
+        engine._encode, engine.config = encode, config

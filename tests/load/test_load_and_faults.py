@@ -218,7 +218,9 @@ def test_an_audio_only_client_is_answered(server):
 
 def test_nothing_is_exposed_without_the_operator_token(server):
     health = server.get("/healthz")
-    assert set(health) == {"ok", "sessions", "max_sessions"}
+    assert set(health) == {"ok", "sessions", "max_sessions", "stages"}
+    # Where each stage runs, as a short label: why (addresses, model names) is the operator's.
+    assert all(label.replace("-", "").isalpha() for label in health["stages"].values())
     for path in ("/metrics", "/api/stats"):
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(server.base + path, timeout=10)

@@ -129,6 +129,13 @@ class ASRConfig(Strict):
     # The audio window Whisper encodes for a short utterance (faster_whisper engine): 30 is Whisper's
     # own (most accurate, ~3.3× slower on a CPU); 10 costs about a point of WER (docs/benchmarks.md).
     window_s: float = Field(10.0, ge=10, le=30)
+    # A transcript Whisper itself is unsure of (its mean log-probability per token below retry_below)
+    # is decoded again in a retry_window_s window with a beam of retry_beam_size, and the likelier one
+    # kept (faster_whisper engine). None: never. -0.3 roughly halves the word errors of the 10 s window
+    # on doubtful questions, and delays the reply by the retry on those (docs/benchmarks.md).
+    retry_below: float | None = Field(None, le=0)
+    retry_window_s: float = Field(30.0, ge=10, le=30)
+    retry_beam_size: int = Field(1, ge=1, le=10)
 
     _check_engine = _engine_name("asr")
 

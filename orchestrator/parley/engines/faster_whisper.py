@@ -59,23 +59,35 @@ class FasterWhisperEngine:
         features = self.model.feature_extractor(audio)
         if self._tokenizer is None or features.shape[-1] > FULL_WINDOW_FRAMES - 100:
             return self._transcribe_windows(audio, prompt)
-        # A little quiet after the speech, as in training, then up to the next window step.
-        step = round(self.config.window_s * 100)
-        window = min(FULL_WINDOW_FRAMES, -(-(features.shape[-1] + 100) // step) * step)
-        padded = np.zeros((1, features.shape[0], window), np.float32)
-        padded[0, :, : features.shape[-1]] = features
-        encoded = self.model.model.encode(StorageView.from_array(padded), to_cpu=False)
         previous = self._tokenizer.encode(" " + prompt.strip()) if prompt and prompt.strip() else []
         tokens = self.model.get_prompt(self._tokenizer, previous, without_timestamps=True)
         most = min(MAX_TOKENS, most_tokens(len(audio) / self.sample_rate))
-        # Without the 30 s of context Whisper was trained on, it tends to say the question twice (more so
-        # after a prompt): a light repetition penalty stops that (see above). CTranslate2 counts the
-        # prompt in max_length.
-        result = self.model.model.generate(encoded, [tokens], beam_size=self.config.beam_size,
-                                           max_length=len(tokens) + most,
+        ids, score = self._decode(self._encode(features, self.config.window_s), tokens, most, self.config.beam_size)
+        retry_below = self.config.retry_below
+        if retry_below is not None and score < retry_below and self.config.retry_window_s > self.config.window_s:
+            # Unsure: again in the window Whisper was trained on (slower, rarely needed).
+            retry_ids, retry_score = self._decode(self._encode(features, self.config.retry_window_s), tokens, most,
+                                                  self.config.retry_beam_size)
+            if retry_score > score:
+                ids = retry_ids
+        return without_repeats(self._tokenizer.decode(ids).strip())
+
+    def _encode(self, features: np.ndarray, window_s: float) -> StorageView:
+        # A little quiet after the speech, as in training, then up to the next window step.
+        step = round(window_s * 100)
+        window = min(FULL_WINDOW_FRAMES, -(-(features.shape[-1] + 100) // step) * step)
+        padded = np.zeros((1, features.shape[0], window), np.float32)
+        padded[0, :, : features.shape[-1]] = features
+        return self.model.model.encode(StorageView.from_array(padded), to_cpu=False)
+
+    def _decode(self, encoded: StorageView, tokens: list[int], most: int, beam: int) -> tuple[list[int], float]:
+        """The best sequence's ids and its mean log-probability per token. Without the 30 s of context
+        Whisper was trained on, it tends to say the question twice (more so after a prompt): a light
+        repetition penalty stops that (see above). CTranslate2 counts the prompt in max_length."""
+        result = self.model.model.generate(encoded, [tokens], beam_size=beam, max_length=len(tokens) + most,
                                            repetition_penalty=REPETITION_PENALTY, suppress_blank=True,
-                                           suppress_tokens=self._suppressed)
-        return without_repeats(self._tokenizer.decode(result[0].sequences_ids[0]).strip())
+                                           suppress_tokens=self._suppressed, return_scores=True)
+        return result[0].sequences_ids[0], result[0].scores[0]
 
     def sentences(self, audio: np.ndarray) -> list[Words]:
         """What is said in a recording of any length, and when: Whisper's segments, with its own voice

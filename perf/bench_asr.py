@@ -1,0 +1,117 @@
+"""Benchmark of Whisper's accuracy against its time: the 10 s window (greedy, or a beam), a retry in
+Whisper's own 30 s window only when the first decode is unsure (``asr.retry_below``), and the 30 s
+window always.
+
+Questions spoken by Piper's joe at three paces and by hibari's heart, each decoded as the listener
+hands it over (0.2 s of audio before the speech, a chunk after) with the persona's prompt. Thresholds
+are chosen on a development set (the questions of bench_speech_in and bench_endpoint) and then
+checked on questions held out from that choice (bench_endpoint's held-out set and the test sentences).
+
+    .venv/bin/python perf/bench_asr.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ and perf/: the sentences, the WER
+
+from parley.assemble import Parley  # noqa: E402
+from parley.engines.faster_whisper import FasterWhisperEngine  # noqa: E402
+from perf.bench_endpoint import HELD_OUT, voices  # noqa: E402
+from perf.bench_endpoint import QUESTIONS as PAUSED  # noqa: E402
+from perf.bench_endpoint import spoken as trimmed  # noqa: E402
+from perf.bench_speech_in import QUESTIONS  # noqa: E402
+from tests.integration.speech import wer  # noqa: E402
+
+DEV = list(dict.fromkeys(QUESTIONS + [q.replace("| ", "") for q in PAUSED]))
+TEST = [q.replace("| ", "") for q in HELD_OUT] + [
+    "What should I do if I lose my student card?",
+    "Which bus goes to the city centre?",
+    "How much does it cost to print a page?",
+    "Is there a quiet place to study after nine?",
+    "Where can I leave my bicycle overnight?",
+    "Who runs the campus radio station?",
+]
+
+
+def clips(engine_by_voice: dict, sentences: list[str]) -> list[tuple[str, np.ndarray]]:
+    out = []
+    for engine in engine_by_voice.values():
+        for text in sentences:
+            audio = trimmed(engine, text)
+            out.append((text, np.concatenate([np.zeros(3200, np.float32), audio, np.zeros(512, np.float32)])))
+    return out
+
+
+def run(engine: FasterWhisperEngine, items, prompt: str, **config) -> dict:
+    base = engine.config
+    engine.config = base.model_copy(update=config)
+    retried = 0
+    encode = engine._encode
+
+    def counting(features, window_s):
+        nonlocal retried
+        retried += window_s != engine.config.window_s
+        return encode(features, window_s)
+
+    engine._encode = counting
+    try:
+        edits = words = 0
+        times = []
+        for text, audio in items:
+            t0 = time.perf_counter()
+            heard = engine.transcribe(audio, prompt)
+            times.append((time.perf_counter() - t0) * 1000)
+            e, n = wer(text, heard)
+            edits, words = edits + e, words + n
+    finally:
+        engine.config, engine._encode = base, encode
+    return {"wer": round(edits / words, 4), "ms_p50": round(float(np.percentile(times, 50)), 1),
+            "ms_p95": round(float(np.percentile(times, 95)), 1), "ms_mean": round(float(np.mean(times)), 1),
+            "retried": retried, "n": len(items)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+    parley = Parley.load()
+    engine = parley.engines.asr
+    prompt = parley.listener().prompt
+    speakers = voices(parley.store)
+    sets = {"dev": clips(speakers, DEV), "test": clips(speakers, TEST)}
+    off = {"retry_below": None}
+    variants = {
+        "10 s, greedy (baseline)": off,
+        "10 s, beam 5": {**off, "beam_size": 5},
+        "10 s, retry in 30 s below -0.2": {"retry_below": -0.2},
+        "10 s, retry in 30 s below -0.3": {"retry_below": -0.3},
+        "10 s, retry in 30 s below -0.5": {"retry_below": -0.5},
+        "10 s, retry in 30 s below -0.7": {"retry_below": -0.7},
+        "30 s, greedy": {**off, "window_s": 30.0},
+    }
+    results = {}
+    for set_name, items in sets.items():
+        for name, config in variants.items():
+            results[f"{set_name}: {name}"] = r = run(engine, items, prompt, **config)
+            print(f"{set_name:4} {name:32} WER {r['wer']:.1%}  ms p50 {r['ms_p50']:.0f} p95 {r['ms_p95']:.0f} "
+                  f"mean {r['ms_mean']:.0f}  retried {r['retried']}/{r['n']}", flush=True)
+    report = {"conditions": {"voices": list(speakers), "dev_sentences": len(DEV), "test_sentences": len(TEST),
+                             "asr": parley.settings.stack.asr.model, "cores": os.cpu_count()},
+              "results": results}
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / time.strftime("asr-%Y%m%d-%H%M%S.json")
+    path.write_text(json.dumps(report, indent=1))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
