@@ -101,7 +101,24 @@ def speech_ends(mic: np.ndarray, min_speech_ms: float = 300, gap_ms: float = 600
     return ends
 
 
-def analyse(bench: dict) -> dict:
+def media_path(end: float, first_audio: float | None, events: list) -> dict:
+    """Where one turn's time went, from the page's clock: ``events`` are [page ms, type, at, end] as
+    the page received them (app.js). The server's endpoint event says how long it waited in silence
+    (``at - end``, its audio clock); the rest between the caller's last word and that event is the way
+    in. The first ``chunk_playing`` (sent as the reply's first audio leaves the server) splits the
+    server's reply from the way out."""
+    ended = next((e for e in events if e[1] == "speech_ended" and e[0] > end), None)
+    if ended is None or first_audio is None:
+        return {}
+    playing = next((e for e in events if e[1] == "chunk_playing" and e[0] >= ended[0]), None)
+    wait = (ended[2] - ended[3]) * 1000
+    out = {"way_in_ms": ended[0] - end - wait, "endpoint_wait_ms": wait}
+    if playing is not None and playing[0] <= end + first_audio:
+        out |= {"reply_after_endpoint_ms": playing[0] - ended[0], "way_out_ms": end + first_audio - playing[0]}
+    return out
+
+
+def analyse(bench: dict, events: list | None = None) -> dict:
     mic, out, frames = (np.array(bench[k]) for k in ("mic", "out", "frames"))
     turns = []
     for end in speech_ends(mic):
@@ -112,9 +129,10 @@ def analyse(bench: dict) -> dict:
         idle = frames[(frames[:, 0] > end - 1500) & (frames[:, 0] <= end), 1]
         later = frames[frames[:, 0] > end]
         moving = later[np.abs(later[:, 1] - np.median(idle)) > 4.0] if idle.size else later[:0]
-        turns.append({"end_of_speech": end,
-                      "first_audio_ms": float(after[0, 0] - end) if after.size else None,
-                      "first_moving_mouth_ms": float(moving[0, 0] - end) if moving.size else None})
+        first_audio = float(after[0, 0] - end) if after.size else None
+        turns.append({"end_of_speech": end, "first_audio_ms": first_audio,
+                      "first_moving_mouth_ms": float(moving[0, 0] - end) if moving.size else None,
+                      **media_path(end, first_audio, events or [])})
     span_s = (frames[-1, 0] - frames[0, 0]) / 1000 if len(frames) > 1 else 0
     return {"turns": turns, "fps_received": (len(frames) - 1) / span_s if span_s else 0.0}
 
@@ -190,6 +208,14 @@ def run_in_namespace(turns: int, stack_file: Path, overrides: list[str], wavs: P
             page.wait_for_timeout(int((seconds + 2.5 * turns) * 1000))
             bench = page.evaluate("window.parleyBench")
             server_turns = page.evaluate("window.parleyState.turns")
+            events = page.evaluate("window.parleyState.events")
+            inbound = page.evaluate("""async () => {
+              const stats = await window.parleyState.pc.getStats();
+              for (const s of stats.values()) {
+                if (s.type === "inbound-rtp" && s.kind === "audio") return s;
+              }
+              return null;
+            }""")
             stats = urllib.request.Request(f"http://127.0.0.1:{port}/api/stats",
                                            headers={"Authorization": f"Bearer {OPERATOR}"})
             health = json.loads(urllib.request.urlopen(stats).read())
@@ -197,7 +223,10 @@ def run_in_namespace(turns: int, stack_file: Path, overrides: list[str], wavs: P
     finally:
         server.terminate()
         server.wait(15)
-    result = analyse(bench)
+    result = analyse(bench, events)
+    if inbound and inbound.get("jitterBufferEmittedCount"):
+        # Chrome's jitter buffer: the mean time a received sample waited there before playing.
+        result["jitter_buffer_ms"] = 1000 * inbound["jitterBufferDelay"] / inbound["jitterBufferEmittedCount"]
     result["server_turns"] = [t["timings"] for t in server_turns]
     result["heard"] = [t["user"] for t in server_turns]
     result["said"] = [text for _, text in asked]
@@ -221,6 +250,15 @@ def report(result: dict, turns: int) -> dict:
     for name in ("browser_first_audio_ms", "browser_first_moving_mouth_ms", "server_first_audio_ms"):
         print(f"  end of speech → {name:32s} p50 {summary[name]['p50']:7.0f}  p95 {summary[name]['p95']:7.0f}")
     print(f"  video received: {summary['fps_received']:.1f} frames/s")
+    parts = ("way_in_ms", "endpoint_wait_ms", "reply_after_endpoint_ms", "way_out_ms")
+    split = [t for t in result["turns"] if all(k in t for k in parts)]
+    if split:
+        summary["media_path_p50_ms"] = {k: pct([t[k] for t in split], 50) for k in parts}
+        summary["jitter_buffer_ms"] = result.get("jitter_buffer_ms")
+        print(f"  where it went (p50 of {len(split)} turns): " + ", ".join(
+            f"{k.removesuffix('_ms').replace('_', ' ')} {v:.0f} ms" for k, v in summary["media_path_p50_ms"].items())
+            + (f"; Chrome's jitter buffer {result['jitter_buffer_ms']:.0f} ms a sample"
+               if result.get("jitter_buffer_ms") else ""))
     said = [t for t in result.get("said", []) if t]
     if said and len(said) == len(result["said"]):
         from tests.integration.speech import wer

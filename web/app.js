@@ -10,6 +10,8 @@ const $ = (id) => document.getElementById(id);
 const state = (window.parleyState = {
   connected: false, captions: [], turns: [], errors: [], visemeChunks: 0, rung: null, view: "2d",
   frames3d: 0, mouth3d: [], busy: [], camera: null,
+  // [page time ms, type, the server's audio-clock at/end] of recent events: where a turn's time goes.
+  events: [],
 });
 let channel = null;
 let avatarLine = null;
@@ -91,6 +93,8 @@ function addCaption(who, text, final) {
 
 function onMessage(message) {
   const data = JSON.parse(message.data);
+  state.events.push([performance.now(), data.type, data.at ?? null, data.end ?? null]);
+  if (state.events.length > 1000) state.events.splice(0, 500);
   // The server's events, each tagged with its type (parley/events.py defines them all).
   if (data.type === "text_delta") addCaption("avatar", data.text, false);
   else if (data.type === "partial_transcript" || data.type === "pause_transcript") addCaption("caller", data.text, false);

@@ -191,6 +191,10 @@ class ServerConfig(Strict):
     # The addresses offered as WebRTC (ICE) host candidates; default: every interface but loopback.
     # ["127.0.0.1"] keeps all media on loopback (the end-to-end tests do this).
     ice_addresses: list[str] | None = None
+    # Microphone packets a call holds back to put a late one back in order before the VAD hears it:
+    # each is 20 ms of delay before every reply. aiortc holds 4; 1 suffices where packets arrive in
+    # order (a LAN, loopback); more for callers on lossy, reordering networks.
+    mic_reorder_packets: int = Field(1, ge=1, le=8)
     # STUN/TURN servers (e.g. "stun:stun.example.org:3478") for callers behind NAT; none by default,
     # so the server looks nothing up outside the machine.
     ice_servers: list[str] = []

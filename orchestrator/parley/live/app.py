@@ -85,7 +85,8 @@ class Server:
                                  executor=self.parley.engines.executor("face"))
         return Call(session_id, self.parley.voice_session(clock), clock, video,
                     Broadcast(stack.broadcast, session_id, fps=stack.visemes.fps, ice=self.ice),
-                    Ladder(stack.face.ladder, self.top_rung), self.ice, echo, self.metrics, self.faces)
+                    Ladder(stack.face.ladder, self.top_rung), self.ice, echo, self.metrics, self.faces,
+                    stack.server.mic_reorder_packets)
 
     # --- routes --------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import time
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
+from aiortc.jitterbuffer import JitterBuffer
 from aiortc.mediastreams import MediaStreamError
 
 from parley.events import ChunkPlaying, EarlyReply, Event, FaceChanged, Problem, TurnDone, TurnFailed
@@ -46,7 +47,7 @@ def ice_configuration(servers: list[str]) -> RTCConfiguration:
 class Call:
     def __init__(self, session_id: str, voice: VoiceSession, clock: MediaClock, video: AvatarVideoTrack,
                  broadcast: Broadcast, ladder: Ladder, ice: RTCConfiguration, echo: EchoGuard | None = None,
-                 metrics=None, faces: dict | None = None) -> None:
+                 metrics=None, faces: dict | None = None, mic_reorder_packets: int = 4) -> None:
         self.id = session_id
         self.voice = voice  # feeds ``clock``: it is the voice session's SpeechOutput
         self.clock = clock
@@ -59,6 +60,7 @@ class Call:
         # The face each video rung draws with (lipsync: the network, warp2d: the warp); the others keep
         # the last one for viewers.
         self.faces = faces or {}
+        self.mic_reorder_packets = mic_reorder_packets
         # Viewers still get the portrait while the caller watches the 3D head, unless the machine is behind.
         video.rendering = lambda: ladder.rung in VIDEO_RUNGS or (bool(broadcast.live) and not ladder.degraded)
         # Caller and broadcast targets each get their own copy of the tracks; a slow one drops
@@ -86,6 +88,7 @@ class Call:
         @pc.on("track")
         def on_track(track):
             if track.kind == "audio":
+                self._hold_mic_packets(track)
                 self._spawn(self._pump_mic(track))
 
         @pc.on("datachannel")
@@ -113,6 +116,14 @@ class Call:
         if self.broadcast:
             self._spawn(self.broadcast.start(lambda: (self._relayed(self.audio), self._relayed(self.video))))
         return pc.localDescription
+
+    def _hold_mic_packets(self, track) -> None:
+        """aiortc has no setting for how many audio packets its receiver holds back (4: 80 ms before the
+        VAD hears the caller): replace its jitter buffer with one of ``mic_reorder_packets``."""
+        for transceiver in self.pc.getTransceivers():
+            receiver = transceiver.receiver
+            if receiver.track is track and hasattr(receiver, "_RTCRtpReceiver__jitter_buffer"):
+                receiver._RTCRtpReceiver__jitter_buffer = JitterBuffer(capacity=16, prefetch=self.mic_reorder_packets)
 
     def expire_unless_connected(self, timeout_s: float) -> None:
         """An offer whose peer never connects (a client that gave up, or a probe) is let go."""

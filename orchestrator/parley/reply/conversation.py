@@ -32,7 +32,8 @@ from parley.reply.history import History
 from parley.reply.knowledge import Knowledge, Passage
 from parley.reply.prompt import PromptBuilder
 from parley.reply.splitter import ClauseSplitter
-from parley.speak.speech import SpokenChunk
+from parley.speak.pauses import tighten
+from parley.speak.speech import SpeechSegment, SpokenChunk
 
 if TYPE_CHECKING:
     from parley.assemble import Engines
@@ -88,7 +89,12 @@ class Conversation:
             speech = await self.engines.executor("tts").run(self.engines.tts.synthesize, clause, cancel)
             speech.index = index
             yield TextDelta(clause if index == 0 else " " + clause)
-            yield SpokenChunk(speech, self.engines.visemes.track(speech))
+            yield self._spoken(speech)
+
+    def _spoken(self, speech: SpeechSegment) -> SpokenChunk:
+        """A chunk as it is played: the voice's padding cut to a natural pause, and its visemes."""
+        speech = tighten(speech)
+        return SpokenChunk(speech, self.engines.visemes.track(speech))
 
     def warm_up(self) -> None:
         """Prefill the persona's prompt, so the first reply does not wait for it (blocking)."""
@@ -208,7 +214,8 @@ class Conversation:
                 try:
                     speech = await tts_threads.run(self.engines.tts.synthesize, chunk.text, cancel)
                     speech.index = chunk.index
-                    spoken_chunk = SpokenChunk(speech, self.engines.visemes.track(speech))
+                    spoken_chunk = self._spoken(speech)
+                    speech = spoken_chunk.speech
                 except Cancelled:
                     continue
                 except Exception as exc:  # stop the LLM too, then report the failure
