@@ -1,0 +1,197 @@
+"""What each stage of the loop costs on this machine: latency, CPU and memory, for the small default
+models and medium ones.
+
+Each (stage, model) runs alone in a fresh process, so the memory it adds is its own: RSS before and
+after loading, then repeated calls timed on the wall clock and in CPU time (all the process's
+threads: on 2 cores up to 2 CPU-seconds a second).
+
+    vad   Silero v6: one 32 ms chunk
+    asr   Whisper tiny.en (the default), base.en and small.en: one spoken question (~3 s)
+    llm   Gemma 3 270M (the default): a reply of up to 48 tokens to the persona's prompt (prefilled,
+          as a session keeps it), the time to its first token and the tokens a second after it
+    tts   hibari heart (the default voice), Piper joe: one reply clause
+    face  the 2D warp: one frame
+
+Whisper base.en and small.en are not in any package here: they are built with random weights of
+their real shapes (transformers' Whisper, converted to CTranslate2 int8 as faster-whisper's own
+models are) with tiny.en's tokenizer; a random decoder runs to the length cap every time, so their
+times are an upper bound on a real model's. A 1–1.5B LLM is not measured (no GGUF of one ships in a
+package, and building a random one needs llama.cpp's converter). What a session adds on top of the
+stages (its VAD state, history, media and face) is in the capacity benchmark.
+
+    .venv/bin/python perf/bench_stages.py [--calls 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+RUNS = [("vad", "silero-vad-v6"), ("asr", "whisper-tiny.en"), ("asr", "whisper-base.en (random)"),
+        ("asr", "whisper-small.en (random)"), ("llm", "gemma3-270m"), ("tts", "hibari-heart"),
+        ("tts", "piper-en_US-joe-medium"), ("face", "portrait (warp)")]
+WHISPER_SHAPES = {  # the shapes of OpenAI's checkpoints
+    "base.en": dict(d_model=512, encoder_layers=6, decoder_layers=6, encoder_attention_heads=8,
+                    decoder_attention_heads=8, encoder_ffn_dim=2048, decoder_ffn_dim=2048),
+    "small.en": dict(d_model=768, encoder_layers=12, decoder_layers=12, encoder_attention_heads=12,
+                     decoder_attention_heads=12, encoder_ffn_dim=3072, decoder_ffn_dim=3072),
+}
+CLAUSE = "The main library is on the north side of the square, next to the student centre."
+
+
+def random_whisper(size: str, out: Path, tokenizer_from: Path) -> Path:
+    """A faster-whisper model folder of ``size``'s shapes with random weights (int8)."""
+    import ctranslate2
+    import torch
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
+
+    torch.manual_seed(0)
+    config = WhisperConfig(vocab_size=51864, num_mel_bins=80, max_source_positions=1500, max_target_positions=448,
+                           **WHISPER_SHAPES[size])
+    hf = out.with_name(out.name + "-hf")
+    WhisperForConditionalGeneration(config).save_pretrained(hf)
+    ctranslate2.converters.TransformersConverter(str(hf)).convert(str(out), quantization="int8", force=True)
+    shutil.rmtree(hf)
+    # The English-only sizes share tiny.en's vocabulary and special tokens.
+    (out / "vocabulary.json").unlink(missing_ok=True)
+    for name in ("tokenizer.json", "vocabulary.txt"):
+        shutil.copy(tokenizer_from / name, out / name)
+    return out
+
+
+def measure(stage: str, model: str, calls: int, work: Path) -> dict:
+    """In this process: load, then ``calls`` calls of the stage's unit of work."""
+    import psutil
+
+    from parley.assemble import Parley
+    from parley.config import TTSConfig
+
+    parley = Parley.load()
+    settings, store = parley.settings, parley.store
+    caller_voice = "piper-en_US-joe-medium"
+    question = None
+    if stage == "asr":  # the audio is made before the stage loads, so its memory is not counted
+        from parley.engines.piper_tts import PiperEngine
+        from parley.hear.audio import resample
+
+        caller = PiperEngine(store.require(caller_voice), TTSConfig(voice=caller_voice))
+        spoken = caller.synthesize("When does the library close at the weekend?")
+        question = resample(spoken.audio, spoken.sample_rate)
+        del caller
+        if "random" in model:  # built (with torch) before the count starts: loading it is what is measured
+            size = model.split("-")[1].split(" ")[0]
+            folder = random_whisper(size, work / f"whisper-{size}", store.require("whisper-tiny.en"))
+            import gc
+
+            gc.collect()
+    process = psutil.Process()
+    rss_before = process.memory_info().rss
+    t0 = time.perf_counter()
+    if stage == "vad":
+        detector = parley.engines.vad()
+        chunk = (0.1 * np.random.default_rng(0).standard_normal(512)).astype(np.float32)
+        call = lambda: detector.feed(chunk)  # noqa: E731
+    elif stage == "asr":
+        from parley.engines.faster_whisper import FasterWhisperEngine
+
+        if "random" in model:
+            engine = FasterWhisperEngine(folder, settings.stack.asr)
+        else:
+            engine = parley.engines.asr
+        prompt = parley.listener().prompt
+        call = lambda: engine.transcribe(question, prompt)  # noqa: E731
+    elif stage == "llm":
+        from parley.interfaces import CancelToken
+
+        conversation = parley.conversation()
+        conversation.warm_up()
+        engine = parley.engines.llm
+        prompt = conversation._prompt("Where is the main library?")
+
+        def call():
+            engine.prefill(prompt)
+            started = time.perf_counter()
+            times = []
+            for _ in engine.stream(prompt, 48, CancelToken()):
+                times.append(time.perf_counter() - started)
+            return times
+    elif stage == "tts":
+        from parley.engines import engine_class
+
+        tts_settings = settings.model_copy(update={"stack": settings.stack.model_copy(update={
+            "tts": settings.stack.tts.model_copy(update={"voice": model, "engine": "hibari" if "hibari" in model
+                                                         else "piper"})})})
+        engine = engine_class("tts", tts_settings.stack.tts.engine).from_settings(tts_settings, store)
+        call = lambda: engine.synthesize(CLAUSE)  # noqa: E731
+    else:
+        face = parley.face(engine="warp")
+        speech = parley.engines.tts.synthesize(CLAUSE)
+        from parley.speak.speech import SpokenChunk
+
+        chunk = SpokenChunk(speech, parley.engines.visemes.track(speech))
+        frame = iter(range(10**9))
+        call = lambda: face.frame(next(frame) / 30, chunk, 0.5)  # noqa: E731
+    load_s = time.perf_counter() - t0
+    rss_loaded = process.memory_info().rss
+    call()  # first call: allocation and tuning
+    walls, cpus, extra = [], [], []
+    for _ in range(calls):
+        c0, w0 = time.process_time(), time.perf_counter()
+        result = call()
+        walls.append((time.perf_counter() - w0) * 1000)
+        cpus.append((time.process_time() - c0) * 1000)
+        if stage == "llm" and result:  # llama.cpp streams one piece a token
+            rate = (len(result) - 1) / (result[-1] - result[0]) if len(result) > 1 else 0.0
+            extra.append((result[0] * 1000, rate))
+    out = {"stage": stage, "model": model, "load_s": round(load_s, 2),
+           "rss_added_mb": round((rss_loaded - rss_before) / 2**20, 1),
+           "rss_peak_mb": round(process.memory_info().rss / 2**20, 1),
+           "wall_ms_p50": round(float(np.percentile(walls, 50)), 2), "wall_ms_p95": round(float(np.percentile(walls, 95)), 2),
+           "cpu_ms_per_call": round(float(np.mean(cpus)), 2), "calls": calls}
+    if stage == "asr":
+        out["audio_s"] = round(len(question) / 16000, 2)
+    if extra:
+        out["first_token_ms_p50"] = round(float(np.median([e[0] for e in extra])), 1)
+        out["tokens_per_s_p50"] = round(float(np.median([e[1] for e in extra])), 1)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--one", nargs=2, metavar=("STAGE", "MODEL"), help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+    if args.one:
+        with tempfile.TemporaryDirectory() as work:
+            print(json.dumps(measure(*args.one, args.calls, Path(work))))
+        return
+    rows = []
+    for stage, model in RUNS:
+        calls = args.calls if stage not in ("vad", "face") else args.calls * 20
+        done = subprocess.run([sys.executable, __file__, "--one", stage, model, "--calls", str(calls)],
+                              capture_output=True, text=True, cwd=REPO)
+        if done.returncode != 0:
+            print(f"{stage} {model}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
+            continue
+        row = json.loads(done.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / time.strftime("stages-%Y%m%d-%H%M%S.json")
+    path.write_text(json.dumps({"cores": os.cpu_count(), "rows": rows}, indent=1))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
