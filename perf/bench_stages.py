@@ -156,7 +156,8 @@ def measure(stage: str, model: str, calls: int, work: Path) -> dict:
     out = {"stage": stage, "model": model, "load_s": round(load_s, 2),
            "rss_added_mb": round((rss_loaded - rss_before) / 2**20, 1),
            "rss_peak_mb": round(process.memory_info().rss / 2**20, 1),
-           "wall_ms_p50": round(float(np.percentile(walls, 50)), 2), "wall_ms_p95": round(float(np.percentile(walls, 95)), 2),
+           "wall_ms_p50": round(float(np.percentile(walls, 50)), 2),
+           "wall_ms_p95": round(float(np.percentile(walls, 95)), 2),
            "cpu_ms_per_call": round(float(np.mean(cpus)), 2), "calls": calls}
     if stage == "asr":
         out["audio_s"] = round(len(question) / 16000, 2)
