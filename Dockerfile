@@ -5,11 +5,11 @@
 #                Triton server from the nvidia-pytriton wheel; its Python-backend models import parley)
 #   janus        Debian's Janus Gateway with the config in deploy/janus/
 #   nginx-rtmp   Debian's nginx with the RTMP module (RTMP ingest, HLS out), config in deploy/nginx/
-#   triton-gpu   NVIDIA's Triton image with the TensorRT-LLM backend (the LLM and Whisper), plus what
-#                model_repository/gpu's Python models import (parley's source and a few packages)
-#   triton-gpu-media  NVIDIA's general Triton image (onnxruntime, TensorRT: VAD, voice, lip-sync), same additions
+#   triton-gpu   NVIDIA's Triton image (TRITON_GPU_IMAGE: the TensorRT-LLM one by default, or the general
+#                one), plus what model_repository/gpu's Python models import (parley's source, a few packages)
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG TRITON_GPU_IMAGE=nvcr.io/nvidia/tritonserver:24.11-trtllm-python-py3
 
 # --- llama-cpp-python has no binary wheel on PyPI: compile it once, in its own stage ------------------
 FROM ${PYTHON_IMAGE} AS llama-wheel
@@ -29,27 +29,19 @@ WORKDIR /web
 COPY web/package.json web/package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
 
-# --- Triton on the GPU: two images of one NGC release (export/triton_gpu.py: RELEASE) --------------------
+# --- Triton on the GPU: one stage, built on two images of one NGC release (export/triton_gpu.py) --------
+# docker-compose.yml builds it twice with TRITON_GPU_IMAGE: NVIDIA's TensorRT-LLM image (the LLM and
+# Whisper) and its general image (onnxruntime and TensorRT: VAD, voice, faces), which the other lacks.
 # 24.11: Triton 2.52, CUDA 12.6 (driver 560+, or a data-center forward-compatible one), TensorRT 10.6,
 # TensorRT-LLM 0.15 (the first whose backend takes Whisper's encoder features; Ampere or newer),
-# Python 3.10. Engines and plans must be built in the image that serves them (export/trtllm/ in
-# triton-gpu, export/wav2lip.py --tensorrt in triton-gpu-media): a plan loads only in the TensorRT that
-# built it. The repository's Python models import parley, which finds configs/ beside its source; they
-# need only these of its dependencies, at the versions pyproject.toml pins. The images' Python is 3.10,
-# older than parley's 3.11: those modules import under 3.10 (docs/deploy.md).
-FROM nvcr.io/nvidia/tritonserver:24.11-trtllm-python-py3 AS triton-gpu
-COPY pyproject.toml deploy/triton-gpu/add-parley /opt/parley/
-RUN /opt/parley/add-parley
-COPY orchestrator /opt/parley/orchestrator
-COPY configs /opt/parley/configs
-ENV PYTHONPATH=/opt/parley/orchestrator PARLEY_HOME=/models
-CMD ["tritonserver", "--model-repository=/repository"]
-
-# The general image: onnxruntime and TensorRT backends (vad, tts_voice, lipsync) and Python (tts,
-# visemes), which the TensorRT-LLM image lacks.
-FROM nvcr.io/nvidia/tritonserver:24.11-py3 AS triton-gpu-media
-COPY pyproject.toml deploy/triton-gpu/add-parley /opt/parley/
-RUN /opt/parley/add-parley
+# Python 3.10. Engines and plans must be built in the image that serves them (export/trtllm/ in the
+# TensorRT-LLM one, export/wav2lip.py --tensorrt in the general one): a plan loads only in the TensorRT
+# that built it. The repository's Python models import parley, which finds configs/ beside its source;
+# they need only these of its dependencies, at the versions pyproject.toml pins. The images' Python is
+# 3.10, older than parley's 3.11: those modules import under 3.10 (docs/deploy.md).
+FROM ${TRITON_GPU_IMAGE} AS triton-gpu
+COPY pyproject.toml /tmp/pyproject.toml
+RUN pip install --no-cache-dir $(sed -n 's/^ *"\(pydantic[^"]*\|pyyaml[^"]*\|piper-tts==[0-9.]*\|faster-whisper==[0-9.]*\)".*/\1/p' /tmp/pyproject.toml)
 COPY orchestrator /opt/parley/orchestrator
 COPY configs /opt/parley/configs
 ENV PYTHONPATH=/opt/parley/orchestrator PARLEY_HOME=/models

@@ -114,8 +114,15 @@ def test_orchestrators_serve_a_stack_that_loads(config):
         load_settings(ROOT / service["environment"]["PARLEY_STACK"])
 
 
-def _base_image(target: str) -> str:
-    return re.search(rf"^FROM\s+(\S+)\s+AS\s+{target}$", (ROOT / "Dockerfile").read_text(), re.MULTILINE).group(1)
+def _base_image(service: dict) -> str:
+    """The image a service's Dockerfile stage is built on, with the service's build arguments."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    base = re.search(rf"^FROM\s+(\S+)\s+AS\s+{service['build']['target']}$", dockerfile, re.MULTILINE).group(1)
+    if match := re.fullmatch(r"\$\{(\w+)\}", base):
+        name = match.group(1)
+        default = re.search(rf"^ARG\s+{name}=(\S+)$", dockerfile, re.MULTILINE).group(1)
+        return service["build"].get("args", {}).get(name, default)
+    return base
 
 
 def test_triton_services(config):
@@ -146,8 +153,7 @@ def test_the_gpu_profile_serves_every_model_on_a_server_that_has_its_backend(con
 
     services = config["services"]
     llm, media = services["triton-gpu"], services["triton-gpu-media"]
-    assert _base_image(llm["build"]["target"]) == triton_gpu.LLM_IMAGE
-    assert _base_image(media["build"]["target"]) == triton_gpu.MEDIA_IMAGE
+    assert _base_image(llm) == triton_gpu.LLM_IMAGE and _base_image(media) == triton_gpu.MEDIA_IMAGE
     assert _loaded(llm) == set(triton_gpu.LLM_SERVER) and _loaded(media) == set(triton_gpu.MEDIA_SERVER)
     configs = {p.parent.name: text_format.Parse(p.read_text(), mc.ModelConfig())
                for p in (ROOT / "model_repository/gpu").glob("*/config.pbtxt")}
