@@ -76,6 +76,21 @@ HELD_OUT = [
     "Who do I ask about | student housing?",
     "Where can I | print my documents?",
 ]
+# Written before the end-of-turn model (turn_taking.turn_model) was tried, and never tuned on.
+HELD_OUT_2 = [
+    "Where is the | nearest bus stop?",
+    "Can I borrow | a laptop from the library?",
+    "What time does the | canteen open?",
+    "Is there | wifi in the halls?",
+    "How do I | apply for a parking permit?",
+    "Where should I | go to register?",
+    "Do you know if the | gym is open today?",
+    "Who is in charge of | the chemistry lab?",
+    "Can students | bring guests to the bar?",
+    "When is the | next open day?",
+    "I need to find | the exam hall.",
+    "Where are the | lockers for students?",
+]
 SILENCE_S = 1.0
 
 
