@@ -3,14 +3,18 @@ finished questions are answered sooner.
 
 Questions spoken by two voices (Piper's joe, the callers' voice, at three paces; hibari's heart) are
 heard by the listener (VAD, endpoint, Whisper) twice each: whole, and with the caller pausing
-``--pause`` seconds at a hesitation point ("Where is the | main library?"). Two sets: the questions
-the rules of parley.hear.turn_end were tuned on, and questions written afterwards and held out. Two variants on the same
-audio: ``adaptive`` (turn_taking.adaptive_endpoint: the wait follows the words heard at the pause)
-and its baseline ``fixed`` (the wait is always vad.hangover_ms). For each:
+``--pause`` seconds at a hesitation point ("Where is the | main library?"). Sets: the questions the
+rules of parley.hear.turn_end were tuned on; questions written afterwards and held out; a second
+held-out set written before the end-of-turn model was tried; short finished turns ("Thank you."),
+heard whole only. Three variants on the same audio: ``fixed`` (the wait is always vad.hangover_ms,
+the baseline), ``rules`` (turn_taking.adaptive_endpoint: the wait follows the words heard at the
+pause) and ``rules + model`` (and turn_taking.turn_model's veto). For each:
 
-- cut at the pause: paused questions whose pause ended the turn (the reply would have started);
+- cut at the pause: paused questions whose pause ended the turn (the reply would have started), and
+  what was heard at those pauses;
 - endpoint wait: silence after the last word before the endpoint, on whole questions (p50, p95);
-- WER of what was heard against what was said.
+- WER of what was heard against what was said;
+- the end-of-turn model's time per pause (it is not on the audio clock below).
 
 Input is fed faster than real time with the pause's words judged at the audio time they would be
 live (``wait_for_partials``), so times are on the audio clock and the decode counts as instant.
@@ -91,6 +95,9 @@ HELD_OUT_2 = [
     "I need to find | the exam hall.",
     "Where are the | lockers for students?",
 ]
+# Short finished turns, heard whole only: what the end-of-turn model costs where it doubts them.
+SHORT = ["Thank you.", "Yes, please.", "No.", "Okay.", "Hello.", "Goodbye.", "That's great, thanks.",
+         "Sorry?"]
 SILENCE_S = 1.0
 
 
@@ -117,6 +124,9 @@ def clips(engine, pause_s: float, questions: list[str]) -> list[tuple[str, str, 
     quiet = lambda s: np.zeros(int(16000 * s), np.float32)  # noqa: E731
     out = []
     for question in questions:
+        if "|" not in question:
+            out.append(("whole", question, np.concatenate([quiet(SILENCE_S), spoken(engine, question), quiet(1.5)])))
+            continue
         head, tail = (part.strip() for part in question.split("|"))
         text = f"{head} {tail}"
         out.append(("whole", text, np.concatenate([quiet(SILENCE_S), spoken(engine, text), quiet(1.5)])))
@@ -129,14 +139,33 @@ async def hear(listener: Listener, audio: np.ndarray) -> list:
     return [e async for e in listener.listen(stream_frames(audio))]
 
 
-def run_variant(parley: Parley, all_clips: dict, adaptive: bool) -> dict:
+class Timed:
+    """The end-of-turn model, timed."""
+
+    def __init__(self, model) -> None:
+        self.model, self.ms = model, []
+
+    def probability(self, text: str) -> float:
+        t0 = time.perf_counter()
+        try:
+            return self.model.probability(text)
+        finally:
+            self.ms.append((time.perf_counter() - t0) * 1000)
+
+
+VARIANTS = {"fixed": (False, False), "rules": (True, False), "rules + model": (True, True)}
+
+
+def run_variant(parley: Parley, all_clips: dict, variant: str) -> dict:
     stack = parley.settings.stack
+    adaptive, model = VARIANTS[variant]
     turn_taking = stack.turn_taking.model_copy(update={"adaptive_endpoint": adaptive})
+    timed = Timed(parley.engines.turn_model) if model else None
     listener = Listener(parley.engines.vad(), parley.engines.asr, stack.vad, stack.asr, parley.listener().prompt,
-                        True, parley.engines.executor("asr"), turn_taking)
+                        True, parley.engines.executor("asr"), turn_taking, timed)
     cut = paused = 0
     waits, errors, words = [], 0, 0
-    per_voice = {}
+    per_voice, missed = {}, []
     for voice, items in all_clips.items():
         voice_cut = 0
         for kind, text, audio in items:
@@ -150,14 +179,18 @@ def run_variant(parley: Parley, all_clips: dict, adaptive: bool) -> dict:
                 if len(utterances) > 1:
                     cut += 1
                     voice_cut += 1
+                    missed.append(f"{voice}: {utterances[0].text.strip()}")
             else:
                 ended = [e for e in events if isinstance(e, SpeechEnded)]
                 waits += [(x.at - x.end) * 1000 for x in ended[-1:]]
         per_voice[voice] = voice_cut
-    return {"cut_at_pause": cut, "paused_questions": paused, "cut_by_voice": per_voice,
+    return {"cut_at_pause": cut, "paused_questions": paused, "cut_by_voice": per_voice, "missed": missed,
             "endpoint_wait_ms": {"p50": round(float(np.percentile(waits, 50)), 1),
                                  "p95": round(float(np.percentile(waits, 95)), 1), "n": len(waits)},
-            "wer": round(errors / words, 4)}
+            "wer": round(errors / words, 4),
+            **({"turn_model_ms": {"p50": round(float(np.percentile(timed.ms, 50)), 1),
+                                  "p95": round(float(np.percentile(timed.ms, 95)), 1), "n": len(timed.ms)}}
+               if timed and timed.ms else {})}
 
 
 def main() -> None:
@@ -169,16 +202,19 @@ def main() -> None:
     parley = Parley.load(args.config)
     engines = voices(parley.store)
     results = {}
-    for questions_name, questions in (("tuned on", QUESTIONS), ("held out", HELD_OUT)):
+    sets = (("tuned on", QUESTIONS), ("held out", HELD_OUT), ("held out 2", HELD_OUT_2), ("short", SHORT))
+    for questions_name, questions in sets:
         all_clips = {name: clips(engine, args.pause, questions) for name, engine in engines.items()}
-        for name, adaptive in (("fixed", False), ("adaptive", True)):
+        for name in VARIANTS:
             t0 = time.perf_counter()
-            run = run_variant(parley, all_clips, adaptive) | {"seconds": round(time.perf_counter() - t0, 1)}
+            run = run_variant(parley, all_clips, name) | {"seconds": round(time.perf_counter() - t0, 1)}
             results[f"{questions_name}, {name}"] = run
             print(questions_name, name, json.dumps(run), flush=True)
     stack = parley.settings.stack
     report = {
         "conditions": {"pause_s": args.pause, "questions": len(QUESTIONS), "held_out": len(HELD_OUT),
+                       "held_out_2": len(HELD_OUT_2), "short": len(SHORT),
+                       "turn_model": stack.turn_taking.turn_model, "turn_model_min": stack.turn_taking.turn_model_min,
                        "voices": list(engines),
                        "hangover_ms": stack.vad.hangover_ms, "finished_wait_ms": stack.turn_taking.finished_wait_ms,
                        "unfinished_wait_ms": stack.turn_taking.unfinished_wait_ms, "asr": stack.asr.model,

@@ -7,6 +7,8 @@ questions:
 - ``fast, no speculative ASR``: the baseline, Whisper starts only at the endpoint;
 - ``realtime, early reply``: input paced at wall-clock speed with partial transcripts on, as a live
   caller, the reply started at the first pause (``turn_taking.early_reply``);
+- ``realtime, early reply, no end-of-turn model``: the pause's words judged by the word rules alone
+  (what turn_taking.turn_model costs in time);
 - ``realtime, no early reply``: its baseline, the reply started at the endpoint.
 Also the barge-in cancel latency: a turn cancelled while it generates, time until it has stopped.
 
@@ -83,9 +85,12 @@ async def one_turn(settings, engines, listener, audio, realtime, early_reply=Tru
     return result
 
 
-def run_variant(settings, engines, store, clips, realtime, speculative=True, early_reply=True) -> dict:
+def run_variant(settings, engines, store, clips, realtime, speculative=True, early_reply=True,
+                turn_model=True) -> dict:
     listener = Parley(settings, store, engines).listener(wait_for_partials=not realtime)
     listener.asr_config = listener.asr_config.model_copy(update={"speculative": speculative})
+    if not turn_model:
+        listener.turn_model = None
     rows = []
     for clip in clips:
         row = asyncio.run(one_turn(settings, engines, listener, clip, realtime, early_reply and speculative))
@@ -148,12 +153,13 @@ def main() -> None:
               "config": {"llm": settings.stack.llm.model, "asr": settings.stack.asr.model,
                          "hangover_ms": settings.stack.vad.hangover_ms},
               "runs": {}}
-    variants = [("fast", False, True, True), ("fast, no speculative ASR (baseline)", False, False, False)]
+    variants = [("fast", False, True, True, True), ("fast, no speculative ASR (baseline)", False, False, False, True)]
     if not args.no_realtime:
-        variants += [("realtime, partials on, early reply", True, True, True),
-                     ("realtime, no early reply (baseline)", True, True, False)]
-    for name, realtime, speculative, early in variants:
-        result["runs"][name] = run_variant(settings, engines, store, clips, realtime, speculative, early)
+        variants += [("realtime, partials on, early reply", True, True, True, True),
+                     ("realtime, early reply, no end-of-turn model", True, True, True, False),
+                     ("realtime, no early reply (baseline)", True, True, False, True)]
+    for name, realtime, speculative, early, turn_model in variants:
+        result["runs"][name] = run_variant(settings, engines, store, clips, realtime, speculative, early, turn_model)
         used = [r.get("early_reply", 0.0) for r in result["runs"][name]["turns"]]
         result["runs"][name]["early_replies_used"] = int(sum(used))
     result["barge_in_cancel_ms"] = bench_cancel(settings, engines, trials=10)

@@ -6,8 +6,9 @@ after loading, then repeated calls timed on the wall clock and in CPU time (all 
 threads: on 2 cores up to 2 CPU-seconds a second).
 
     vad   Silero v6: one 32 ms chunk
+    turn  the end-of-turn model (Gemma 3 270M, a second context): one reading of a pause's words
     asr   Whisper tiny.en (the default), base.en and small.en: one spoken question (~3 s)
-    llm   Gemma 3 270M (the default): a reply of up to 48 tokens to the persona's prompt (prefilled,
+    llm   Gemma 3 270M (the default) and 1B (random): a reply of up to 48 tokens to the persona's prompt (prefilled,
           as a session keeps it), the time to its first token and the tokens a second after it
     tts   hibari heart (the default voice), Piper joe: one reply clause
     face  the 2D warp: one frame
@@ -15,8 +16,11 @@ threads: on 2 cores up to 2 CPU-seconds a second).
 Whisper base.en and small.en are not in any package here: they are built with random weights of
 their real shapes (transformers' Whisper, converted to CTranslate2 int8 as faster-whisper's own
 models are) with tiny.en's tokenizer; a random decoder runs to the length cap every time, so their
-times are an upper bound on a real model's. A 1–1.5B LLM is not measured (no GGUF of one ships in a
-package, and building a random one needs llama.cpp's converter). What a session adds on top of the
+times are an upper bound on a real model's. No 1–1.5B LLM ships in a package either: Gemma 3 1B is
+built with random weights of its real shapes and the 270M's tokenizer (gguf's writer, then llama.cpp's
+own Q4_K_M quantiser, as the default model is quantised; cached under $PARLEY_HOME/perf). Its
+random tokens never end a reply early, so its time to first token and tokens per second are what
+count, not its text. What a session adds on top of the
 stages (its VAD state, history, media and face) is in the capacity benchmark.
 
     .venv/bin/python perf/bench_stages.py [--calls 20]
@@ -38,14 +42,19 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS = [("vad", "silero-vad-v6"), ("asr", "whisper-tiny.en"), ("asr", "whisper-base.en (random)"),
-        ("asr", "whisper-small.en (random)"), ("llm", "gemma3-270m"), ("tts", "hibari-heart"),
-        ("tts", "piper-en_US-joe-medium"), ("face", "portrait (warp)")]
+        ("asr", "whisper-small.en (random)"), ("turn", "gemma3-270m"), ("llm", "gemma3-270m"),
+        ("llm", "gemma3-1b (random)"), ("tts", "hibari-heart"), ("tts", "piper-en_US-joe-medium"),
+        ("face", "portrait (warp)")]
 WHISPER_SHAPES = {  # the shapes of OpenAI's checkpoints
     "base.en": dict(d_model=512, encoder_layers=6, decoder_layers=6, encoder_attention_heads=8,
                     decoder_attention_heads=8, encoder_ffn_dim=2048, decoder_ffn_dim=2048),
     "small.en": dict(d_model=768, encoder_layers=12, decoder_layers=12, encoder_attention_heads=12,
                      decoder_attention_heads=12, encoder_ffn_dim=3072, decoder_ffn_dim=3072),
 }
+# Gemma 3 1B's shapes (its config.json); everything else (tokenizer, attention layout, window) is the
+# 270M's, which shares them.
+GEMMA3_1B = {"embedding_length": 1152, "block_count": 26, "feed_forward_length": 6912}
+RANDOM_GEMMA_VERSION = 1  # of the recipe below: a new one builds a new cached file
 CLAUSE = "The main library is on the north side of the square, next to the student centre."
 
 
@@ -66,6 +75,56 @@ def random_whisper(size: str, out: Path, tokenizer_from: Path) -> Path:
     (out / "vocabulary.json").unlink(missing_ok=True)
     for name in ("tokenizer.json", "vocabulary.txt"):
         shutil.copy(tokenizer_from / name, out / name)
+    return out
+
+
+def random_gemma(reference: Path, out: Path, shape: dict) -> Path:
+    """A GGUF of Gemma 3 at ``shape`` with random weights and ``reference``'s tokenizer and metadata,
+    quantised to Q4_K_M as the default model is (by llama.cpp's own quantiser). Cached: it takes
+    minutes to build."""
+    import ctypes
+
+    import gguf
+    import llama_cpp
+
+    if out.exists():
+        return out
+    reader = gguf.GGUFReader(reference)
+    arch = "gemma3"
+    old = {k: int(reader.fields[f"{arch}.{k}"].contents()) for k in shape}
+    writer = gguf.GGUFWriter(out.with_suffix(".f16.gguf"), arch)
+    for name, field in reader.fields.items():
+        if name.startswith("GGUF.") or name == "general.architecture":
+            continue
+        value = shape[name.split(".", 1)[1]] if name.split(".", 1)[-1] in shape else field.contents()
+        if name == "general.file_type":
+            value = int(gguf.LlamaFileType.MOSTLY_F16)
+        sub_type = field.types[-1] if field.types[0] == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(name, value, field.types[0], sub_type)
+    resize = {old[k]: shape[k] for k in ("embedding_length", "feed_forward_length")}
+    rng = np.random.default_rng(0)
+    templates = {t.name.split(".", 2)[-1] if t.name.startswith("blk.") else t.name: t for t in reader.tensors
+                 if not t.name.startswith("blk.") or t.name.startswith("blk.0.")}
+    names = [n for n in templates if "." in n and not n.startswith(("token_embd", "output"))]
+    for name in ["token_embd.weight", "output_norm.weight",
+                 *(f"blk.{i}.{n}" for i in range(shape["block_count"]) for n in names)]:
+        template = templates[name.split(".", 2)[-1] if name.startswith("blk.") else name]
+        dims = [resize.get(int(d), int(d)) for d in reversed(template.shape.tolist())]  # numpy order
+        if len(dims) == 1:  # norms: llama.cpp's Gemma files hold the final scale
+            writer.add_tensor(name, np.ones(dims, np.float32))
+        else:
+            writer.add_tensor(name, (0.02 * rng.standard_normal(dims, np.float32)).astype(np.float16))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M
+    params.nthread = os.cpu_count() or 1
+    f16 = out.with_suffix(".f16.gguf")
+    if llama_cpp.llama_model_quantize(str(f16).encode(), str(out).encode(), ctypes.byref(params)) != 0:
+        raise RuntimeError(f"llama.cpp could not quantise {f16}")
+    f16.unlink()
     return out
 
 
@@ -94,6 +153,13 @@ def measure(stage: str, model: str, calls: int, work: Path) -> dict:
             import gc
 
             gc.collect()
+    if stage == "llm" and "random" in model:
+        from parley.models.store import parley_home
+
+        cache = parley_home() / "perf"
+        cache.mkdir(parents=True, exist_ok=True)
+        reference = store.require("gemma3-270m") / "gemma-3-270m-q4_k_m.gguf"
+        gguf_file = random_gemma(reference, cache / f"gemma3-1b-random-{RANDOM_GEMMA_VERSION}-q4_k_m.gguf", GEMMA3_1B)
     process = psutil.Process()
     rss_before = process.memory_info().rss
     t0 = time.perf_counter()
@@ -113,6 +179,12 @@ def measure(stage: str, model: str, calls: int, work: Path) -> dict:
     elif stage == "llm":
         from parley.interfaces import CancelToken
 
+        if "random" in model:
+            from parley.assemble import Engines
+            from parley.engines.llama_cpp import LlamaCppEngine
+
+            engine = LlamaCppEngine(gguf_file, settings.stack.llm)
+            parley = Parley(settings, store, Engines.given(settings, store, llm=engine))
         conversation = parley.conversation()
         conversation.warm_up()
         engine = parley.engines.llm
@@ -125,6 +197,9 @@ def measure(stage: str, model: str, calls: int, work: Path) -> dict:
             for _ in engine.stream(prompt, 48, CancelToken()):
                 times.append(time.perf_counter() - started)
             return times
+    elif stage == "turn":
+        engine = parley.engines.turn_model
+        call = lambda: engine.probability("Where can I print my documents?")  # noqa: E731
     elif stage == "tts":
         from parley.engines import engine_class
 

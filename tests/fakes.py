@@ -104,6 +104,18 @@ class ScriptedASR:
         return self.by_length[min(self.by_length, key=lambda s: abs(s - seconds))]
 
 
+class ScriptedTurnModel:
+    """An end-of-turn model that gives each text its scripted probability (1.0 for any other)."""
+
+    def __init__(self, probabilities: dict[str, float]) -> None:
+        self.probabilities = probabilities
+        self.read: list[str] = []
+
+    def probability(self, text):
+        self.read.append(text)
+        return self.probabilities.get(text.strip(), 1.0)
+
+
 def speech(seconds: float) -> np.ndarray:
     """Loud enough for ``LoudnessVAD``: a tone."""
     n = int(seconds * SAMPLE_RATE)
@@ -123,7 +135,9 @@ def ungrounded(settings):
 
 def fake_parley(settings, llm=None, tts=None, asr=None, grounded: bool = False, **engines) -> Parley:
     """A Parley whose engines are these fakes (a VAD by loudness unless one is given); its persona
-    answers freely unless ``grounded``: a scripted reply does not come from the persona's facts."""
+    answers freely unless ``grounded``: a scripted reply does not come from the persona's facts. The
+    pause's words are judged by the word rules alone unless a ``turn_model`` is given."""
     settings = settings if grounded else ungrounded(settings)
     given = {"llm": llm, "tts": tts, "asr": asr, "visemes": CoarticulatedVisemes(), "vad": LoudnessVAD, **engines}
-    return Parley(settings, engines=Engines.given(settings, **{k: v for k, v in given.items() if v is not None}))
+    given = {k: v for k, v in given.items() if v is not None}
+    return Parley(settings, engines=Engines.given(settings, **{"turn_model": None, **given}))

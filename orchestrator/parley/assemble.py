@@ -26,7 +26,7 @@ from parley.face.lipsync import lipsync_face
 from parley.face.warp import WarpFace
 from parley.hear.listener import Listener
 from parley.hear.vad import SileroVAD, load_model
-from parley.interfaces import ASREngine, Face, LLMEngine, SpeechOutput, TTSEngine
+from parley.interfaces import ASREngine, EndOfTurnModel, Face, LLMEngine, SpeechOutput, TTSEngine
 from parley.models.store import ModelStore
 from parley.reply.conversation import Conversation
 from parley.reply.history import History
@@ -50,8 +50,8 @@ class Engines:
     @classmethod
     def given(cls, settings: Settings, store: ModelStore | None = None, **engines) -> "Engines":
         """Engines built elsewhere (tests' fakes, a program embedding its own): by stage name, ``llm``,
-        ``tts``, ``asr``, ``visemes``, or ``vad`` (a factory: one detector per stream); the others load
-        on first use as usual."""
+        ``tts``, ``asr``, ``visemes``, ``turn_model`` (None: none), or ``vad`` (a factory: one detector
+        per stream); the others load on first use as usual."""
         built = cls(settings, store or ModelStore(settings.registry))
         built._loaded.update(engines)
         return built
@@ -67,6 +67,10 @@ class Engines:
         settings = self.settings
         if kind == "visemes":
             return CoarticulatedVisemes.from_config(settings.stack.visemes)
+        if kind == "turn_model":
+            from parley.engines.llama_turn import LlamaEndOfTurn  # llama.cpp loads only when used
+
+            return LlamaEndOfTurn.from_settings(settings, self.store)
         if kind == "vad":
             name = settings.stack.vad.model
             model = load_model(self.store.require(name) / settings.registry.get(name, "vad").files[0].name)
@@ -93,6 +97,11 @@ class Engines:
     @property
     def asr(self) -> ASREngine:
         return self.get("asr")
+
+    @property
+    def turn_model(self) -> EndOfTurnModel | None:
+        """The model that judges whether a pause ends the caller's turn (None: word rules alone)."""
+        return self.get("turn_model") if self.settings.stack.turn_taking.turn_model else None
 
     @property
     def visemes(self) -> CoarticulatedVisemes:
@@ -161,7 +170,8 @@ class Parley:
         terms = dict.fromkeys([*self.settings.persona.vocabulary, *self.knowledge.vocabulary()])
         prompt = ", ".join(terms) or None
         return Listener(self.engines.vad(), self.engines.asr, stack.vad, stack.asr, prompt,
-                        wait_for_partials, self.engines.executor("asr"), stack.turn_taking)
+                        wait_for_partials, self.engines.executor("asr"), stack.turn_taking,
+                        self.engines.turn_model)
 
     def voice_session(self, output: SpeechOutput | None = None, listen: bool = True,
                       wait_for_partials: bool = False) -> VoiceSession:
@@ -177,6 +187,8 @@ class Parley:
         self.engines.get("tts")
         self.engines.get("asr")
         self.engines.get("vad")
+        if self.settings.stack.turn_taking.turn_model:
+            self.engines.get("turn_model")
 
     def asr_with_times(self):
         """A Whisper that says when each sentence was said (``sentences``): the stack's own when it runs

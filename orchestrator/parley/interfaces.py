@@ -107,6 +107,12 @@ class ASREngine(Protocol):
         """Transcribe mono float32 audio at ``sample_rate``; ``prompt`` biases it to expected words."""
 
 
+class EndOfTurnModel(Protocol):
+    def probability(self, text: str) -> float:
+        """How likely the caller's words so far end what they meant to say (0 to 1): read at a pause,
+        from the words alone."""
+
+
 @runtime_checkable
 class Face(Protocol):
     """A talking face drawn on the server: the 2D warp, Wav2Lip, MuseTalk, and any face to come."""

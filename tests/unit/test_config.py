@@ -134,3 +134,22 @@ def test_binding_off_loopback_needs_tls(tmp_path):
     ok = load_settings(write_stack(tmp_path, **{"server.host": "0.0.0.0", "server.tls_cert": "c.pem",
                                                 "server.tls_key": "k.pem"}))
     assert ok.stack.server.host == "0.0.0.0"
+
+
+def test_the_end_of_turn_model_must_be_a_gguf_llm_of_the_registry(tmp_path):
+    import yaml
+
+    with pytest.raises(ConfigError) as err:
+        load_settings(write_stack(tmp_path, **{"turn_taking.turn_model": "whisper-tiny.en"}))
+    assert "turn_taking.turn_model" in str(err.value) and "gemma3-270m" in str(err.value)
+
+    registry = yaml.safe_load((CONFIGS / "models.yaml").read_text())
+    served = registry["models"]["gemma3-270m"] | {"files": [{"name": "model.safetensors", "sha256": "0" * 64}]}
+    served["sources"] = [{"kind": "url", "files": {"model.safetensors": "https://example.org/model.safetensors"}}]
+    registry["models"]["served-llm"] = served
+    (tmp_path / "models.yaml").write_text(yaml.safe_dump(registry))
+    with pytest.raises(ConfigError) as err:
+        load_settings(write_stack(tmp_path, **{"turn_taking.turn_model": "served-llm",
+                                               "models": str(tmp_path / "models.yaml")}))
+    assert "served-llm is not a GGUF" in str(err.value) and "null" in str(err.value)
+    assert load_settings(write_stack(tmp_path, **{"turn_taking.turn_model": None})).stack.turn_taking.turn_model is None

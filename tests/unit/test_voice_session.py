@@ -11,7 +11,7 @@ from parley.config import load_settings
 from parley.events import BargeIn, EarlyReply, PauseTranscript, TextDelta, TurnDone, TurnFailed, Typed, Utterance
 from parley.speak.speech import SpokenChunk
 from tests.conftest import write_stack
-from tests.fakes import ScriptedASR, ScriptedLLM, ToneTTS, fake_parley, silence, speech
+from tests.fakes import ScriptedASR, ScriptedLLM, ScriptedTurnModel, ToneTTS, fake_parley, silence, speech
 
 LONG_REPLY = " ".join(f"Sentence {i} of a long answer." for i in range(12))  # ~5 s of tone
 
@@ -192,3 +192,26 @@ def test_a_barge_in_does_not_wait_for_a_voice_stuck_in_a_long_synthesis(stack):
     question = next(i for i, e in enumerate(events) if isinstance(e, Utterance) and "cafe" in e.text)
     assert not [e for e in events[events.index(barge): question] if isinstance(e, SpokenChunk)]
     assert "cafe" in [e for e in events if isinstance(e, TurnDone)][-1].user
+
+
+def test_the_end_of_turn_model_holds_a_pause_whose_words_only_look_finished(stack):
+    """Whisper ends "What should I" with a question mark, so the word rules take it as finished; the
+    end-of-turn model doubts it, so the pause is waited out and the whole question answered once."""
+    audio = np.concatenate([speech(1.0), silence(0.7), speech(1.0), silence(2.0)])
+    heard = {1.0: "What should I?", 2.4: "What should I bring to the open day?"}
+
+    def utterances(turn_model):
+        asr = ScriptedASR(heard)
+        session = fake_parley(stack, ScriptedLLM("A pen."), ToneTTS(), asr, turn_model=turn_model).voice_session()
+        events = asyncio.run(run_session(session, audio))
+        early = [e.text for e in events if isinstance(e, PauseTranscript)]
+        return early, [e.text for e in events if isinstance(e, Utterance)]
+
+    doubting = ScriptedTurnModel({"What should I?": 0.001})
+    early, heard_as = utterances(doubting)
+    assert heard_as == ["What should I bring to the open day?"]
+    assert "What should I?" not in early  # no early reply on the fragment either
+    assert doubting.read[0] == "What should I?"
+    for rules_alone in (None, ScriptedTurnModel({})):  # no model, or one sure of every text
+        early, heard_as = utterances(rules_alone)
+        assert early[0] == "What should I?" and heard_as[0] == "What should I?" and len(heard_as) == 2

@@ -49,8 +49,9 @@ def _selected(args, settings: Settings) -> list[str]:
     stack = settings.stack
     served_llm = stack.llm.engine == "openai"  # its model lives on its server
     voices = [] if stack.tts.engine == "openai" else [stack.tts.voice]  # a served voice lives on its server
+    turn_model = [stack.turn_taking.turn_model] if stack.turn_taking.turn_model else []
     models = [*([] if served_llm else [stack.llm.model]), *voices, stack.tts.align_voice, stack.asr.model,
-              stack.vad.model]
+              stack.vad.model, *turn_model]
     return list(dict.fromkeys(models))
 
 

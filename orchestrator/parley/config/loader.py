@@ -178,9 +178,14 @@ def load_settings(path: Path | str | None = None, avatar: str | None = None) -> 
         ("asr.model", stack.asr.model, "asr"),
         ("vad.model", stack.vad.model, "vad"),
     )
+    if stack.turn_taking.turn_model is not None:
+        references = (*references, ("turn_taking.turn_model", stack.turn_taking.turn_model, "llm"))
     for key, name, kind in references:
         try:
-            registry.get(name, kind)
+            entry = registry.get(name, kind)
         except KeyError as exc:
             raise ConfigError(f"{path}: {key}: {exc.args[0]} (in {registry_path})") from None
+        if key == "turn_taking.turn_model" and not entry.files[0].name.endswith(".gguf"):
+            raise ConfigError(f"{path}: {key}: {name} is not a GGUF file llama.cpp can run; name one that is "
+                              f"(gemma3-270m), or null for the word rules alone")
     return Settings(path=path, stack=stack, persona=persona, registry=registry)

@@ -156,6 +156,12 @@ class TurnTakingConfig(Strict):
     adaptive_endpoint: bool = True
     finished_wait_ms: float = Field(250, ge=32, le=5000)
     unfinished_wait_ms: float = Field(1000, ge=32, le=10000)
+    # A small language model (a GGUF llm of the registry, run in-process whatever the reply's engine)
+    # also reads the pause's words (parley.engines.llama_turn): where its probability that they end a
+    # sentence is below turn_model_min, the pause is taken as mid-sentence ("What should I?"). It
+    # only ever lengthens the wait. None: the word rules alone. The threshold suits gemma3-270m.
+    turn_model: str | None = "gemma3-270m"
+    turn_model_min: float = Field(0.05, ge=0, le=1)
     # Live calls: microphone audio that is a copy of the avatar's own voice (what the browser's echo
     # cancellation left) is silenced before it can start a barge-in (parley.hear.echo).
     echo_guard: bool = True

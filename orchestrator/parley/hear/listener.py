@@ -9,7 +9,8 @@
 The decode that starts at the first silent chunk usually finishes during the hangover, so the
 transcript is ready the moment the endpoint fires; it is also announced at once (PauseTranscript),
 so a reply can start before the endpoint. Its words also set how long the endpoint waits
-(``parley.hear.turn_end``): a sentence that trails off is given time to go on, and is not announced.
+(``parley.hear.turn_end``, and a small language model's reading of them where configured): a sentence
+that trails off is given time to go on, and is not announced.
 If the caller speaks again before the endpoint, that decode is simply not used. One decode runs at a
 time (the CPU has few cores to share).
 """
@@ -37,7 +38,7 @@ from parley.hear.audio import SAMPLE_RATE
 from parley.hear.endpoint import Endpointer
 from parley.hear.turn_end import looks_finished
 from parley.hear.vad import CHUNK, CHUNK_SECONDS, SileroVAD
-from parley.interfaces import ASREngine
+from parley.interfaces import ASREngine, EndOfTurnModel
 
 _MIN_PARTIAL_SECONDS = 0.5
 
@@ -86,7 +87,8 @@ class _Decode:
 class Listener:
     def __init__(self, vad: SileroVAD, asr: ASREngine, vad_config: VADConfig, asr_config: ASRConfig,
                  prompt: str | None = None, wait_for_partials: bool = False,
-                 executor: StageExecutor | None = None, turn_taking: TurnTakingConfig | None = None) -> None:
+                 executor: StageExecutor | None = None, turn_taking: TurnTakingConfig | None = None,
+                 turn_model: EndOfTurnModel | None = None) -> None:
         self.vad = vad
         self.asr = asr
         self.executor = executor or StageExecutor("asr", 1)  # the ASR's threads (shared when given)
@@ -100,6 +102,8 @@ class Listener:
         # The endpoint waits on the pause's words only where they are decoded at the pause.
         adaptive = turn_taking if turn_taking is not None and asr_config.speculative else None
         self.endpointer = Endpointer(vad_config, CHUNK_SECONDS, adaptive)
+        self.turn_model = turn_model if self.endpointer.adaptive else None
+        self.turn_model_min = turn_taking.turn_model_min if turn_taking is not None else 0.0
 
     async def listen(self, frames: AsyncIterable[np.ndarray]) -> AsyncIterator:
         """Yield speech events and transcripts for a stream of 16 kHz mono float32 frames."""
@@ -189,10 +193,23 @@ class _Stream:
         result = await decode.task
         if not (self.speculative is decode and self.endpointer.paused):
             return
-        finished = looks_finished(result[0] if result else None)
+        finished = await self.judge(result[0] if result else None)
+        if not (self.speculative is decode and self.endpointer.paused):
+            return
         self.endpointer.judge({None: "unknown", True: "finished", False: "unfinished"}[finished])
         if result and result[0] and finished is not False:
             await self.out.put(PauseTranscript(result[0], paused.start, paused.end))
+
+    async def judge(self, text: str | None) -> bool | None:
+        """``looks_finished``, and the end-of-turn model's veto where the words could be finished."""
+        finished = looks_finished(text)
+        listener = self.listener
+        if finished is False or not text or listener.turn_model is None:
+            return finished
+        # On the ASR's thread: the pause's decode is done, and the next one waits for this.
+        async with self.asr_lock:
+            probability = await listener.executor.run(listener.turn_model.probability, text)
+        return False if probability < listener.turn_model_min else finished
 
     def on_event(self, event, now: float) -> None:
         if isinstance(event, SpeechStarted):
