@@ -204,14 +204,15 @@ def test_the_end_of_turn_model_holds_a_pause_whose_words_only_look_finished(stac
         asr = ScriptedASR(heard)
         session = fake_parley(stack, ScriptedLLM("A pen."), ToneTTS(), asr, turn_model=turn_model).voice_session()
         events = asyncio.run(run_session(session, audio))
-        early = [e.text for e in events if isinstance(e, PauseTranscript)]
-        return early, [e.text for e in events if isinstance(e, Utterance)]
+        early = [(e.outcome, e.reason) for e in events if isinstance(e, EarlyReply)]
+        answered = [e.user for e in session.conversation.history.exchanges]
+        return early, [e.text for e in events if isinstance(e, Utterance)], answered
 
     doubting = ScriptedTurnModel({"What should I?": 0.001})
-    early, heard_as = utterances(doubting)
-    assert heard_as == ["What should I bring to the open day?"]
-    assert "What should I?" not in early  # no early reply on the fragment either
+    early, heard_as, answered = utterances(doubting)
+    assert heard_as == answered == ["What should I bring to the open day?"]
+    assert early[0] == ("dropped", "the caller went on")  # started on the fragment, never played
     assert doubting.read[0] == "What should I?"
     for rules_alone in (None, ScriptedTurnModel({})):  # no model, or one sure of every text
-        early, heard_as = utterances(rules_alone)
-        assert early[0] == "What should I?" and heard_as[0] == "What should I?" and len(heard_as) == 2
+        early, heard_as, answered = utterances(rules_alone)
+        assert heard_as[0] == "What should I?" and len(heard_as) == 2

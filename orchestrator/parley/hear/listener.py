@@ -9,8 +9,9 @@
 The decode that starts at the first silent chunk usually finishes during the hangover, so the
 transcript is ready the moment the endpoint fires; it is also announced at once (PauseTranscript),
 so a reply can start before the endpoint. Its words also set how long the endpoint waits
-(``parley.hear.turn_end``, and a small language model's reading of them where configured): a sentence
-that trails off is given time to go on, and is not announced.
+(``parley.hear.turn_end``): a sentence that trails off is given time to go on, and is not announced.
+Where an end-of-turn model is configured, it reads the words too, after they are announced, and
+can hold a pause whose words only look finished; the endpoint waits for its reading.
 If the caller speaks again before the endpoint, that decode is simply not used. One decode runs at a
 time (the CPU has few cores to share).
 """
@@ -191,21 +192,24 @@ class _Stream:
         """Say what the pause's decode heard, while the pause lasts, so a reply can start on it, and
         let the endpointer wait longer when it trails off (then it is not announced)."""
         result = await decode.task
-        if not (self.speculative is decode and self.endpointer.paused):
+        current = lambda: self.speculative is decode and self.endpointer.paused  # noqa: E731
+        if not current():
             return
-        finished = await self.judge(result[0] if result else None)
-        if not (self.speculative is decode and self.endpointer.paused):
-            return
-        self.endpointer.judge({None: "unknown", True: "finished", False: "unfinished"}[finished])
-        if result and result[0] and finished is not False:
-            await self.out.put(PauseTranscript(result[0], paused.start, paused.end))
-
-    async def judge(self, text: str | None) -> bool | None:
-        """``looks_finished``, and the end-of-turn model's veto where the words could be finished."""
+        text = result[0] if result else None
         finished = looks_finished(text)
+        if text and finished is not False:
+            # The early reply starts now; should the model doubt the words, it is only kept waiting
+            # for the endpoint, and dropped if the caller goes on.
+            await self.out.put(PauseTranscript(text, paused.start, paused.end))
+        if finished is not False and text and self.listener.turn_model is not None:
+            finished = await self.doubt(text, finished)  # the verdict stays "pending" meanwhile
+            if not current():
+                return
+        self.endpointer.judge({None: "unknown", True: "finished", False: "unfinished"}[finished])
+
+    async def doubt(self, text: str, finished: bool | None) -> bool | None:
+        """The end-of-turn model's veto of words the rules would let end the turn."""
         listener = self.listener
-        if finished is False or not text or listener.turn_model is None:
-            return finished
         # On the ASR's thread: the pause's decode is done, and the next one waits for this.
         async with self.asr_lock:
             probability = await listener.executor.run(listener.turn_model.probability, text)
