@@ -85,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     parley = Parley.load()
     engine = parley.engines.asr
-    prompt = parley.listener().prompt
+    prompt = parley.asr_prompt()
     speakers = voices(parley.store)
     sets = {"dev": clips(speakers, DEV), "test": clips(speakers, TEST)}
     off = {"retry_below": None}

@@ -161,7 +161,7 @@ def run_variant(parley: Parley, all_clips: dict, variant: str) -> dict:
     adaptive, model = VARIANTS[variant]
     turn_taking = stack.turn_taking.model_copy(update={"adaptive_endpoint": adaptive})
     timed = Timed(parley.engines.turn_model) if model else None
-    listener = Listener(parley.engines.vad(), parley.engines.asr, stack.vad, stack.asr, parley.listener().prompt,
+    listener = Listener(parley.engines.vad(), parley.engines.asr, stack.vad, stack.asr, parley.asr_prompt(),
                         True, parley.engines.executor("asr"), turn_taking, timed)
     cut = paused = 0
     waits, errors, words = [], 0, 0

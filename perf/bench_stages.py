@@ -174,7 +174,7 @@ def measure(stage: str, model: str, calls: int, work: Path) -> dict:
             engine = FasterWhisperEngine(folder, settings.stack.asr)
         else:
             engine = parley.engines.asr
-        prompt = parley.listener().prompt
+        prompt = parley.asr_prompt()
         call = lambda: engine.transcribe(question, prompt)  # noqa: E731
     elif stage == "llm":
         from parley.interfaces import CancelToken

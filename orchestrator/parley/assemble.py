@@ -166,12 +166,15 @@ class Parley:
     def listener(self, wait_for_partials: bool = False) -> Listener:
         """A listener for one stream; ``wait_for_partials`` for input read faster than real time."""
         stack = self.settings.stack
-        # What the caller is likely to say: the persona's own list, then the names its knowledge uses.
-        terms = dict.fromkeys([*self.settings.persona.vocabulary, *self.knowledge.vocabulary()])
-        prompt = ", ".join(terms) or None
-        return Listener(self.engines.vad(), self.engines.asr, stack.vad, stack.asr, prompt,
+        return Listener(self.engines.vad(), self.engines.asr, stack.vad, stack.asr, self.asr_prompt(),
                         wait_for_partials, self.engines.executor("asr"), stack.turn_taking,
                         self.engines.turn_model)
+
+    def asr_prompt(self) -> str | None:
+        """What the caller is likely to say, to prompt Whisper with: the persona's own list, then the
+        names its knowledge uses."""
+        terms = dict.fromkeys([*self.settings.persona.vocabulary, *self.knowledge.vocabulary()])
+        return ", ".join(terms) or None
 
     def voice_session(self, output: SpeechOutput | None = None, listen: bool = True,
                       wait_for_partials: bool = False) -> VoiceSession:

@@ -32,3 +32,7 @@ def test_whispers_punctuation_and_spacing_do_not_change_the_reading(model):
 def test_a_long_turn_is_read_by_its_end(model):
     long_turn = "I have a question about the library and the opening hours and the cafe, " * 40
     assert model.probability(long_turn + "and where is the") < model.probability(long_turn + "and where is the cafe?")
+
+
+def test_a_fragment_whisper_wrote_in_lower_case_is_read_as_the_start_of_a_turn(model):
+    assert model.probability("can visitors park") == pytest.approx(model.probability("Can visitors park?"))

@@ -36,11 +36,14 @@ def test_served_models_are_placed_where_their_backend_runs_following_bls_calls()
         assert served_on(cpu, name)[0] == "CPU", name
 
 
-def test_the_cpu_stack_runs_every_stage_in_process():
+def test_the_cpu_stack_runs_every_stage_in_process(tmp_path):
     stages = {p.stage: p for p in placements(load_settings(CONFIGS / "cpu.yaml"))}
-    assert list(stages) == ["vad", "asr", "llm", "tts", "face"]
+    assert list(stages) == ["vad", "turn", "asr", "llm", "tts", "face"]
     assert {p.label for p in stages.values()} == {"in-process-cpu"}
     assert stages["tts"].engine == "hibari" and stages["face"].engine == "warp"
+    assert "gemma3-270m" in stages["turn"].why
+    without = load_settings(write_stack(tmp_path, **{"turn_taking.turn_model": None}))
+    assert "turn" not in {p.stage for p in placements(without)}
 
 
 def test_a_triton_stack_with_no_triton_says_which_stages_fall_back_and_which_cannot_run(tmp_path):

@@ -3,7 +3,8 @@
 The model reads the caller's words as the start of a user message, as its chat template writes one,
 and gives the probability that the next token ends the sentence (a full stop, a question or
 exclamation mark, or a line break). "Where can I" has almost none; "Where can I print my documents"
-has a lot. Whisper's own punctuation is removed first: it ends fragments as sentences too.
+has a lot. Whisper's own punctuation is removed first (it ends fragments as sentences too), and the
+first letter made a capital, as a turn's is.
 
 The template is the registry entry's, else the GGUF's own; a model with neither reads the words as
 plain text, which separates finished from unfinished less well.
@@ -11,7 +12,6 @@ plain text, which separates finished from unfinished less well.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from pathlib import Path
@@ -30,10 +30,12 @@ _TRAILING = re.compile(r"[\s.?!,;:…\-–—]+$")
 
 
 class LlamaEndOfTurn:
-    def __init__(self, model_file: Path, chat_template: str | None = None, threads: int | None = None) -> None:
-        # A context of its own, so judging a pause never waits for a reply being generated.
-        self.llm = Llama(model_path=str(model_file), n_ctx=_CONTEXT, n_batch=_CONTEXT,
-                         n_threads=threads or min(2, os.cpu_count() or 1), verbose=False)
+    def __init__(self, model_file: Path, chat_template: str | None = None, threads: int = 1) -> None:
+        # A context of its own, so judging a pause never waits for a reply being generated. One
+        # thread: it runs beside the early reply's LLM, and llama.cpp's threads wait for each other
+        # by spinning, which on a busy CPU costs more than a second thread gains.
+        self.llm = Llama(model_path=str(model_file), n_ctx=_CONTEXT, n_batch=_CONTEXT, n_threads=threads,
+                         verbose=False)
         prefix = _user_prefix(model_template(self.llm, chat_template))
         self._prefix = self.llm.tokenize(prefix.encode("utf-8"), add_bos=True, special=True)
         vocab = range(self.llm.n_vocab())
@@ -53,6 +55,8 @@ class LlamaEndOfTurn:
         words = _TRAILING.sub("", text.strip())
         if not words:
             return 0.0
+        # Whisper starts words it takes for a continuation in lower case; a turn starts with a capital.
+        words = words[0].upper() + words[1:]
         # The last words matter: a long turn keeps its end.
         tail = self.llm.tokenize(words.encode("utf-8"), add_bos=False, special=False)
         tokens = self._prefix + tail[-(_CONTEXT - len(self._prefix)):]

@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass
 
 from parley.config import Settings, TritonConfig
 
-STAGES = ("vad", "asr", "llm", "tts", "face")
 # Parameters of a Python model that name the model it calls (BLS): the work runs where that one does.
 _CALLS = ("engine_model", "voice_model")
 _GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
@@ -93,6 +92,9 @@ def placements(settings: Settings, engines=None, faces: dict | None = None) -> l
     stack = settings.stack
     out = [Placement("vad", "in-process", "CPU", "silero", "Silero is a few hundred microseconds a frame on a "
                                                            "CPU core")]
+    if stack.turn_taking.turn_model:
+        out.append(Placement("turn", "in-process", "CPU", "llama_cpp", f"{stack.turn_taking.turn_model} reads a "
+                                                                       "pause's few words once: milliseconds on a CPU"))
     for stage in ("asr", "llm", "tts"):
         engine = getattr(stack, stage).engine
         loaded = engines.loaded().get(stage) if engines is not None else None
