@@ -32,7 +32,7 @@ def test_pages_and_health(server):
     assert status == 200 and "Start conversation" in html and script_status == 200
     assert health["ok"] and health["sessions"] == 0
     # Where each stage runs: the default stack keeps every one in this process, on the CPU.
-    assert health["stages"] == {s: "in-process-cpu" for s in ("vad", "asr", "llm", "tts", "face")}
+    assert health["stages"] == {s: "in-process-cpu" for s in ("vad", "turn", "asr", "llm", "tts", "face")}
 
 
 def test_bad_offers_get_clear_errors(server):

@@ -67,5 +67,5 @@ def test_doctor_lists_the_stages(tmp_path):
                           timeout=120)
     assert done.returncode == 0, done.stderr
     stages = {c["name"]: c for c in json.loads(done.stdout) if c["group"] == "stages"}
-    assert set(stages) == {"vad", "asr", "llm", "tts", "face"}
+    assert set(stages) == {"vad", "turn", "asr", "llm", "tts", "face"}
     assert stages["llm"]["ok"] and stages["llm"]["detail"].startswith("in-process-cpu (llama_cpp)")
