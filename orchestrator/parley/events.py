@@ -47,6 +47,7 @@ class TextChunk(Event):
 class TurnTimings:
     """Milliseconds from the moment the turn's text input arrived (a payload of ``TurnDone``)."""
 
+    llm_started_ms: float | None = None  # the shared LLM took the reply (after any queue)
     llm_first_token_ms: float | None = None
     first_chunk_ms: float | None = None
     first_audio_ms: float | None = None

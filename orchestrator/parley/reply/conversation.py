@@ -172,6 +172,7 @@ class Conversation:
             return True
 
         def run_llm() -> None:
+            timings.llm_started_ms = ms()
             splitter = ClauseSplitter(self.settings.stack.splitter)
             pieces = llm.stream(prompt, llm_cfg.max_tokens, cancel)
             nonlocal outcome
