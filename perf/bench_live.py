@@ -40,6 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from perf.bench_speech_in import QUESTIONS  # noqa: E402
+from perf.cpu_use import CpuSampler  # noqa: E402
 
 LOUD = 0.01  # RMS: the fake microphone's speech and the avatar's voice are far above this
 GAP_S = 11.0  # quiet after each question, for the answer
@@ -196,6 +197,8 @@ def run_in_namespace(turns: int, stack_file: Path, overrides: list[str], wavs: P
 
     with (folder / "server.log").open("w") as log:
         server, port = start_serve(config, log)
+    cpu = CpuSampler(server.pid)
+    cpu.start()
     try:
         box = list(WarpFace(load_avatar("portrait")).mouth_box)
         with sync_playwright() as p:
@@ -205,7 +208,11 @@ def run_in_namespace(turns: int, stack_file: Path, overrides: list[str], wavs: P
             page.click("#start")
             wait_until(page, "window.parleyState.connected", 30_000)
             page.evaluate(INSTRUMENT, box)
+            heard_from = time.monotonic()
+            page_now = page.evaluate("performance.now()") / 1000
+            page_to_monotonic = (heard_from + time.monotonic()) / 2 - page_now
             page.wait_for_timeout(int((seconds + 2.5 * turns) * 1000))
+            heard_until = time.monotonic()
             bench = page.evaluate("window.parleyBench")
             server_turns = page.evaluate("window.parleyState.turns")
             events = page.evaluate("window.parleyState.events")
@@ -223,7 +230,9 @@ def run_in_namespace(turns: int, stack_file: Path, overrides: list[str], wavs: P
     finally:
         server.terminate()
         server.wait(15)
+        cpu.stop()
     result = analyse(bench, events)
+    result["cpu"] = cpu_use(cpu, result["turns"], page_to_monotonic, (heard_from, heard_until))
     if inbound and inbound.get("jitterBufferEmittedCount"):
         # Chrome's jitter buffer: the mean time a received sample waited there before playing.
         result["jitter_buffer_ms"] = 1000 * inbound["jitterBufferDelay"] / inbound["jitterBufferEmittedCount"]
@@ -232,6 +241,42 @@ def run_in_namespace(turns: int, stack_file: Path, overrides: list[str], wavs: P
     result["said"] = [text for _, text in asked]
     result["server"] = health
     return result
+
+
+def cpu_use(cpu: CpuSampler, turns: list[dict], page_to_monotonic: float, call: tuple[float, float]) -> dict:
+    """The CPU by thread group over the measured call, and
+    over each timed turn's wait from end of speech to first audio (what ran while the caller waited,
+    and who waited for a core)."""
+    waits = []
+    for turn in turns:
+        if turn["first_audio_ms"] is not None:
+            t0 = page_to_monotonic + turn["end_of_speech"] / 1000
+            window = cpu.between(t0, t0 + turn["first_audio_ms"] / 1000)
+            waits.append({"first_audio_ms": turn["first_audio_ms"], **window})
+    return {"run": cpu.between(*call), "waits": waits}
+
+
+def print_cpu(cpu: dict) -> None:
+    run = cpu["run"]
+    if not run:
+        return
+    seconds = run["window_ms"] / 1000
+    print(f"  CPU over the run ({seconds:.0f} s, in cores): " + ", ".join(
+        f"{name} {use['cpu_ms'] / 1000 / seconds:.2f}" for name, use in list(run["threads"].items())[:8]))
+    waits = [w for w in cpu["waits"] if w.get("threads")]
+    slow = sorted(waits, key=lambda w: -w["first_audio_ms"])[:max(1, len(waits) // 5)]
+    if not slow:
+        return
+    total: dict[str, list[float]] = {}
+    for w in slow:
+        for name, use in w["threads"].items():
+            acc = total.setdefault(name, [0.0, 0.0])
+            acc[0] += use["cpu_ms"]
+            acc[1] += use["wait_ms"]
+    span = sum(w["window_ms"] for w in slow) / 1000
+    print(f"  while callers waited longest ({len(slow)} turns, {span:.1f} s; cores used, cores' worth waiting): "
+          + ", ".join(f"{name} {run_ms / 1000 / span:.2f}/{wait_ms / 1000 / span:.2f}"
+                      for name, (run_ms, wait_ms) in sorted(total.items(), key=lambda kv: -kv[1][0])[:10]))
 
 
 def report(result: dict, turns: int) -> dict:
@@ -259,6 +304,8 @@ def report(result: dict, turns: int) -> dict:
             f"{k.removesuffix('_ms').replace('_', ' ')} {v:.0f} ms" for k, v in summary["media_path_p50_ms"].items())
             + (f"; Chrome's jitter buffer {result['jitter_buffer_ms']:.0f} ms a sample"
                if result.get("jitter_buffer_ms") else ""))
+    if result.get("cpu"):
+        print_cpu(result["cpu"])
     said = [t for t in result.get("said", []) if t]
     if said and len(said) == len(result["said"]):
         from tests.integration.speech import wer

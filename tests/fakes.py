@@ -29,12 +29,13 @@ class ScriptedLLM:
         self.delay = delay
         self.produced = 0
         self.prompts = []
+        self.prefilled = []
 
     def count_tokens(self, text):
         return len(text.split())
 
     def prefill(self, prompt):
-        pass
+        self.prefilled.append(prompt)
 
     def stream(self, prompt, max_tokens, cancel):
         self.prompts.append(prompt)

@@ -129,6 +129,55 @@ def test_text_replies_are_committed_and_reset_forgets_them(settings):
     assert session.conversation.history.exchanges == []
 
 
+def _head(prompt):
+    """A prompt without its last question: what the next prompt can share with it."""
+    if prompt.messages is not None:
+        return prompt.messages[:-1]
+    return prompt.text.rsplit("\n", 2)[0]
+
+
+def test_the_next_prompt_is_prefilled_with_the_answered_exchange_while_the_caller_listens(settings):
+    llm = ScriptedLLM("Nine to five.")
+    session = fake_parley(settings, llm, ToneTTS()).voice_session(listen=False)
+
+    async def chat():
+        async for _ in session.respond("When does it open?"):
+            pass
+        await asyncio.sleep(0.05)  # the prefill runs beside the reply's playback
+        async for _ in session.respond("And on Sunday?"):
+            pass
+        await session.close()
+
+    asyncio.run(chat())
+    after_first = llm.prefilled[0]
+    # Prefilled before the exchange was committed, it already holds it; the next reply shares all of it.
+    assert "Nine to five." in str(_head(after_first)) and "When does it open?" in str(_head(after_first))
+    assert _head(after_first) == _head(llm.prompts[1])
+
+
+def test_no_prefill_when_a_reply_is_waiting_for_the_llm(settings):
+    import threading
+
+    from parley.reply.history import Exchange
+
+    llm = ScriptedLLM("Nine to five.")
+    parley = fake_parley(settings, llm, ToneTTS())
+    conversation = parley.conversation()
+    llm_threads = parley.engines.executor("llm")
+    release = threading.Event()
+
+    async def busy_llm():
+        running = asyncio.ensure_future(llm_threads.run(release.wait))
+        queued = asyncio.ensure_future(llm_threads.run(lambda: None))
+        await asyncio.sleep(0.05)
+        await conversation.prepare_next(Exchange("When does it open?", "Nine to five."))
+        release.set()
+        await asyncio.gather(running, queued)
+
+    asyncio.run(busy_llm())
+    assert llm.prefilled == []
+
+
 def test_an_early_reply_starts_at_the_pause_and_plays_when_the_endpoint_confirms_it(stack):
     asr = ScriptedASR({1.0: "Where is the library?"})
     llm = ScriptedLLM("It is in Hartley Hall.")

@@ -100,6 +100,12 @@ class WarpFace:
             self._eyes.append((centre, axes, skin))
 
         self._jaw_drop = 0.42 * s  # pixels of chin travel at jawOpen = 1
+        # Where the mouth's controls at their largest move a pixel by more than a twentieth of one:
+        # outside it the frame is the head's affine warp alone.
+        reach = (np.abs(self._w_jaw) * self._jaw_drop + np.abs(self._w_upper - self._w_lower) * self._rest_gap / 2
+                 + 0.12 * w * np.abs(self._w_upper) + 0.25 * w * np.abs(self._w_corner))
+        rows, cols = np.nonzero(reach > 0.05)
+        self._moving = (rows.min(), rows.max() + 1, cols.min(), cols.max() + 1) if rows.size else (0, 1, 0, 1)
         cavity_roi = [int(mouth_c[0] - w), int(mouth_c[1] - 0.6 * w), int(mouth_c[0] + w), int(mouth_c[1] + 1.2 * w)]
         self._roi = np.clip(cavity_roi, 0, n)
         # Where the mouth can be, whatever it does: lips, the widest opening, a little sway.
@@ -159,19 +165,29 @@ class WarpFace:
         (default ``t``), so a live session can keep one clock for life and one per chunk."""
         track = chunk.visemes if chunk is not None else None
         k = self.mouth_controls(t if chunk_t is None else chunk_t, track)
-        xx, yy = self._grid
         a = self._head_affine(t)
-        fx = a[0, 0] * xx + a[0, 1] * yy + a[0, 2]
-        fy = a[1, 0] * xx + a[1, 1] * yy + a[1, 2]
+        # The head's motion alone is one affine map of the photo: drawn whole, cheaply. The mouth's
+        # bending is redrawn only where it can move anything (``_moving``).
+        to_image = a * self._scale
+        to_image[:, 2] += self._origin
+        out = cv2.warpAffine(self.image, to_image, (self.size, self.size),
+                             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT)
         jaw_px = k["jaw"] * self._jaw_drop
         close_px = k["close"] * self._rest_gap / 2
-        dy = jaw_px * self._w_jaw + close_px * (self._w_upper - self._w_lower) - 0.08 * self._mouth_w * k["round"] * self._w_upper
-        dx = 0.5 * k["width"] * self._mouth_w * self._w_corner
-        map_x = (self._origin[0] + (fx - dx) * self._scale).astype(np.float32)
-        map_y = (self._origin[1] + (fy - dy) * self._scale).astype(np.float32)
-        out = cv2.remap(self.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        if jaw_px > 0.02 * self._mouth_w:
-            self._draw_mouth(out, a, jaw_px, dx, dy)
+        if jaw_px or close_px or k["round"] or k["width"]:
+            y0, y1, x0, x1 = self._moving
+            xx, yy = (g[y0:y1, x0:x1] for g in self._grid)
+            w_jaw, w_upper, w_lower, w_corner = (w[y0:y1, x0:x1] for w in
+                                                 (self._w_jaw, self._w_upper, self._w_lower, self._w_corner))
+            fx = a[0, 0] * xx + a[0, 1] * yy + a[0, 2]
+            fy = a[1, 0] * xx + a[1, 1] * yy + a[1, 2]
+            dy = jaw_px * w_jaw + close_px * (w_upper - w_lower) - 0.08 * self._mouth_w * k["round"] * w_upper
+            dx = 0.5 * k["width"] * self._mouth_w * w_corner
+            map_x = (self._origin[0] + (fx - dx) * self._scale).astype(np.float32)
+            map_y = (self._origin[1] + (fy - dy) * self._scale).astype(np.float32)
+            out[y0:y1, x0:x1] = cv2.remap(self.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            if jaw_px > 0.02 * self._mouth_w:
+                self._draw_mouth(out, a, jaw_px, dx, dy)
         blink = self._blink(t)
         if blink > 0:
             self._draw_lids(out, a, blink)
@@ -206,10 +222,12 @@ class WarpFace:
         are already there, moved by the warp: the upper with the skull, the lower with the jaw)."""
         forward = cv2.invertAffineTransform(affine)  # face → output coordinates
 
+        my0, _, mx0, _ = self._moving  # dx, dy cover only where the mouth moves anything
+
         def moved(points: np.ndarray, below: float) -> np.ndarray:
             probe = points + (0, below)  # which side of the cut the boundary takes its motion from
-            ix = np.clip(probe[:, 0].astype(int), 0, self.size - 1)
-            iy = np.clip(probe[:, 1].astype(int), 0, self.size - 1)
+            ix = np.clip(probe[:, 0].astype(int) - mx0, 0, dx.shape[1] - 1)
+            iy = np.clip(probe[:, 1].astype(int) - my0, 0, dx.shape[0] - 1)
             face = points + np.stack([dx[iy, ix], dy[iy, ix]], axis=1)
             return face @ forward[:, :2].T + forward[:, 2]
 

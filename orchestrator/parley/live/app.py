@@ -21,6 +21,7 @@ from aiohttp import web
 
 from parley.assemble import Parley
 from parley.config import ConfigError
+from parley.engines.executor import named_pool
 from parley.engines.placement import Placement, placements
 from parley.face.avatars import GLBAvatar, load_avatar
 from parley.hear.echo import EchoGuard
@@ -287,8 +288,13 @@ class Server:
         rtmp = self.settings.stack.broadcast.rtmp
         hls = [_origin(rtmp.hls_url)] if rtmp is not None and rtmp.hls_url else []
         app.on_response_prepare.append(secure_headers(content_policy(sorted((REPO / "web").glob("*.html")), hls)))
+        app.on_startup.append(self.name_media_pool)
         app.on_shutdown.append(self.shutdown)
         return app
+
+    async def name_media_pool(self, app: web.Application) -> None:
+        """aiortc encodes and decodes on asyncio's default pool: named, its CPU shows apart from the loop's."""
+        asyncio.get_running_loop().set_default_executor(named_pool("parley-media"))
 
 
 def _origin(url: str) -> str:

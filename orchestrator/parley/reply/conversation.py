@@ -28,7 +28,7 @@ from parley.config import Settings
 from parley.events import TextChunk, TextDelta, TurnDone, TurnTimings
 from parley.interfaces import Cancelled, CancelToken
 from parley.reply.grounding import Grounding
-from parley.reply.history import History
+from parley.reply.history import Exchange, History
 from parley.reply.knowledge import Knowledge, Passage
 from parley.reply.prompt import PromptBuilder
 from parley.reply.splitter import ClauseSplitter
@@ -57,10 +57,10 @@ class Conversation:
         self.grounded = settings.persona.grounding.mode == "strict"
         self.prompts = PromptBuilder(settings.persona, settings.prompt_style, self.knowledge)
 
-    def _prompt(self, user_text: str, passages: list[Passage] = ()):
+    def _prompt(self, user_text: str, passages: list[Passage] = (), history: History | None = None):
         llm = self.engines.llm
         budget = llm.context_size - self.settings.stack.llm.max_tokens
-        return self.prompts.build(self.history, user_text, llm.count_tokens, budget, passages)
+        return self.prompts.build(history or self.history, user_text, llm.count_tokens, budget, passages)
 
     def _clauses(self, text: str) -> list[str]:
         splitter = ClauseSplitter(self.settings.stack.splitter)
@@ -99,6 +99,20 @@ class Conversation:
     def warm_up(self) -> None:
         """Prefill the persona's prompt, so the first reply does not wait for it (blocking)."""
         self.engines.llm.prefill(self._prompt(""))
+
+    async def prepare_next(self, said: Exchange) -> None:
+        """Prefill, while the caller listens to it, the prompt the next reply will start with: the
+        history with ``said`` (the exchange just answered, committed when the next turn starts). The
+        next reply then prefills only its facts and its question. Skipped when a reply is already
+        waiting for the LLM, so none ever waits behind it; a failure only costs that head start."""
+        executor = self.engines.executor("llm")
+        if executor.waiting:
+            return
+        history = self.history.plus(said)
+        try:
+            await executor.run(lambda: self.engines.llm.prefill(self._prompt("", history=history)))
+        except Exception as exc:  # the next reply meets the same failure and reports it
+            log.debug("no head start for the next reply: %s", exc)
 
     async def reply(self, user_text: str, cancel: CancelToken | None = None) -> AsyncIterator:
         cancel = cancel or CancelToken()

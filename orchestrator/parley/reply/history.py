@@ -22,5 +22,12 @@ class History:
         self.exchanges.append(Exchange(user.strip(), assistant.strip(), interrupted))
         del self.exchanges[: -self.max_exchanges]
 
+    def plus(self, exchange: Exchange) -> History:
+        """A copy with ``exchange`` added: the history as it will be once that exchange is committed."""
+        copy = History(self.max_exchanges)
+        copy.exchanges = list(self.exchanges)
+        copy.add(exchange.user, exchange.assistant, exchange.interrupted)
+        return copy
+
     def clear(self) -> None:
         self.exchanges.clear()

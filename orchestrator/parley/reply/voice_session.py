@@ -46,6 +46,7 @@ from parley.events import (
 from parley.hear.listener import Listener
 from parley.interfaces import CancelToken, SpeechOutput
 from parley.reply.conversation import Conversation
+from parley.reply.history import Exchange
 from parley.speak.output import WallClockOutput
 from parley.speak.speech import SpokenChunk
 
@@ -107,6 +108,7 @@ class VoiceSession:
         # One turn at a time: whatever starts one (an utterance, typed text) waits here, so a burst
         # of messages cancels and replaces turns one after another, never runs them side by side.
         self._taking = asyncio.Lock()
+        self._preparing: asyncio.Future | None = None  # the next reply's prefill (Conversation.prepare_next)
 
     def avatar_speaking(self) -> bool:
         turn = self._turn
@@ -184,8 +186,15 @@ class VoiceSession:
         self._carry = ""
         self.history.clear()
 
+    def _stop_preparing(self) -> None:
+        """A prefill not yet started is dropped (one running finishes: the LLM cannot stop mid-batch)."""
+        if self._preparing is not None:
+            self._preparing.cancel()
+            self._preparing = None
+
     async def close(self) -> None:
         """Stop the running turn, committing what was heard of it; a finished one is committed whole."""
+        self._stop_preparing()
         turn = self._turn
         if turn is None or turn.task is None:
             return
@@ -202,8 +211,12 @@ class VoiceSession:
         if isinstance(event, SpokenChunk):
             self.output.add(event)
             turn.delivered.append(event.speech.text)
-        elif isinstance(event, TurnDone) and turn.utterance is not None:
-            event.timings.extra.update(voice_timings(turn.utterance, event, turn.head_start_ms))
+        elif isinstance(event, TurnDone):
+            if turn.utterance is not None:
+                event.timings.extra.update(voice_timings(turn.utterance, event, turn.head_start_ms))
+            if not turn.token.cancelled:
+                said = Exchange(turn.user_text, " ".join(turn.delivered))
+                self._preparing = asyncio.ensure_future(self.conversation.prepare_next(said))
         self._out.put_nowait(event)
 
     async def _speak(self, turn: _Turn) -> None:
@@ -233,6 +246,7 @@ class VoiceSession:
             log.debug("apology not spoken: %s", exc)
 
     def _start_turn(self, text: str, utterance: Utterance | None, early: bool = False) -> _Turn:
+        self._stop_preparing()
         if self._turn is not None:
             self._settle(self._turn)  # before the prompt is built: it reads the history
         turn = _Turn(text, utterance, CancelToken(), self.output.mark(), held=[] if early else None)
