@@ -236,6 +236,9 @@ def run_in_namespace(turns: int, stack_file: Path, overrides: list[str], wavs: P
     if inbound and inbound.get("jitterBufferEmittedCount"):
         # Chrome's jitter buffer: the mean time a received sample waited there before playing.
         result["jitter_buffer_ms"] = 1000 * inbound["jitterBufferDelay"] / inbound["jitterBufferEmittedCount"]
+    if inbound and inbound.get("totalSamplesReceived"):
+        # Samples Chrome had to invent because the audio was late or lost: glitches the caller hears.
+        result["concealed"] = inbound.get("concealedSamples", 0) / inbound["totalSamplesReceived"]
     result["server_turns"] = [t["timings"] for t in server_turns]
     result["heard"] = [t["user"] for t in server_turns]
     result["said"] = [text for _, text in asked]
@@ -304,6 +307,9 @@ def report(result: dict, turns: int) -> dict:
             f"{k.removesuffix('_ms').replace('_', ' ')} {v:.0f} ms" for k, v in summary["media_path_p50_ms"].items())
             + (f"; Chrome's jitter buffer {result['jitter_buffer_ms']:.0f} ms a sample"
                if result.get("jitter_buffer_ms") else ""))
+    if result.get("concealed") is not None:
+        summary["concealed"] = result["concealed"]
+        print(f"  avatar audio concealed by Chrome (late or lost): {result['concealed']:.2%} of samples")
     if result.get("cpu"):
         print_cpu(result["cpu"])
     said = [t for t in result.get("said", []) if t]

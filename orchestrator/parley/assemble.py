@@ -124,7 +124,8 @@ class Engines:
                 llm = self.settings.stack.llm.parallel
                 workers = {"llm": llm, "tts": min(2, cores), "asr": 1, "face": cores}[kind]
                 limit = self.settings.stack.llm.max_waiting if kind == "llm" else None
-                self._executors[kind] = StageExecutor(kind, workers, limit)
+                nice = self.settings.stack.face.nice if kind == "face" else 0
+                self._executors[kind] = StageExecutor(kind, workers, limit, nice)
             return self._executors[kind]
 
     def vad(self) -> SileroVAD:

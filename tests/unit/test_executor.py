@@ -1,6 +1,8 @@
 """A stage's own threads: first come first served, bounded, and a queued job that is cancelled never runs."""
 
 import asyncio
+import os
+import sys
 import threading
 import time
 
@@ -56,4 +58,18 @@ def test_cancelling_the_awaiting_task_drops_a_job_that_has_not_started():
 
     asyncio.run(scenario())
     assert ran == [] and stage.waiting == 0
+    stage.shutdown()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread names and priorities through /proc")
+def test_a_stages_threads_carry_its_name_and_priority_in_the_os():
+    stage = StageExecutor("face", workers=1, nice=7)
+
+    def seen_by_the_os():
+        tid = threading.get_native_id()
+        return open(f"/proc/self/task/{tid}/comm").read().strip(), os.getpriority(os.PRIO_PROCESS, tid)
+
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    assert stage.submit(seen_by_the_os).result(5) == ("parley-face", min(19, base + 7))
+    assert os.getpriority(os.PRIO_PROCESS, 0) == base  # the rest of the process is untouched
     stage.shutdown()

@@ -40,6 +40,9 @@ class LLMConfig(Strict):
     temperature: float = Field(0.7, ge=0)
     top_p: float = Field(0.95, gt=0, le=1)
     repeat_penalty: float = Field(1.1, ge=1)
+    # llama.cpp's threads; default: all cores but one (at least one), so the calls' audio, video and
+    # event loop always have a core: llama.cpp's threads wait for each other, and one of them kept
+    # off its core by those stalls the rest.
     threads: int | None = Field(None, ge=1)
     seed: int = -1
     # Pause decoding while the first clause is synthesised: on a CPU with few cores this cuts the
@@ -265,6 +268,10 @@ class FaceConfig(Strict):
     triton_model: str | None = None
     # Frames per network call when a whole reply is rendered at once (parley say, animate).
     batch_size: int = Field(16, ge=1, le=256)
+    # How far below the conversation's the face's threads run (Unix nice, 0 to 19): when the cores
+    # are short, a video frame is skipped (the next one shows the mouth where the audio is) rather
+    # than a reply's first words delayed. 0: the same priority.
+    nice: int = Field(10, ge=0, le=19)
     ladder: LadderConfig = LadderConfig()
 
     @model_validator(mode="after")

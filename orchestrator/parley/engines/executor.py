@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -21,16 +22,19 @@ from parley.errors import ParleyError
 T = TypeVar("T")
 
 
-def name_os_thread(name: str) -> None:
-    """Give the calling thread ``name`` in the OS too (``top -H``, /proc), not only in Python. Native
-    workers a stage starts (llama.cpp's, onnxruntime's) inherit it, so a stage's whole CPU shows under
-    its name."""
+def _start_worker(name: str, nice: int) -> None:
+    """Give the calling thread ``name`` in the OS too (``top -H``, /proc), not only in Python, and
+    lower its CPU priority by ``nice``. Native workers a stage starts (llama.cpp's, onnxruntime's)
+    inherit both, so a stage's whole CPU shows under its name."""
     if sys.platform == "linux":
         ctypes.CDLL(None).prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
+        if nice:  # on Linux, PRIO_PROCESS with a thread's id reads and sets that thread's nice value alone
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
 
 
-def named_pool(name: str, workers: int | None = None) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(workers, thread_name_prefix=name, initializer=name_os_thread, initargs=(name,))
+def named_pool(name: str, workers: int | None = None, nice: int = 0) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(workers, thread_name_prefix=name, initializer=_start_worker, initargs=(name, nice))
 
 
 class Busy(ParleyError):
@@ -38,10 +42,10 @@ class Busy(ParleyError):
 
 
 class StageExecutor:
-    def __init__(self, stage: str, workers: int, max_waiting: int | None = None) -> None:
+    def __init__(self, stage: str, workers: int, max_waiting: int | None = None, nice: int = 0) -> None:
         self.stage = stage
         self.max_waiting = max_waiting
-        self._pool = named_pool(f"parley-{stage}", workers)
+        self._pool = named_pool(f"parley-{stage}", workers, nice)
         self._lock = threading.Lock()
         self.waiting = 0  # submitted, not started
 

@@ -54,7 +54,7 @@ class LlamaCppEngine:
         self.llm = Llama(
             model_path=str(model_file),
             n_ctx=config.context_size,
-            n_threads=config.threads or os.cpu_count(),
+            n_threads=config.threads or max(1, (os.cpu_count() or 1) - 1),
             seed=config.seed,
             chat_format=chat_format,
             verbose=False,
