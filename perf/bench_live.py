@@ -7,7 +7,9 @@ decoded video frame. From those, per turn:
 - end of speech → first avatar audio: the microphone's last loud moment → the avatar's first sound;
 - end of speech → first moving-mouth frame: → the first frame whose mouth differs from the idle face;
 - video frame rate received (decoded frames a second) over the whole run.
-The server's own account (end of speech → first audio sent, on its clocks) is printed beside them.
+The server's own account (end of speech → first audio sent, on its clocks) is printed beside them,
+with where the cores went: every thread's CPU and run-queue wait over the call and over the
+slowest waits (perf/cpu_use.py), and how much of the avatar's audio Chrome had to conceal.
 
 Everything runs in a fresh network namespace where only loopback exists, as the e2e tests do.
 
@@ -70,11 +72,13 @@ INSTRUMENT = """([x0, y0, x1, y1]) => {
     bench.out.push([t, out()]);
   }, 10);
   const video = document.getElementById("avatar");
-  const canvas = new OffscreenCanvas(512, 512);
+  // Only the mouth's box is copied out of each frame: the instrument must not load the cores it measures.
+  const canvas = new OffscreenCanvas(x1 - x0, y1 - y0);
   const c2d = canvas.getContext("2d", { willReadFrequently: true });
   const onFrame = (now) => {
-    c2d.drawImage(video, 0, 0, 512, 512);
-    const d = c2d.getImageData(x0, y0, x1 - x0, y1 - y0).data;
+    const sx = video.videoWidth / 512, sy = video.videoHeight / 512;  // the box is on the 512-pixel face
+    c2d.drawImage(video, x0 * sx, y0 * sy, (x1 - x0) * sx, (y1 - y0) * sy, 0, 0, x1 - x0, y1 - y0);
+    const d = c2d.getImageData(0, 0, x1 - x0, y1 - y0).data;
     let sum = 0;
     for (let i = 0; i < d.length; i += 4) sum += 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
     bench.frames.push([now, sum / (d.length / 4)]);
