@@ -165,6 +165,14 @@ def questions(turns: int, wavs: Path | None, store) -> list[tuple[np.ndarray, st
     return out
 
 
+def answered(turns: list[dict]) -> list[str]:
+    """The words each answer was given: a turn the caller cut off soon after a pause, to go on with
+    their sentence, is carried into the next one (``turn_taking.continuation_ms``), which answers both."""
+    carried = lambda turn, after: (after is not None and turn["timings"].get("interrupted")  # noqa: E731
+                                   and after["user"].startswith(turn["user"]))
+    return [turn["user"] for turn, after in zip(turns, [*turns[1:], None]) if not carried(turn, after)]
+
+
 def run_in_namespace(turns: int, stack_file: Path, overrides: list[str], wavs: Path | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -244,7 +252,7 @@ def run_in_namespace(turns: int, stack_file: Path, overrides: list[str], wavs: P
         # Samples Chrome had to invent because the audio was late or lost: glitches the caller hears.
         result["concealed"] = inbound.get("concealedSamples", 0) / inbound["totalSamplesReceived"]
     result["server_turns"] = [t["timings"] for t in server_turns]
-    result["heard"] = [t["user"] for t in server_turns]
+    result["heard"] = answered(server_turns)
     result["said"] = [text for _, text in asked]
     result["server"] = health
     return result

@@ -119,12 +119,27 @@ def most_tokens(seconds: float) -> int:
     return 16 + int(8 * seconds)
 
 
+# Whisper says a question again in other words as often as in the same ones ("Where is the gate?
+# Where's the gate?"): sentences are compared with their contractions spelt out.
+_CONTRACTIONS = [(re.compile(pattern), full) for pattern, full in (
+    (r"\bcan't\b", "can not"), (r"\bwon't\b", "will not"), (r"n't\b", " not"), (r"'re\b", " are"),
+    (r"'m\b", " am"), (r"'ll\b", " will"), (r"'ve\b", " have"), (r"'d\b", " would"), (r"'s\b", " is"),
+)]
+
+
+def _sentence_key(sentence: str) -> str:
+    key = sentence.lower().replace("\u2019", "'")
+    for pattern, full in _CONTRACTIONS:
+        key = pattern.sub(full, key)
+    return re.sub(r"\W+", " ", key).strip()
+
+
 def without_repeats(text: str) -> str:
     """The transcript without sentences Whisper said again (or began again) after saying them once."""
     kept: list[str] = []
     seen: list[str] = []
     for sentence in re.split(r"(?<=[.?!])\s+", text):
-        key = re.sub(r"\W+", " ", sentence).strip().lower()
+        key = _sentence_key(sentence)
         if not key or any(earlier.startswith(key) for earlier in seen):
             continue
         seen.append(key)
