@@ -6,7 +6,8 @@ incoming audio every 10 ms, and requestVideoFrameCallback measures the mouth reg
 decoded video frame. From those, per turn:
 - end of speech → first avatar audio: the microphone's last loud moment → the avatar's first sound;
 - end of speech → first moving-mouth frame: → the first frame whose mouth differs from the idle face;
-- video frame rate received (decoded frames a second) over the whole run.
+- video frame rate received (decoded frames a second) while the avatar spoke, and over the whole run
+  (the silent face is sent at ``face.idle_fps``).
 The server's own account (end of speech → first audio sent, on its clocks) is printed beside them,
 with where the cores went: every thread's CPU and run-queue wait over the call and over the
 slowest waits (perf/cpu_use.py), and how much of the avatar's audio Chrome had to conceal.
@@ -20,7 +21,7 @@ With ``--wavs DIR``, the questions are the recordings in DIR (WAV, FLAC, MP3, Op
 name order, each with what it says in a ``.txt`` beside it if there is one (then the word error rate
 of what the server heard is reported too). Without it, the questions are spoken by Piper's voice
 (the callers' voice in the tests; the avatar speaks with its own). The run ends with one line:
-``first audio p50 N ms p95 N ms, first moving mouth p50 N ms, video N fps``.
+``first audio p50 N ms p95 N ms, first moving mouth p50 N ms, video N fps`` (while it spoke).
 """
 
 from __future__ import annotations
@@ -139,7 +140,27 @@ def analyse(bench: dict, events: list | None = None) -> dict:
                       "first_moving_mouth_ms": float(moving[0, 0] - end) if moving.size else None,
                       **media_path(end, first_audio, events or [])})
     span_s = (frames[-1, 0] - frames[0, 0]) / 1000 if len(frames) > 1 else 0
-    return {"turns": turns, "fps_received": (len(frames) - 1) / span_s if span_s else 0.0}
+    return {"turns": turns, "fps_received": (len(frames) - 1) / span_s if span_s else 0.0,
+            "fps_speaking": frame_rate(frames, speaking_spans(out))}
+
+
+def speaking_spans(out: np.ndarray, gap_ms: float = 300) -> list[tuple[float, float]]:
+    """When the avatar's audio was loud in the page (page clock, ms), pauses under ``gap_ms`` bridged."""
+    loud = out[out[:, 1] > LOUD, 0]
+    spans: list[list[float]] = []
+    for t in loud:
+        if spans and t - spans[-1][1] <= gap_ms:
+            spans[-1][1] = t
+        else:
+            spans.append([t, t])
+    return [(a, b) for a, b in spans if b > a]
+
+
+def frame_rate(frames: np.ndarray, spans: list[tuple[float, float]]) -> float:
+    """Frames a second received within ``spans``."""
+    seconds = sum(b - a for a, b in spans) / 1000
+    count = sum(int(((frames[:, 0] >= a) & (frames[:, 0] <= b)).sum()) for a, b in spans)
+    return count / seconds if seconds else 0.0
 
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".webm"}
@@ -305,11 +326,13 @@ def report(result: dict, turns: int) -> dict:
         "browser_first_moving_mouth_ms": {"p50": pct(mouth, 50), "p95": pct(mouth, 95)},
         "server_first_audio_ms": {"p50": pct(server, 50), "p95": pct(server, 95)},
         "fps_received": result["fps_received"],
+        "fps_speaking": result.get("fps_speaking"),
     }
     print(f"{summary['turns_timed']} of {turns} turns timed in the browser ({summary['answered']} answered)")
     for name in ("browser_first_audio_ms", "browser_first_moving_mouth_ms", "server_first_audio_ms"):
         print(f"  end of speech → {name:32s} p50 {summary[name]['p50']:7.0f}  p95 {summary[name]['p95']:7.0f}")
-    print(f"  video received: {summary['fps_received']:.1f} frames/s")
+    print(f"  video received: {summary['fps_speaking']:.1f} frames/s while the avatar spoke, "
+          f"{summary['fps_received']:.1f} over the whole call")
     parts = ("way_in_ms", "endpoint_wait_ms", "reply_after_endpoint_ms", "way_out_ms")
     split = [t for t in result["turns"] if all(k in t for k in parts)]
     if split:
@@ -334,7 +357,7 @@ def report(result: dict, turns: int) -> dict:
         print(f"  what the server heard: WER {summary['wer']:.1%} over {len(pairs)} answered questions")
     print(f"first audio p50 {summary['browser_first_audio_ms']['p50']:.0f} ms "
           f"p95 {summary['browser_first_audio_ms']['p95']:.0f} ms, first moving mouth p50 "
-          f"{summary['browser_first_moving_mouth_ms']['p50']:.0f} ms, video {summary['fps_received']:.0f} fps")
+          f"{summary['browser_first_moving_mouth_ms']['p50']:.0f} ms, video {summary['fps_speaking']:.0f} fps")
     return summary
 
 

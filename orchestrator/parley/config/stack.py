@@ -123,6 +123,9 @@ class ASRConfig(Strict):
     model: str = "whisper-tiny.en"
     compute_type: Literal["int8", "int8_float32", "float32", "float16", "int8_float16"] = "int8"
     beam_size: int = Field(1, ge=1, le=10)
+    # CTranslate2's threads; default: all cores but one (at least one, at most CTranslate2's own 4),
+    # for the reason llm.threads gives: a decode at the caller's pause otherwise waits on a thread
+    # the call's media kept off its core.
     threads: int | None = Field(None, ge=1)
     language: str | None = "en"
     # A partial transcript at most this often while the caller speaks; 0 turns partials off.
@@ -272,6 +275,11 @@ class FaceConfig(Strict):
     # are short, a video frame is skipped (the next one shows the mouth where the audio is) rather
     # than a reply's first words delayed. 0: the same priority.
     nice: int = Field(10, ge=0, le=19)
+    # Frames a second while the avatar is silent (listening to the caller, thinking): its face then
+    # barely moves, and every frame is paid for in rendering and encoding, on the server and on each
+    # viewer's device, while the caller waits for the reply. The video is back at full rate the
+    # moment a reply's audio is queued. None: always full rate.
+    idle_fps: float | None = Field(15.0, gt=0)
     ladder: LadderConfig = LadderConfig()
 
     @model_validator(mode="after")

@@ -15,6 +15,7 @@ and multilingual models asked to detect the language, take faster-whisper's own 
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -39,7 +40,8 @@ class FasterWhisperEngine:
     def __init__(self, model_dir, config: ASRConfig) -> None:
         self.config = config
         self.model = WhisperModel(
-            str(model_dir), device="cpu", compute_type=config.compute_type, cpu_threads=config.threads or 0
+            str(model_dir), device="cpu", compute_type=config.compute_type,
+            cpu_threads=config.threads or min(4, max(1, (os.cpu_count() or 1) - 1)),
         )
         multilingual = self.model.model.is_multilingual
         self._tokenizer = None

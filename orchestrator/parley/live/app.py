@@ -83,7 +83,7 @@ class Server:
         echo = EchoGuard() if stack.turn_taking.echo_guard else None
         clock = MediaClock(on_sent=echo.sent if echo else None)
         video = AvatarVideoTrack(clock, self.faces[self.top_rung], fallback=self.faces["warp2d"],
-                                 executor=self.parley.engines.executor("face"))
+                                 executor=self.parley.engines.executor("face"), idle_fps=stack.face.idle_fps)
         return Call(session_id, self.parley.voice_session(clock), clock, video,
                     Broadcast(stack.broadcast, session_id, fps=stack.visemes.fps, ice=self.ice),
                     Ladder(stack.face.ladder, self.top_rung), self.ice, echo, self.metrics, self.faces,

@@ -77,12 +77,23 @@ class MediaClock:
         self._added = 0
         self.samples_sent = 0
         self.started_at = time.perf_counter()
+        self._queued = asyncio.Event()  # audio was added: the video goes back to full rate at once
 
     def add(self, chunk: SpokenChunk) -> None:
         queued = _Queued(_to_48k(chunk.speech.audio, chunk.speech.sample_rate), chunk, chunk.speech.text)
         self._queue.append(queued)
         self._recent.append((self._added, queued))
         self._added += 1
+        self._queued.set()
+
+    async def until_speaking(self, seconds: float) -> bool:
+        """Wait ``seconds``, or less if a reply's audio is queued meanwhile; whether it was."""
+        self._queued.clear()
+        try:
+            await asyncio.wait_for(self._queued.wait(), seconds)
+            return True
+        except asyncio.TimeoutError:
+            return False
 
     def flush(self) -> None:
         """Barge-in: drop everything not yet sent."""
@@ -157,15 +168,17 @@ class AvatarAudioTrack(MediaStreamTrack):
 
 
 class AvatarVideoTrack(MediaStreamTrack):
-    """The portrait at the audio's position, 30 times a second; on rungs without server video, a
-    still frame twice a second, so the stream stays open at almost no cost."""
+    """The portrait at the audio's position, 30 times a second (``idle_fps`` while it is silent); on
+    rungs without server video, a still frame twice a second, so the stream stays open at almost no
+    cost."""
 
     kind = "video"
 
     def __init__(self, clock: MediaClock, face: Face, on_late: Callable[[float], None] | None = None,
                  rendering: Callable[[], bool] = lambda: True, executor: StageExecutor | None = None,
-                 fallback: Face | None = None) -> None:
+                 fallback: Face | None = None, idle_fps: float | None = None) -> None:
         super().__init__()
+        self.idle_fps = idle_fps
         self.clock = clock
         self.face = face  # the call switches it with the ladder's rung
         # Draws a frame the face's network could not (Triton down, a GPU error): that frame counts as
@@ -212,15 +225,20 @@ class AvatarVideoTrack(MediaStreamTrack):
             frame = _yuv(self._still)
             return self._stamp(frame, fps)
         else:
-            due = self._index + 1
+            # Silent, a frame every ``step`` slots of the full rate, so the time line stays the same.
+            step = 1 if self.clock.speaking or not self.idle_fps else max(1, round(fps / self.idle_fps))
+            due = self._index + step
             behind = int((now - self._start) * fps) - due
             if behind > 0:  # rendering fell behind: skip those frame slots
                 self.frames_skipped += behind
                 due += behind
             self._index = due
             delay = self._start + due / fps - time.perf_counter()
-            if delay > 0:
+            if delay > 0 and step == 1:
                 await asyncio.sleep(delay)
+            elif delay > 0 and await self.clock.until_speaking(delay):
+                # A reply's first words are queued: the mouth moves with them, not at the next idle slot.
+                self._index = max(due - step + 1, int((time.perf_counter() - self._start) * fps))
         mouth = self.clock.mouth()
         t = time.perf_counter() - self.clock.started_at
         chunk, chunk_t = mouth if mouth is not None else (None, None)
