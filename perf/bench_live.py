@@ -189,8 +189,9 @@ def questions(turns: int, wavs: Path | None, store) -> list[tuple[np.ndarray, st
 def answered(turns: list[dict]) -> list[str]:
     """The words each answer was given: a turn the caller cut off soon after a pause, to go on with
     their sentence, is carried into the next one (``turn_taking.continuation_ms``), which answers both."""
-    carried = lambda turn, after: (after is not None and turn["timings"].get("interrupted")  # noqa: E731
-                                   and after["user"].startswith(turn["user"]))
+    def carried(turn: dict, after: dict | None) -> bool:
+        return after is not None and turn["timings"].get("interrupted") and after["user"].startswith(turn["user"])
+
     return [turn["user"] for turn, after in zip(turns, [*turns[1:], None]) if not carried(turn, after)]
 
 

@@ -33,6 +33,12 @@ def _start_worker(name: str, nice: int) -> None:
             os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
 
 
+def all_cores_but_one() -> int:
+    """Threads for an engine whose threads wait for each other (llama.cpp, CTranslate2): one kept
+    off its core by the calls' media would stall the rest, so one core is left to the media."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
 def named_pool(name: str, workers: int | None = None, nice: int = 0) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(workers, thread_name_prefix=name, initializer=_start_worker, initargs=(name, nice))
 

@@ -15,7 +15,6 @@ and multilingual models asked to detect the language, take faster-whisper's own 
 
 from __future__ import annotations
 
-import os
 import re
 
 import numpy as np
@@ -25,6 +24,7 @@ from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
 
 from parley.config import ASRConfig
+from parley.engines.executor import all_cores_but_one
 from parley.hear.audio import SAMPLE_RATE
 from parley.speak.align import Words
 
@@ -41,7 +41,7 @@ class FasterWhisperEngine:
         self.config = config
         self.model = WhisperModel(
             str(model_dir), device="cpu", compute_type=config.compute_type,
-            cpu_threads=config.threads or min(4, max(1, (os.cpu_count() or 1) - 1)),
+            cpu_threads=config.threads or min(4, all_cores_but_one()),  # 4: CTranslate2's own default
         )
         multilingual = self.model.model.is_multilingual
         self._tokenizer = None

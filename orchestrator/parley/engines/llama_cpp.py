@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -13,6 +12,7 @@ from llama_cpp import Llama
 
 from parley.config import LLMConfig
 from parley.engines.chat_template import ChatTemplate, as_text
+from parley.engines.executor import all_cores_but_one
 from parley.interfaces import CancelToken, Prompt
 
 
@@ -54,7 +54,7 @@ class LlamaCppEngine:
         self.llm = Llama(
             model_path=str(model_file),
             n_ctx=config.context_size,
-            n_threads=config.threads or max(1, (os.cpu_count() or 1) - 1),
+            n_threads=config.threads or all_cores_but_one(),
             seed=config.seed,
             chat_format=chat_format,
             verbose=False,
