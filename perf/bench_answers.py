@@ -37,7 +37,7 @@ from parley.assemble import Parley  # noqa: E402
 from parley.config import REPO_CONFIGS, load_settings  # noqa: E402
 from parley.config.loader import load_persona  # noqa: E402
 from parley.config.persona import Grounding  # noqa: E402
-from parley.events import TurnDone  # noqa: E402
+from parley.core.events import TurnDone  # noqa: E402
 from parley.reply.knowledge import Knowledge  # noqa: E402
 from parley.reply.words import numbers  # noqa: E402
 

@@ -38,10 +38,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the WER 
 
 from parley.assemble import Parley  # noqa: E402
 from parley.config import TTSConfig  # noqa: E402
+from parley.core.audio import resample
+from parley.core.events import SpeechEnded, Utterance  # noqa: E402
 from parley.engines.hibari_tts import HibariEngine  # noqa: E402
 from parley.engines.piper_tts import PiperEngine  # noqa: E402
-from parley.events import SpeechEnded, Utterance  # noqa: E402
-from parley.hear.audio import resample, stream_frames  # noqa: E402
+from parley.hear.frames import stream_frames  # noqa: E402
 from parley.hear.listener import Listener  # noqa: E402
 from tests.integration.speech import voiced_bounds, wer  # noqa: E402
 
@@ -162,7 +163,7 @@ def run_variant(parley: Parley, all_clips: dict, variant: str) -> dict:
     turn_taking = stack.turn_taking.model_copy(update={"adaptive_endpoint": adaptive})
     timed = Timed(parley.engines.turn_model) if model else None
     listener = Listener(parley.engines.vad(), parley.engines.asr, stack.vad, stack.asr, parley.asr_prompt(),
-                        True, parley.engines.executor("asr"), turn_taking, timed)
+                        True, parley.core.threads("asr"), turn_taking, timed)
     cut = paused = 0
     waits, errors, words = [], 0, 0
     per_voice, missed = {}, []

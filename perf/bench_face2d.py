@@ -18,12 +18,12 @@ import cv2
 import numpy as np
 
 from parley.config import load_settings
+from parley.core.speech import SpokenChunk
 from parley.engines import engine_class
 from parley.face.avatars import load_avatar
 from parley.face.video import frame_count
 from parley.face.warp import WarpFace
 from parley.models.store import ModelStore
-from parley.speak.speech import SpokenChunk
 from parley.speak.visemes import CoarticulatedVisemes
 
 TEXT = ("Welcome to Northfield University! The main library is in Hartley Hall, open from eight in the "

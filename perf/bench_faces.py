@@ -36,9 +36,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from parley.assemble import Parley  # noqa: E402
+from parley.core.speech import SpeechSegment, SpokenChunk, VisemeTrack  # noqa: E402
 from parley.face.avatars import load_avatar  # noqa: E402
 from parley.face.video import frame_count  # noqa: E402
-from parley.speak.speech import SpeechSegment, SpokenChunk, VisemeTrack  # noqa: E402
 from parley.speak.visemes import ARKIT_MIX, VISEMES  # noqa: E402
 from tests.integration.test_avatar3d import CHROMIUM_ARGS  # noqa: E402
 

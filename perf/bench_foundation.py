@@ -23,8 +23,8 @@ from pathlib import Path
 
 from parley.assemble import Parley
 from parley.config import load_settings
-from parley.events import TurnDone
-from parley.interfaces import CancelToken
+from parley.core.events import TurnDone
+from parley.core.interfaces import CancelToken
 from parley.models.store import ModelStore
 from parley.reply.conversation import Conversation
 from parley.reply.history import History

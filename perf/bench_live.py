@@ -169,8 +169,8 @@ AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".webm"}
 def questions(turns: int, wavs: Path | None, store) -> list[tuple[np.ndarray, str | None]]:
     """(16 kHz audio, what it says or None) for each question."""
     from parley.config import TTSConfig
+    from parley.core.audio import load_file, resample
     from parley.engines.piper_tts import PiperEngine
-    from parley.hear.audio import load_file, resample
 
     if wavs is not None:
         files = sorted(p for p in wavs.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)

@@ -29,15 +29,16 @@ import numpy as np
 
 from parley.assemble import Parley
 from parley.config import TTSConfig, load_settings
+from parley.core.audio import resample
+from parley.core.events import TurnDone
+from parley.core.interfaces import CancelToken
+from parley.core.speech import SpokenChunk
 from parley.engines.piper_tts import PiperEngine
-from parley.events import TurnDone
-from parley.hear.audio import resample, stream_frames
-from parley.interfaces import CancelToken
+from parley.hear.frames import stream_frames
 from parley.models.store import ModelStore
 from parley.reply.conversation import Conversation
 from parley.reply.history import History
 from parley.reply.voice_session import VoiceSession
-from parley.speak.speech import SpokenChunk
 
 QUESTIONS = [
     "Hello, who are you?",

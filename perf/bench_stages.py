@@ -140,8 +140,8 @@ def measure(stage: str, model: str, calls: int, work: Path) -> dict:
     caller_voice = "piper-en_US-joe-medium"
     question = None
     if stage == "asr":  # the audio is made before the stage loads, so its memory is not counted
+        from parley.core.audio import resample
         from parley.engines.piper_tts import PiperEngine
-        from parley.hear.audio import resample
 
         caller = PiperEngine(store.require(caller_voice), TTSConfig(voice=caller_voice))
         spoken = caller.synthesize("When does the library close at the weekend?")
@@ -177,7 +177,7 @@ def measure(stage: str, model: str, calls: int, work: Path) -> dict:
         prompt = parley.asr_prompt()
         call = lambda: engine.transcribe(question, prompt)  # noqa: E731
     elif stage == "llm":
-        from parley.interfaces import CancelToken
+        from parley.core.interfaces import CancelToken
 
         if "random" in model:
             from parley.assemble import Engines
@@ -211,7 +211,7 @@ def measure(stage: str, model: str, calls: int, work: Path) -> dict:
     else:
         face = parley.face(engine="warp")
         speech = parley.engines.tts.synthesize(CLAUSE)
-        from parley.speak.speech import SpokenChunk
+        from parley.core.speech import SpokenChunk
 
         chunk = SpokenChunk(speech, parley.engines.visemes.track(speech))
         frame = iter(range(10**9))

@@ -34,12 +34,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from parley.config import TTSConfig, load_settings  # noqa: E402
+from parley.core.audio import resample  # noqa: E402
+from parley.core.speech import PhonemeTiming, SpeechSegment  # noqa: E402
 from parley.engines import engine_class  # noqa: E402
 from parley.engines.openai_tts import OpenAITTSEngine  # noqa: E402
-from parley.hear.audio import resample  # noqa: E402
 from parley.models.store import ModelStore  # noqa: E402
 from parley.speak.align import Aligner  # noqa: E402
-from parley.speak.speech import PhonemeTiming, SpeechSegment  # noqa: E402
 from parley.speak.visemes import CoarticulatedVisemes  # noqa: E402
 from tests.openai_server import speech_server  # noqa: E402
 

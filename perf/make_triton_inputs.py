@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from parley.config import REPO_CONFIGS, load_settings
+from parley.core.audio import resample
 from parley.engines.piper_tts import PiperEngine
 from parley.engines.triton.llm import load_tokenizer
-from parley.hear.audio import resample
 from parley.hear.vad import CHUNK, CONTEXT
 from parley.models.store import ModelStore
 from parley.reply.history import History

@@ -13,9 +13,9 @@ import numpy as np
 
 from parley.assemble import Engines, Parley
 from parley.config.persona import Grounding
-from parley.hear.audio import SAMPLE_RATE
+from parley.core.audio import SAMPLE_RATE
+from parley.core.speech import PhonemeTiming, SpeechSegment
 from parley.hear.vad import CHUNK
-from parley.speak.speech import PhonemeTiming, SpeechSegment
 from parley.speak.visemes import CoarticulatedVisemes
 
 

@@ -24,17 +24,17 @@ _API = {
     "Settings": "parley.config",
     "load_settings": "parley.config",
     "ConfigError": "parley.config",
-    "ParleyError": "parley.errors",
-    "EngineUnavailable": "parley.errors",
+    "ParleyError": "parley.core.errors",
+    "EngineUnavailable": "parley.core.errors",
     "Conversation": "parley.reply.conversation",
     "History": "parley.reply.history",
     "VoiceSession": "parley.reply.voice_session",
     "Listener": "parley.hear.listener",
     "WallClockOutput": "parley.speak.output",
-    "CancelToken": "parley.interfaces",
-    "Prompt": "parley.interfaces",
+    "CancelToken": "parley.core.interfaces",
+    "Prompt": "parley.core.interfaces",
 }
-_MODULES = {"events": "parley.events", "interfaces": "parley.interfaces"}
+_MODULES = {"events": "parley.core.events", "interfaces": "parley.core.interfaces"}
 
 __all__ = sorted([*_API, *_MODULES])
 

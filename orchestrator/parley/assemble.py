@@ -18,15 +18,15 @@ import threading
 from pathlib import Path
 
 from parley.config import ConfigError, Settings, load_settings
+from parley.core.interfaces import ASREngine, EndOfTurnModel, Face, LLMEngine, SpeechOutput, TTSEngine
+from parley.core.threads import StageExecutor
 from parley.engines import IN_PROCESS, engine_class
-from parley.engines.executor import StageExecutor
 from parley.engines.fallback import with_fallback
 from parley.face.avatars import Avatar, load_avatar
 from parley.face.lipsync import lipsync_face
 from parley.face.warp import WarpFace
 from parley.hear.listener import Listener
 from parley.hear.vad import SileroVAD, load_model
-from parley.interfaces import ASREngine, EndOfTurnModel, Face, LLMEngine, SpeechOutput, TTSEngine
 from parley.models.store import ModelStore
 from parley.reply.conversation import Conversation
 from parley.reply.history import History

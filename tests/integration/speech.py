@@ -4,7 +4,7 @@ import re
 
 import numpy as np
 
-from parley.hear.audio import resample
+from parley.core.audio import resample
 
 CONTRACTIONS = {"where's": "where is", "what's": "what is", "it's": "it is", "i'm": "i am", "don't": "do not",
                 "that's": "that is", "there's": "there is", "let's": "let us", "can't": "cannot",

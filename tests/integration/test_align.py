@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from parley.config import TTSConfig
+from parley.core.audio import resample
+from parley.core.speech import SpeechSegment
 from parley.engines.hibari_tts import HibariEngine
 from parley.engines.piper_tts import PiperEngine
-from parley.hear.audio import resample
 from parley.speak.align import MAX_WARP_S, Aligner, AlignmentError, Words
-from parley.speak.speech import SpeechSegment
 
 PIPER, HIBARI = "piper-en_US-joe-medium", "hibari-heart"
 TEXT = "You can borrow up to ten books at a time from the main desk."

@@ -5,9 +5,9 @@ import time
 
 import numpy as np
 
-from parley.events import BargeIn, SpeechStarted, TurnDone, Utterance
-from parley.hear.audio import stream_frames
-from parley.speak.speech import SpokenChunk
+from parley.core.events import BargeIn, SpeechStarted, TurnDone, Utterance
+from parley.core.speech import SpokenChunk
+from parley.hear.frames import stream_frames
 from tests.integration.speech import silence, speak
 
 

@@ -119,7 +119,7 @@ def test_animate_a_3d_avatar_writes_its_timeline(tmp_path, recording):
 
 @pytest.mark.parametrize("rate", [8000, 96000])
 def test_animate_takes_odd_sample_rates(tmp_path, heart_speech, rate):
-    from parley.hear.audio import resample
+    from parley.core.audio import resample
 
     audio, source_rate = heart_speech
     path = tmp_path / "odd.wav"

@@ -6,7 +6,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from parley.events import SpeechStarted
+from parley.core.events import SpeechStarted
 from parley.hear.echo import EchoGuard
 from tests.integration.speech import silence, speak
 

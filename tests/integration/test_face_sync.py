@@ -7,11 +7,11 @@ import av
 import numpy as np
 import pytest
 
+from parley.core.speech import PhonemeTiming, SpeechSegment, SpokenChunk
 from parley.face.avatars import REPO_AVATARS, AvatarError, check_face, load_avatar
 from parley.face.video import frames_on_clock, write_mp4
 from parley.face.warp import WarpFace
 from parley.speak.files import join_speech
-from parley.speak.speech import PhonemeTiming, SpeechSegment, SpokenChunk
 from tests.unit.test_face2d import mouth_openness
 
 FPS = 30

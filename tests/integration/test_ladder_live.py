@@ -37,9 +37,9 @@ def test_a_lipsync_network_that_fails_is_drawn_with_the_warp_and_steps_the_face_
     """face.runtime: triton with no Triton there: every speaking frame falls back to the warp at once
     (the mouth still moves) and counts as late, so the ladder leaves the lipsync rung."""
     from parley.config import TritonConfig
+    from parley.core.speech import SpokenChunk
     from parley.engines.triton.lipsync import TritonNetwork
     from parley.face.wav2lip.renderer import Wav2LipFace
-    from parley.speak.speech import SpokenChunk
     from tests.e2e.live_driver import free_port
 
     warp = WarpFace(load_avatar("portrait"), fps=30)

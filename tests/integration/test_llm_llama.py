@@ -5,7 +5,7 @@ import time
 import pytest
 
 from parley.config import LLMConfig
-from parley.interfaces import CancelToken, Prompt
+from parley.core.interfaces import CancelToken, Prompt
 from parley.reply.history import History
 from parley.reply.prompt import PromptBuilder
 

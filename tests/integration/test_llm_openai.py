@@ -9,13 +9,13 @@ import pytest
 
 from parley.assemble import Parley
 from parley.config import ConfigError, load_settings
+from parley.core.errors import EngineUnavailable
+from parley.core.events import TextDelta, TurnDone, TurnFailed
+from parley.core.interfaces import CancelToken, Prompt
+from parley.core.speech import SpokenChunk
 from parley.engines.chat_template import TemplateError
 from parley.engines.openai_compat import OpenAICompatibleEngine
 from parley.engines.openai_server import ServerError
-from parley.errors import EngineUnavailable
-from parley.events import TextDelta, TurnDone, TurnFailed
-from parley.interfaces import CancelToken, Prompt
-from parley.speak.speech import SpokenChunk
 from tests.conftest import DETERMINISTIC, write_stack
 from tests.openai_server import MODEL_ALIAS, broken_server, free_port, llama_cpp_server
 

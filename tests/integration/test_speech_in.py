@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from parley.events import PartialTranscript, PauseTranscript, SpeechEnded, SpeechStarted, Utterance
-from parley.hear.audio import stream_frames
+from parley.core.events import PartialTranscript, PauseTranscript, SpeechEnded, SpeechStarted, Utterance
+from parley.hear.frames import stream_frames
 from parley.speak.files import write_wav
 from tests.integration.speech import silence, speak, voiced_bounds, wer
 

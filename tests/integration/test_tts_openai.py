@@ -11,13 +11,13 @@ import pytest
 from parley.assemble import Parley
 from parley.config import ConfigError, load_settings
 from parley.config.stack import TTSConfig
+from parley.core.errors import EngineUnavailable
+from parley.core.events import TurnDone, TurnFailed
+from parley.core.interfaces import Cancelled, CancelToken
+from parley.core.speech import SpokenChunk
 from parley.engines.hibari_tts import HibariEngine
 from parley.engines.openai_server import ServerError
 from parley.engines.openai_tts import decode_audio
-from parley.errors import EngineUnavailable
-from parley.events import TurnDone, TurnFailed
-from parley.interfaces import Cancelled, CancelToken
-from parley.speak.speech import SpokenChunk
 from tests.conftest import DETERMINISTIC, write_stack
 from tests.fakes import ScriptedLLM, fake_parley
 from tests.openai_server import _encode, free_port, speech_server

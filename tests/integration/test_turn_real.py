@@ -5,10 +5,10 @@ import subprocess
 import sys
 
 from parley.config import load_settings
-from parley.events import TextDelta, TurnDone
-from parley.interfaces import CancelToken
+from parley.core.events import TextDelta, TurnDone
+from parley.core.interfaces import CancelToken
+from parley.core.speech import SpokenChunk
 from parley.reply.conversation import Conversation
-from parley.speak.speech import SpokenChunk
 from tests.conftest import CONFIGS, write_stack
 
 

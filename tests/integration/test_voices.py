@@ -14,9 +14,9 @@ import onnx
 import pytest
 
 from parley.config import TTSConfig
+from parley.core.interfaces import Cancelled, CancelToken
 from parley.engines.hibari_tts import MISAKI_TO_IPA, HibariEngine
 from parley.engines.piper_tts import PiperEngine
-from parley.interfaces import Cancelled, CancelToken
 from parley.models.store import HIBARI_DURATIONS, ModelFetchError, _prepare_hibari_durations
 from parley.speak.visemes import viseme_for
 from tests.conftest import write_stack
@@ -120,7 +120,7 @@ def test_hibari_diphthongs_glide_between_two_mouth_shapes(heart):
 
 
 def test_hibari_speaks_the_words_it_is_given(heart, engines):
-    from parley.hear.audio import resample
+    from parley.core.audio import resample
 
     seg = heart.synthesize("Where is the library?")
     assert seg.sample_rate == 24000

@@ -104,10 +104,10 @@ def test_mel_features():
 
 
 def test_renderer_batches_and_pastes_inside_the_face_box(exported, engines):
+    from parley.core.speech import SpokenChunk
     from parley.face.network import OnnxNetwork
     from parley.face.warp import WarpFace
     from parley.face.wav2lip.renderer import Wav2LipFace
-    from parley.speak.speech import SpokenChunk
 
     _, _, onnx_file = exported
     renderer = Wav2LipFace(OnnxNetwork(onnx_file, ["CPUExecutionProvider"]), WarpFace(load_avatar("portrait"), fps=25),

@@ -14,11 +14,11 @@ from tritonclient.grpc import model_config_pb2
 
 from parley.assemble import Engines, Parley
 from parley.config import load_settings
-from parley.events import TextDelta, TurnDone
-from parley.interfaces import CancelToken
+from parley.core.events import TextDelta, TurnDone
+from parley.core.interfaces import CancelToken
+from parley.core.speech import SpokenChunk
 from parley.models.store import ModelStore
 from parley.reply.conversation import Conversation
-from parley.speak.speech import SpokenChunk
 from tests.conftest import write_stack
 from tests.fakes import ungrounded
 from tests.integration.speech import speak, wer

@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from parley.hear.audio import resample
+from parley.core.audio import resample
+from parley.core.speech import PhonemeTiming, SpeechSegment
 from parley.hear.vad import CHUNK, CONTEXT
-from parley.speak.speech import PhonemeTiming, SpeechSegment
 from parley.speak.visemes import CoarticulatedVisemes, frame_count
 
 grpcclient = pytest.importorskip("tritonclient.grpc")
@@ -139,12 +139,12 @@ def test_lipsync_batches_requests_from_many_callers(client, triton_server):
 def test_the_wav2lip_face_through_triton_draws_what_it_draws_in_process(triton_server, settings, engines):
     """face.runtime: triton: the live face's frame requests go to the lipsync model (batched there with
     other sessions') and come back as the in-process network would draw them."""
+    from parley.core.speech import SpokenChunk
     from parley.engines.triton.lipsync import TritonNetwork
     from parley.face.avatars import load_avatar
     from parley.face.network import OnnxNetwork
     from parley.face.warp import WarpFace
     from parley.face.wav2lip.renderer import Wav2LipFace
-    from parley.speak.speech import SpokenChunk
 
     warp = WarpFace(load_avatar("portrait"), fps=30)
     served = Wav2LipFace(TritonNetwork(settings.stack.triton.model_copy(update={"url": triton_server.url}),

@@ -3,7 +3,8 @@ import wave
 import numpy as np
 import pytest
 
-from parley.hear.audio import AudioDecodeError, frames, load_file, resample
+from parley.core.audio import AudioDecodeError, load_file, resample
+from parley.hear.frames import frames
 from parley.speak.files import write_wav
 
 

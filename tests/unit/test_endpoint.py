@@ -1,5 +1,5 @@
 from parley.config import VADConfig
-from parley.events import SpeechEnded, SpeechPaused, SpeechStarted
+from parley.core.events import SpeechEnded, SpeechPaused, SpeechStarted
 from parley.hear.endpoint import Endpointer
 
 CHUNK = 0.032

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from parley.engines.executor import Busy, StageExecutor
+from parley.core.threads import Busy, StageExecutor
 
 
 def test_a_full_queue_refuses_at_once_and_frees_as_jobs_start():

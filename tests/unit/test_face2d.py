@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from parley.config import ConfigError
+from parley.core.speech import SpeechSegment, SpokenChunk, VisemeTrack
 from parley.face.avatars import load_avatar
 from parley.face.video import frame_count, frames_on_clock
 from parley.face.warp import WarpFace
-from parley.speak.speech import SpeechSegment, SpokenChunk, VisemeTrack
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import yaml
 
 from parley.config import ConfigError
 from parley.config.loader import load_persona
-from parley.events import TextChunk, TextDelta, TurnDone
+from parley.core.events import TextChunk, TextDelta, TurnDone
 from parley.reply.grounding import Grounding
 from parley.reply.history import History
 from parley.reply.knowledge import Knowledge, Passage, split_document

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import torch
 
+from parley.core.speech import SpeechSegment, SpokenChunk, VisemeTrack
 from parley.face.avatars import load_avatar
 from parley.face.musetalk import AUDIO_ONNX, ENCODER_ONNX, FRAME_ONNX
 from parley.face.musetalk.features import frame_windows, log_mel, whisper_features
-from parley.speak.speech import SpeechSegment, SpokenChunk, VisemeTrack
 
 
 @pytest.fixture(scope="module")

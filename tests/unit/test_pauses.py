@@ -2,8 +2,8 @@
 
 import numpy as np
 
+from parley.core.speech import PhonemeTiming, SpeechSegment
 from parley.speak.pauses import tighten
-from parley.speak.speech import PhonemeTiming, SpeechSegment
 
 RATE = 1000
 

@@ -4,9 +4,9 @@ import time
 
 import numpy as np
 
+from parley.core.speech import PhonemeTiming, SpeechSegment, SpokenChunk, VisemeTrack
 from parley.live.media import FRAME, RATE, MediaClock
 from parley.speak.output import WallClockOutput
-from parley.speak.speech import PhonemeTiming, SpeechSegment, SpokenChunk, VisemeTrack
 
 
 def chunk(text, seconds, rate=16000):

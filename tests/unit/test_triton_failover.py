@@ -9,11 +9,11 @@ import pytest
 
 from parley.assemble import Parley
 from parley.config import ConfigError, load_settings
+from parley.core.errors import EngineUnavailable
+from parley.core.interfaces import CancelToken, Prompt
 from parley.engines import engine_class
 from parley.engines.llama_cpp import continuation, model_template
 from parley.engines.triton.llm import load_tokenizer
-from parley.errors import EngineUnavailable
-from parley.interfaces import CancelToken, Prompt
 from parley.models.store import ModelStore
 from tests.conftest import write_stack
 
@@ -69,7 +69,7 @@ def test_unreachable_triton_speaks_and_listens_in_process(tmp_path, caplog):
     speech = tts.synthesize("The library opens at nine.")
     assert speech.audio.shape == local.synthesize("The library opens at nine.").audio.shape
     assert tts.sample_rate == local.sample_rate == speech.sample_rate
-    from parley.hear.audio import resample
+    from parley.core.audio import resample
 
     assert "library" in asr.transcribe(resample(speech.audio, speech.sample_rate)).lower()
     engines.close()

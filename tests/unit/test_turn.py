@@ -11,10 +11,10 @@ import time
 import pytest
 
 from parley.assemble import Engines
-from parley.events import TextChunk, TextDelta, TurnDone
-from parley.interfaces import LLMEngine, TTSEngine
+from parley.core.events import TextChunk, TextDelta, TurnDone
+from parley.core.interfaces import LLMEngine, TTSEngine
+from parley.core.speech import SpokenChunk
 from parley.reply.conversation import Conversation
-from parley.speak.speech import SpokenChunk
 from tests.fakes import ScriptedLLM, ToneTTS, fake_parley, ungrounded
 
 
@@ -62,7 +62,7 @@ def test_cancel_mid_reply_stops_llm_and_tts(settings):
     conv = conversation(settings, llm, tts)
 
     async def barge_in():
-        from parley.interfaces import CancelToken
+        from parley.core.interfaces import CancelToken
 
         token = CancelToken()
         events = []
@@ -158,7 +158,7 @@ def test_a_failing_viseme_mapper_stops_the_turn_without_hanging(settings):
 
 
 def test_voice_session_reports_a_failed_turn_and_keeps_listening(settings):
-    from parley.events import TurnFailed, Utterance
+    from parley.core.events import TurnFailed, Utterance
     from parley.reply.voice_session import VoiceSession
 
     class FlakyLLM(ScriptedLLM):
@@ -193,7 +193,7 @@ def test_voice_session_reports_a_failed_turn_and_keeps_listening(settings):
 
 def test_a_reply_waiting_for_the_shared_llm_is_cancelled_at_once(settings):
     """Another session holds the LLM: cancelling this turn does not wait for that one to finish."""
-    from parley.interfaces import CancelToken
+    from parley.core.interfaces import CancelToken
 
     slow = ScriptedLLM(REPLY * 20, delay=0.05)
     parley = fake_parley(settings, slow, ToneTTS())
@@ -220,7 +220,7 @@ def test_a_reply_waiting_for_the_shared_llm_is_cancelled_at_once(settings):
 
 def test_a_full_llm_queue_fails_the_turn_with_a_busy_message(tmp_path):
     from parley.config import load_settings
-    from parley.engines.executor import Busy
+    from parley.core.threads import Busy
     from tests.conftest import write_stack
 
     settings = load_settings(write_stack(tmp_path, **{"llm.max_waiting": 1}))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from parley.speak.speech import PhonemeTiming, SpeechSegment
+from parley.core.speech import PhonemeTiming, SpeechSegment
 from parley.speak.visemes import (
     PHONEME_TO_VISEME,
     VISEMES,

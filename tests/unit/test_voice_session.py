@@ -8,8 +8,17 @@ import numpy as np
 import pytest
 
 from parley.config import load_settings
-from parley.events import BargeIn, EarlyReply, PauseTranscript, TextDelta, TurnDone, TurnFailed, Typed, Utterance
-from parley.speak.speech import SpokenChunk
+from parley.core.events import (
+    BargeIn,
+    EarlyReply,
+    PauseTranscript,
+    TextDelta,
+    TurnDone,
+    TurnFailed,
+    Typed,
+    Utterance,
+)
+from parley.core.speech import SpokenChunk
 from tests.conftest import write_stack
 from tests.fakes import ScriptedASR, ScriptedLLM, ScriptedTurnModel, ToneTTS, fake_parley, silence, speech
 
@@ -23,7 +32,7 @@ def stack(tmp_path):
 
 
 async def run_session(session, audio, typed=()):
-    from parley.hear.audio import stream_frames
+    from parley.hear.frames import stream_frames
 
     async def type_later():
         for at, text in typed:
@@ -163,7 +172,7 @@ def test_no_prefill_when_a_reply_is_waiting_for_the_llm(settings):
     llm = ScriptedLLM("Nine to five.")
     parley = fake_parley(settings, llm, ToneTTS())
     conversation = parley.conversation()
-    llm_threads = parley.engines.executor("llm")
+    llm_threads = parley.core.threads("llm")
     release = threading.Event()
 
     async def busy_llm():
@@ -217,7 +226,7 @@ def test_without_early_replies_the_reply_starts_at_the_endpoint(tmp_path):
 
 
 def test_an_early_replys_first_audio_counts_only_what_was_left_at_the_endpoint():
-    from parley.events import TurnTimings
+    from parley.core.events import TurnTimings
     from parley.reply.voice_session import voice_timings
 
     utterance = Utterance("Hi.", 0.0, 1.0, 1.3, asr_ms=0.0, decode_ms=90.0, speculative=True)

@@ -10,7 +10,7 @@ from parley.cli.common import EXIT_USAGE
 from parley.cli.speech import cmd_animate, cmd_avatar, cmd_say
 from parley.cli.talk import cmd_chat, cmd_listen, cmd_turn
 from parley.config import ConfigError
-from parley.errors import ParleyError
+from parley.core.errors import ParleyError
 
 
 def _with(common: argparse.ArgumentParser) -> type[argparse.ArgumentParser]:

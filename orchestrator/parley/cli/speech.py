@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 from parley.cli.common import EXIT_USAGE, parley_from
-from parley.hear.audio import AudioDecodeError
+from parley.core.audio import AudioDecodeError
+from parley.core.speech import SpokenChunk
 from parley.reply.splitter import ClauseSplitter
 from parley.speak.files import join_speech, write_reply
-from parley.speak.speech import SpokenChunk
 
 
 def cmd_say(args) -> int:

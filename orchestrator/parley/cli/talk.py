@@ -10,7 +10,8 @@ from pathlib import Path
 
 from parley.assemble import Parley
 from parley.cli.common import parley_from
-from parley.events import (
+from parley.core.audio import SAMPLE_RATE, load_file
+from parley.core.events import (
     BargeIn,
     PartialTranscript,
     SpeechEnded,
@@ -21,10 +22,10 @@ from parley.events import (
     Utterance,
     UtteranceIgnored,
 )
-from parley.hear.audio import SAMPLE_RATE, load_file, stream_frames
+from parley.core.speech import SpokenChunk
+from parley.hear.frames import stream_frames
 from parley.speak.files import write_reply
 from parley.speak.output import WallClockOutput
-from parley.speak.speech import SpokenChunk
 
 # --- chat ------------------------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from parley.errors import ParleyError
+from parley.core.errors import ParleyError
 
 
 class ConfigError(ParleyError):

@@ -12,8 +12,8 @@ from __future__ import annotations
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from parley.errors import ParleyError
-from parley.interfaces import Prompt
+from parley.core.errors import ParleyError
+from parley.core.interfaces import Prompt
 
 
 class TemplateError(ParleyError, ValueError):

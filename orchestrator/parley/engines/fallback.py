@@ -14,9 +14,9 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from parley.errors import EngineUnavailable
-from parley.interfaces import ASREngine, CancelToken, LLMEngine, Prompt, TTSEngine
-from parley.speak.speech import SpeechSegment
+from parley.core.errors import EngineUnavailable
+from parley.core.interfaces import ASREngine, CancelToken, LLMEngine, Prompt, TTSEngine
+from parley.core.speech import SpeechSegment
 
 log = logging.getLogger("parley.fallback")
 E = TypeVar("E")

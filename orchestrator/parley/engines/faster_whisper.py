@@ -24,8 +24,8 @@ from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
 
 from parley.config import ASRConfig
-from parley.engines.executor import all_cores_but_one
-from parley.hear.audio import SAMPLE_RATE
+from parley.core.audio import SAMPLE_RATE
+from parley.core.threads import all_cores_but_one
 from parley.speak.align import Words
 
 FULL_WINDOW_FRAMES = 3000  # Whisper's 30 s of 10 ms feature frames

@@ -15,10 +15,10 @@ import onnxruntime
 from hibari import Hibari, dsp
 
 from parley.config import TTSConfig
+from parley.core.interfaces import CancelToken
+from parley.core.speech import PhonemeTiming, SpeechSegment
 from parley.engines.piper_tts import AlignmentMissing
-from parley.interfaces import CancelToken
 from parley.models.store import HIBARI_DURATIONS
-from parley.speak.speech import PhonemeTiming, SpeechSegment
 
 # The graph's duration unit: one 12.5 ms spectral frame pair, 600 samples at 24 kHz.
 SAMPLES_PER_UNIT = 600

@@ -11,9 +11,9 @@ import llama_cpp
 from llama_cpp import Llama
 
 from parley.config import LLMConfig
+from parley.core.interfaces import CancelToken, Prompt
+from parley.core.threads import all_cores_but_one
 from parley.engines.chat_template import ChatTemplate, as_text
-from parley.engines.executor import all_cores_but_one
-from parley.interfaces import CancelToken, Prompt
 
 
 @llama_cpp.llama_log_callback

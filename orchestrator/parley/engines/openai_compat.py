@@ -15,10 +15,10 @@ from collections.abc import Iterator
 import openai
 
 from parley.config import LLMConfig
+from parley.core.errors import ParleyError
+from parley.core.interfaces import CancelToken, Prompt
 from parley.engines.chat_template import ChatTemplate, as_text
 from parley.engines.openai_server import OpenAIServer, ServerError
-from parley.errors import ParleyError
-from parley.interfaces import CancelToken, Prompt
 
 log = logging.getLogger("parley.llm")
 

@@ -6,7 +6,7 @@ import os
 
 import openai
 
-from parley.errors import EngineUnavailable, ParleyError
+from parley.core.errors import EngineUnavailable, ParleyError
 
 
 class ServerError(ParleyError):

@@ -14,11 +14,11 @@ import av
 import numpy as np
 
 from parley.config import TTSConfig
+from parley.core.audio import Resampler
+from parley.core.interfaces import CancelToken
+from parley.core.speech import SpeechSegment
 from parley.engines.openai_server import OpenAIServer, ServerError
-from parley.hear.audio import Resampler
-from parley.interfaces import CancelToken
 from parley.speak.align import Aligner
-from parley.speak.speech import SpeechSegment
 
 
 def decode_audio(data: bytes, rate: int, where: str) -> np.ndarray:

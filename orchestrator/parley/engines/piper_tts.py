@@ -11,9 +11,9 @@ from piper import PiperVoice, SynthesisConfig
 from piper.config import PiperConfig
 
 from parley.config import TTSConfig
-from parley.errors import ParleyError
-from parley.interfaces import CancelToken
-from parley.speak.speech import PhonemeTiming, SpeechSegment
+from parley.core.errors import ParleyError
+from parley.core.interfaces import CancelToken
+from parley.core.speech import PhonemeTiming, SpeechSegment
 
 
 class AlignmentMissing(ParleyError, RuntimeError):

@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from parley.config import ConfigError, load_model
-from parley.errors import ParleyError
+from parley.core.errors import ParleyError
 
 REPO_AVATARS = Path(__file__).resolve().parents[3] / "avatars"
 

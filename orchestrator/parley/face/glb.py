@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from parley.errors import ParleyError
+from parley.core.errors import ParleyError
 from parley.speak.visemes import VISEMES
 
 REQUIRED_TARGETS = [f"viseme_{v}" for v in VISEMES]

@@ -7,9 +7,9 @@ blinks); the warp itself is the ``warp`` engine, which needs no network.
 from __future__ import annotations
 
 from parley.config import FaceConfig, TritonConfig
+from parley.core.interfaces import Face
 from parley.face.network import Network, OnnxNetwork
 from parley.face.warp import WarpFace
-from parley.interfaces import Face
 
 TRITON_MODELS = {"wav2lip": "lipsync", "musetalk": "musetalk"}
 

@@ -18,8 +18,8 @@ from typing import Protocol
 import numpy as np
 import onnxruntime
 
-from parley.errors import EngineUnavailable
-from parley.speak.speech import SpokenChunk
+from parley.core.errors import EngineUnavailable
+from parley.core.speech import SpokenChunk
 
 
 class Network(Protocol):

@@ -14,8 +14,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from parley.interfaces import Face
-from parley.speak.speech import SpokenChunk
+from parley.core.interfaces import Face
+from parley.core.speech import SpokenChunk
 from parley.speak.visemes import frame_count
 
 

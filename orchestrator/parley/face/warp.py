@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
+from parley.core.speech import SpokenChunk, VisemeTrack
 from parley.face.avatars import Avatar, AvatarError
 from parley.face.video import frames_on_clock
-from parley.speak.speech import SpokenChunk, VisemeTrack
 
 
 def _gauss(d2: np.ndarray, sigma: float) -> np.ndarray:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from parley.hear.audio import SAMPLE_RATE as RATE
+from parley.core.audio import SAMPLE_RATE as RATE
 
 
 class EchoGuard:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Literal
 
 from parley.config import TurnTakingConfig, VADConfig
-from parley.events import SpeechEnded, SpeechPaused, SpeechResumed, SpeechStarted
+from parley.core.events import SpeechEnded, SpeechPaused, SpeechResumed, SpeechStarted
 
 Verdict = Literal["unknown", "pending", "finished", "unfinished"]
 

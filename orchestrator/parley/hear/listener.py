@@ -25,8 +25,8 @@ from collections.abc import AsyncIterable, AsyncIterator
 import numpy as np
 
 from parley.config import ASRConfig, TurnTakingConfig, VADConfig
-from parley.engines.executor import StageExecutor
-from parley.events import (
+from parley.core.audio import SAMPLE_RATE
+from parley.core.events import (
     PartialTranscript,
     PauseTranscript,
     SpeechEnded,
@@ -35,11 +35,11 @@ from parley.events import (
     SpeechStarted,
     Utterance,
 )
-from parley.hear.audio import SAMPLE_RATE
+from parley.core.interfaces import ASREngine, EndOfTurnModel
+from parley.core.threads import StageExecutor
 from parley.hear.endpoint import Endpointer
 from parley.hear.turn_end import looks_finished
 from parley.hear.vad import CHUNK, CHUNK_SECONDS, SileroVAD
-from parley.interfaces import ASREngine, EndOfTurnModel
 
 _MIN_PARTIAL_SECONDS = 0.5
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 
-from parley.hear.audio import SAMPLE_RATE
+from parley.core.audio import SAMPLE_RATE
 
 CHUNK = 512  # samples at 16 kHz: 32 ms
 CONTEXT = 64

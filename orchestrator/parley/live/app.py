@@ -21,7 +21,7 @@ from aiohttp import web
 
 from parley.assemble import Parley
 from parley.config import ConfigError
-from parley.engines.executor import named_pool
+from parley.core.threads import named_pool
 from parley.engines.placement import Placement, placements
 from parley.face.avatars import GLBAvatar, load_avatar
 from parley.hear.echo import EchoGuard

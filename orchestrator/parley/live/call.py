@@ -21,15 +21,15 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.mediastreams import MediaStreamError
 
-from parley.events import ChunkPlaying, EarlyReply, Event, FaceChanged, Problem, TurnDone, TurnFailed
-from parley.hear.audio import Resampler
+from parley.core.audio import Resampler
+from parley.core.events import ChunkPlaying, EarlyReply, Event, FaceChanged, Problem, TurnDone, TurnFailed
+from parley.core.speech import SpokenChunk
 from parley.hear.echo import EchoGuard
 from parley.live.broadcast import Broadcast
 from parley.live.ladder import Ladder
 from parley.live.media import RATE, AvatarAudioTrack, AvatarVideoTrack, MediaClock
 from parley.live.offer import Offer
 from parley.reply.voice_session import VoiceSession
-from parley.speak.speech import SpokenChunk
 
 log = logging.getLogger("parley.session")
 MIC_TIMEOUT_S = 10.0

@@ -24,11 +24,11 @@ import numpy as np
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
-from parley.engines.executor import StageExecutor
-from parley.errors import EngineUnavailable
-from parley.hear.audio import resample
-from parley.interfaces import Face
-from parley.speak.speech import SpokenChunk
+from parley.core.audio import resample
+from parley.core.errors import EngineUnavailable
+from parley.core.interfaces import Face
+from parley.core.speech import SpokenChunk
+from parley.core.threads import StageExecutor
 
 log = logging.getLogger("parley.media")
 RATE = 48000

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from parley.events import TurnDone
+from parley.core.events import TurnDone
 
 # Stage latencies of a turn, in seconds: TurnTimings (ms) and the key it is read from.
 _STAGES = {

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from parley.config import ModelEntry, ModelRegistry, PackageSource, UrlSource
-from parley.errors import ParleyError
+from parley.core.errors import ParleyError
 
 MANIFEST = "parley-manifest.json"
 _BLOCK = 1 << 20

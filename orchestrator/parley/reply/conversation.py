@@ -25,15 +25,15 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from parley.config import Settings
-from parley.events import TextChunk, TextDelta, TurnDone, TurnTimings
-from parley.interfaces import Cancelled, CancelToken
+from parley.core.events import TextChunk, TextDelta, TurnDone, TurnTimings
+from parley.core.interfaces import Cancelled, CancelToken
+from parley.core.speech import SpeechSegment, SpokenChunk
 from parley.reply.grounding import Grounding
 from parley.reply.history import Exchange, History
 from parley.reply.knowledge import Knowledge, Passage
 from parley.reply.prompt import PromptBuilder
 from parley.reply.splitter import ClauseSplitter
 from parley.speak.pauses import tighten
-from parley.speak.speech import SpeechSegment, SpokenChunk
 
 if TYPE_CHECKING:
     from parley.assemble import Engines

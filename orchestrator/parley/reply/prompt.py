@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from parley.config import Persona
-from parley.errors import ParleyError
-from parley.interfaces import Prompt
+from parley.core.errors import ParleyError
+from parley.core.interfaces import Prompt
 from parley.reply.history import Exchange, History
 from parley.reply.knowledge import Knowledge, Passage
 

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from parley.config import TurnTakingConfig
-from parley.errors import ParleyError
-from parley.events import (
+from parley.core.errors import ParleyError
+from parley.core.events import (
     BargeIn,
     EarlyReply,
     PauseTranscript,
@@ -43,12 +43,12 @@ from parley.events import (
     Utterance,
     UtteranceIgnored,
 )
+from parley.core.interfaces import CancelToken, SpeechOutput
+from parley.core.speech import SpokenChunk
 from parley.hear.listener import Listener
-from parley.interfaces import CancelToken, SpeechOutput
 from parley.reply.conversation import Conversation
 from parley.reply.history import Exchange
 from parley.speak.output import WallClockOutput
-from parley.speak.speech import SpokenChunk
 
 log = logging.getLogger("parley.session")
 

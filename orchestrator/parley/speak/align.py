@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 from faster_whisper.feature_extractor import FeatureExtractor
 
-from parley.errors import ParleyError
-from parley.hear.audio import SAMPLE_RATE, resample
-from parley.interfaces import CancelToken, TTSEngine
-from parley.speak.speech import PhonemeTiming, SpeechSegment
+from parley.core.audio import SAMPLE_RATE, resample
+from parley.core.errors import ParleyError
+from parley.core.interfaces import CancelToken, TTSEngine
+from parley.core.speech import PhonemeTiming, SpeechSegment
 
 FRAMES_PER_S = 100  # Whisper's log-mel hop: 10 ms
 # One warp holds both recordings' frame-by-frame costs: 30 s against 30 s is ~0.1 GB of float32.

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from parley.interfaces import VisemeMapper
-from parley.speak.speech import PhonemeTiming, SpeechSegment
+from parley.core.interfaces import VisemeMapper
+from parley.core.speech import PhonemeTiming, SpeechSegment
 
 
 def join_speech(segments: list[SpeechSegment]) -> SpeechSegment:

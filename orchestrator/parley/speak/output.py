@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from parley.speak.speech import SpokenChunk
+from parley.core.speech import SpokenChunk
 
 
 class WallClockOutput:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from parley.speak.speech import PhonemeTiming, SpeechSegment
+from parley.core.speech import PhonemeTiming, SpeechSegment
 
 LEAD_S = 0.03  # kept before the first sound: the onset of its consonant
 TAIL_S = 0.2  # kept after the last: with the next chunk's lead, the pause between clauses

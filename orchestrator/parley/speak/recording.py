@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from parley.errors import ParleyError
-from parley.hear.audio import SAMPLE_RATE, decode_file, resample
+from parley.core.audio import SAMPLE_RATE, decode_file, resample
+from parley.core.errors import ParleyError
+from parley.core.speech import SpeechSegment
 from parley.speak.align import Aligner
-from parley.speak.speech import SpeechSegment
 
 RATE = 24000  # what speech.wav keeps of the recording: a voice loses nothing audible above 12 kHz
 

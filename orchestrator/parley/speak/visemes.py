@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from parley.errors import ParleyError
-from parley.speak.speech import PhonemeTiming, SpeechSegment, VisemeSpan, VisemeTrack
+from parley.core.errors import ParleyError
+from parley.core.speech import PhonemeTiming, SpeechSegment, VisemeSpan, VisemeTrack
 
 VISEMES = ("sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "I", "O", "U")
 

@@ -10,8 +10,8 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 
 from parley.config import REPO_CONFIGS, LLMConfig, load_registry
+from parley.core.interfaces import CancelToken, Prompt
 from parley.engines.llama_cpp import LlamaCppEngine
-from parley.interfaces import CancelToken, Prompt
 from parley.models.store import ModelStore
 
 FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL

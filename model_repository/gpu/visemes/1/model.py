@@ -6,7 +6,7 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 
 from parley.config import VisemeConfig
-from parley.speak.speech import PhonemeTiming, VisemeTrack
+from parley.core.speech import PhonemeTiming, VisemeTrack
 from parley.speak.visemes import CoarticulatedVisemes, blend_curves, phoneme_spans
 
 

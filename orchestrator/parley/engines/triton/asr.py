@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from parley.core.audio import SAMPLE_RATE
 from parley.engines.triton.client import TritonEngine, TritonModel, decode_text, tensor, text_tensor
-from parley.hear.audio import SAMPLE_RATE
 
 
 class TritonASREngine(TritonEngine):

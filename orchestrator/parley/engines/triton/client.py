@@ -15,8 +15,8 @@ import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 
 from parley.config import TritonConfig
-from parley.errors import EngineUnavailable
-from parley.interfaces import Cancelled, CancelToken
+from parley.core.errors import EngineUnavailable
+from parley.core.interfaces import Cancelled, CancelToken
 
 log = logging.getLogger("parley.triton")
 

@@ -15,6 +15,8 @@ import numpy as np
 from llama_cpp import Llama
 
 from parley.config import LLMConfig
+from parley.core.errors import EngineUnavailable
+from parley.core.interfaces import CancelToken, Prompt
 from parley.engines.triton.client import (
     TRITON_ERRORS,
     TritonEngine,
@@ -25,8 +27,6 @@ from parley.engines.triton.client import (
     tensor,
     text_tensor,
 )
-from parley.errors import EngineUnavailable
-from parley.interfaces import CancelToken, Prompt
 
 _POLL_S = 0.02
 

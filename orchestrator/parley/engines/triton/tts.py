@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from parley.core.interfaces import CancelToken
+from parley.core.speech import PhonemeTiming, SpeechSegment
 from parley.engines.triton.client import TritonEngine, TritonModel, text_tensor
-from parley.interfaces import CancelToken
-from parley.speak.speech import PhonemeTiming, SpeechSegment
 
 _OUTPUTS = ["AUDIO", "SAMPLE_RATE", "PHONEMES", "PHONEME_STARTS", "PHONEME_ENDS"]
 

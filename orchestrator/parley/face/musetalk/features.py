@@ -13,9 +13,9 @@ import math
 import numpy as np
 from faster_whisper.feature_extractor import FeatureExtractor
 
+from parley.core.audio import SAMPLE_RATE
 from parley.face.musetalk import AUDIO_DIM, AUDIO_TOKENS, MEL_FRAMES, WHISPER_FRAMES
 from parley.face.network import Network
-from parley.hear.audio import SAMPLE_RATE
 
 SEGMENT = 30 * SAMPLE_RATE  # samples per encoder call: Whisper's fixed 30 s
 WHISPER_FPS = WHISPER_FRAMES // 30  # encoder frames a second

@@ -18,14 +18,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from parley.core.audio import resample
+from parley.core.speech import SpokenChunk
 from parley.face.avatars import Avatar, face_extent
 from parley.face.musetalk import AUDIO_ONNX, ENCODER_ONNX, FACE, FRAME_ONNX
 from parley.face.musetalk.features import frame_windows, whisper_features
 from parley.face.network import ChunkFeatures, Network, OnnxNetwork
 from parley.face.video import frame_count
 from parley.face.warp import WarpFace
-from parley.hear.audio import resample
-from parley.speak.speech import SpokenChunk
 
 
 def musetalk_box(avatar: Avatar, base: WarpFace) -> tuple[int, int, int, int]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from parley.hear.audio import SAMPLE_RATE  # Wav2Lip's training rate, and the ASR's
+from parley.core.audio import SAMPLE_RATE  # Wav2Lip's training rate, and the ASR's
 
 N_FFT = 800
 HOP = 200

@@ -14,13 +14,13 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
+from parley.core.audio import SAMPLE_RATE, resample
+from parley.core.speech import SpokenChunk
 from parley.face.avatars import Avatar, face_extent
 from parley.face.network import ChunkFeatures, Network
 from parley.face.video import frame_count
 from parley.face.warp import WarpFace
 from parley.face.wav2lip.mel import frame_windows, melspectrogram, window_at
-from parley.hear.audio import SAMPLE_RATE, resample
-from parley.speak.speech import SpokenChunk
 
 FACE = 96
 

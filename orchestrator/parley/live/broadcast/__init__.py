@@ -17,7 +17,7 @@ import aiohttp
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from parley.config import BroadcastConfig, JanusTarget, RtmpTarget, WhipTarget
-from parley.errors import ParleyError
+from parley.core.errors import ParleyError
 from parley.live.broadcast.janus import JanusError, JanusHandle, JanusSession
 from parley.live.broadcast.rtmp import RtmpPush
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import aiohttp
 
-from parley.errors import ParleyError
+from parley.core.errors import ParleyError
 
 log = logging.getLogger("parley.janus")
 

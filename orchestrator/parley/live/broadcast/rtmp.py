@@ -22,7 +22,7 @@ import av
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
-from parley.errors import ParleyError
+from parley.core.errors import ParleyError
 
 log = logging.getLogger("parley.rtmp")
 VIDEO_TIME_BASE = fractions.Fraction(1, 90000)

@@ -1,4 +1,5 @@
-"""Audio in: any file or stream, any rate and channel count → 16 kHz mono float32 frames.
+"""Audio as every stage takes it: any file or stream, any rate and channel count → mono float32 at
+the ASR's 16 kHz (or any rate asked for).
 
 PyAV (FFmpeg) decodes and resamples, so WAV, FLAC, MP3, Opus, or a WebRTC track's frames all go
 through the same ``Resampler``. Whisper needs exactly 16 kHz: a wrong ratio gives an empty
@@ -7,15 +8,13 @@ transcript with no warning, so resampling is done here once, for every source.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
 import numpy as np
 
-from parley.errors import ParleyError
+from parley.core.errors import ParleyError
 
 SAMPLE_RATE = 16000
 
@@ -75,27 +74,3 @@ def decode_file(path: Path | str, rate: int = SAMPLE_RATE) -> Iterator[np.ndarra
 def load_file(path: Path | str) -> np.ndarray:
     blocks = list(decode_file(path))
     return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
-
-
-def frames(audio: np.ndarray, frame_ms: int = 20) -> Iterator[np.ndarray]:
-    """Cut 16 kHz audio into microphone-sized frames (the last one zero-padded)."""
-    size = SAMPLE_RATE * frame_ms // 1000
-    for start in range(0, len(audio), size):
-        frame = audio[start : start + size]
-        if len(frame) < size:
-            frame = np.pad(frame, (0, size - len(frame)))
-        yield frame
-
-
-async def stream_frames(audio: np.ndarray, frame_ms: int = 20, realtime: bool = False) -> AsyncIterator[np.ndarray]:
-    """Frames as a live source would deliver them: paced at wall-clock speed when ``realtime``."""
-    start = time.perf_counter()
-    for i, frame in enumerate(frames(audio, frame_ms)):
-        if realtime:
-            # A frame exists once it has been captured in full.
-            delay = start + (i + 1) * frame_ms / 1000 - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        else:
-            await asyncio.sleep(0)  # let the other stages run between frames
-        yield frame

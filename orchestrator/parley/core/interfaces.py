@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from parley.speak.speech import SpeechSegment, SpokenChunk, VisemeTrack
+from parley.core.speech import SpeechSegment, SpokenChunk, VisemeTrack
 
 
 class Cancelled(Exception):

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
-from parley.errors import ParleyError
+from parley.core.errors import ParleyError
 
 T = TypeVar("T")
 

@@ -1,7 +1,7 @@
 """The events of the loop, each with its type tag and wire form: the page's protocol is defined here.
 
 ``Event.wire()`` is the JSON object sent to the page (``{"type": ..., fields}``); the tag is the
-class's ``type``. Payloads (audio, viseme tracks) live in ``parley.speak.speech`` and travel inside
+class's ``type``. Payloads (audio, viseme tracks) live in ``parley.core.speech`` and travel inside
 the process; an event that carries one says in ``wire()`` what of it the page gets. Times are seconds
 on the input audio clock (0 = first sample received) unless a name says otherwise.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import ClassVar
 
-from parley.speak.speech import VisemeTrack
+from parley.core.speech import VisemeTrack
 
 
 class Event:
