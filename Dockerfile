@@ -36,14 +36,14 @@ RUN npm ci --no-audit --no-fund --loglevel=error
 # TensorRT-LLM 0.15 (the first whose backend takes Whisper's encoder features; Ampere or newer),
 # Python 3.10. Engines and plans must be built in the image that serves them (export/trtllm/ in the
 # TensorRT-LLM one, export/wav2lip.py --tensorrt in the general one): a plan loads only in the TensorRT
-# that built it. The repository's Python models import parley, which finds configs/ beside its source;
-# they need only these of its dependencies, at the versions pyproject.toml pins. The images' Python is
-# 3.10, older than parley's 3.11: those modules import under 3.10 (docs/deploy.md).
+# that built it. The repository's Python models import parley (its code only: each model's registry
+# entries are parameters of its config.pbtxt, and the models themselves are in PARLEY_HOME); they need
+# only these of its dependencies, at the versions pyproject.toml pins. The images' Python is 3.10,
+# older than parley's 3.11: those modules import under 3.10 (docs/deploy.md).
 FROM ${TRITON_GPU_IMAGE} AS triton-gpu
 COPY pyproject.toml /tmp/pyproject.toml
 RUN pip install --no-cache-dir $(sed -n 's/^ *"\(pydantic[^"]*\|pyyaml[^"]*\|piper-tts==[0-9.]*\|faster-whisper==[0-9.]*\)".*/\1/p' /tmp/pyproject.toml)
 COPY orchestrator /opt/parley/orchestrator
-COPY configs /opt/parley/configs
 ENV PYTHONPATH=/opt/parley/orchestrator PARLEY_HOME=/models
 CMD ["tritonserver", "--model-repository=/repository"]
 

@@ -31,6 +31,7 @@ from triton_contract import (
 from tritonclient.grpc import model_config_pb2 as mc
 
 from parley.config import Settings
+from parley.models.store import registry_parameter
 
 # NGC release of both images: 24.11 is the first whose TensorRT-LLM (0.15) takes Whisper's encoder
 # features; it is Triton 2.52 (the tritonclient pin), CUDA 12.6, TensorRT 10.6, Python 3.10.
@@ -255,7 +256,8 @@ def gpu_repository(settings: Settings) -> tuple[dict[str, mc.ModelConfig], dict[
         "tts": _instances(model_config(
             "tts", CONTRACT["tts"], "python", CPU,
             {**settings_of(stack.tts, "voice", "length_scale", "noise_scale", "noise_w_scale"),
-             "voice_model": "tts_voice"}), BLS_INSTANCES),
+             "voice_model": "tts_voice", **registry_parameter(settings.registry, stack.tts.voice)}),
+            BLS_INSTANCES),
         "visemes": visemes(settings),
         "speak": speak(),
         "lipsync": lipsync,
@@ -269,6 +271,7 @@ def gpu_repository(settings: Settings) -> tuple[dict[str, mc.ModelConfig], dict[
     models["tensorrt_llm"] = _llm_engine()
     models["asr"] = _instances(model_config("asr", CONTRACT["asr"], "python", CPU, {
         **settings_of(stack.asr, "model", "language"), "engine_model": "whisper_tensorrt_llm", "n_mels": 80,
+        **registry_parameter(settings.registry, stack.asr.model),
     }), BLS_INSTANCES)
     models["whisper_tensorrt_llm"] = _whisper_engine()
     assert set(models) == set(LLM_SERVER + MEDIA_SERVER), "every model is loaded by exactly one server"

@@ -26,6 +26,9 @@ from parley.core.errors import ParleyError
 
 MANIFEST = "parley-manifest.json"
 _BLOCK = 1 << 20
+# The Triton model-config parameter that carries a served model's registry entries (JSON): where the
+# repository is served there is no configs/models.yaml to find its files by.
+REGISTRY_PARAMETER = "registry"
 
 # (file name, bytes done, bytes expected or None)
 Progress = Callable[[str, int, int | None], None]
@@ -182,10 +185,22 @@ def _describe(source) -> str:
     return f"package {source.requirement}" if isinstance(source, PackageSource) else "hub download"
 
 
+def registry_parameter(registry: ModelRegistry, *names: str) -> dict[str, str]:
+    """The config parameter from which a served model's ``ModelStore.from_parameters`` finds ``names``."""
+    entries = ModelRegistry(models={name: registry.get(name) for name in names})
+    return {REGISTRY_PARAMETER: entries.model_dump_json(exclude_none=True)}
+
+
 class ModelStore:
     def __init__(self, registry: ModelRegistry, home: Path | None = None) -> None:
         self.registry = registry
         self.root = (home or parley_home()) / "models"
+
+    @classmethod
+    def from_parameters(cls, params: dict[str, str]) -> "ModelStore":
+        """A Triton model's store, from the entries ``registry_parameter`` wrote into its config; the
+        parameter is taken out of ``params``, so the rest are the engine's settings."""
+        return cls(ModelRegistry.model_validate_json(params.pop(REGISTRY_PARAMETER)))
 
     def path(self, name: str) -> Path:
         return self.root / name

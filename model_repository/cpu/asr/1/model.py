@@ -5,7 +5,7 @@ import json
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from parley.config import REPO_CONFIGS, ASRConfig, load_registry
+from parley.config import ASRConfig
 from parley.engines.faster_whisper import FasterWhisperEngine
 from parley.models.store import ModelStore
 
@@ -13,8 +13,8 @@ from parley.models.store import ModelStore
 class TritonPythonModel:
     def initialize(self, args):
         params = {k: v["string_value"] for k, v in json.loads(args["model_config"])["parameters"].items()}
+        store = ModelStore.from_parameters(params)
         config = ASRConfig(**params)
-        store = ModelStore(load_registry(REPO_CONFIGS / "models.yaml"))
         self.engine = FasterWhisperEngine(store.require(config.model), config)
 
     def execute(self, requests):

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from parley.config import REPO_CONFIGS, LLMConfig, load_registry
+from parley.config import LLMConfig
 from parley.core.interfaces import CancelToken, Prompt
 from parley.engines.llama_cpp import LlamaCppEngine
 from parley.models.store import ModelStore
@@ -39,10 +39,10 @@ def parse_prompt(raw: bytes) -> Prompt:
 class TritonPythonModel:
     def initialize(self, args):
         params = {k: v["string_value"] for k, v in json.loads(args["model_config"])["parameters"].items()}
+        store = ModelStore.from_parameters(params)
         config = LLMConfig(**params)
-        registry = load_registry(REPO_CONFIGS / "models.yaml")
-        entry = registry.get(config.model, "llm")
-        model_file = ModelStore(registry).require(config.model) / entry.files[0].name
+        entry = store.registry.get(config.model, "llm")
+        model_file = store.require(config.model) / entry.files[0].name
         self.engine = LlamaCppEngine(model_file, config, chat_format=entry.chat_format)
 
     def execute(self, requests):

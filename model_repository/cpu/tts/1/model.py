@@ -11,7 +11,7 @@ import locale
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from parley.config import REPO_CONFIGS, TTSConfig, load_registry
+from parley.config import TTSConfig
 from parley.engines.piper_tts import PiperEngine
 from parley.models.store import ModelStore
 
@@ -41,8 +41,8 @@ class TritonPythonModel:
         locale.setlocale(locale.LC_CTYPE, "C.UTF-8")
         params = {k: v["string_value"] for k, v in json.loads(args["model_config"])["parameters"].items()}
         voice_model = params.pop("voice_model", None)
+        store = ModelStore.from_parameters(params)
         config = TTSConfig(**params)
-        store = ModelStore(load_registry(REPO_CONFIGS / "models.yaml"))
         self.engine = PiperEngine(store.require(config.voice), config)
         if voice_model:
             # The engine loaded the voice to check its alignment output; from now on Triton runs it.

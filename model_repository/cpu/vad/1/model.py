@@ -4,7 +4,6 @@ import json
 
 import triton_python_backend_utils as pb_utils
 
-from parley.config import REPO_CONFIGS, load_registry
 from parley.hear.vad import SileroVAD
 from parley.models.store import ModelStore
 
@@ -12,9 +11,9 @@ from parley.models.store import ModelStore
 class TritonPythonModel:
     def initialize(self, args):
         params = {k: v["string_value"] for k, v in json.loads(args["model_config"])["parameters"].items()}
-        registry = load_registry(REPO_CONFIGS / "models.yaml")
+        store = ModelStore.from_parameters(params)
         name = params["model"]
-        model_file = ModelStore(registry).require(name) / registry.get(name, "vad").files[0].name
+        model_file = store.require(name) / store.registry.get(name, "vad").files[0].name
         self.session = SileroVAD(model_file).session
 
     def execute(self, requests):

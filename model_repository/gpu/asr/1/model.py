@@ -16,7 +16,6 @@ import triton_python_backend_utils as pb_utils
 from faster_whisper.feature_extractor import FeatureExtractor
 from faster_whisper.tokenizer import Tokenizer
 
-from parley.config import REPO_CONFIGS, load_registry
 from parley.engines.faster_whisper import REPETITION_PENALTY, most_tokens, without_repeats
 from parley.models.store import ModelStore
 
@@ -28,7 +27,7 @@ MAX_DECODE = 448  # Whisper's decoder context
 class TritonPythonModel:
     def initialize(self, args):
         params = {k: v["string_value"] for k, v in json.loads(args["model_config"])["parameters"].items()}
-        model_dir = ModelStore(load_registry(REPO_CONFIGS / "models.yaml")).require(params["model"])
+        model_dir = ModelStore.from_parameters(params).require(params["model"])
         multilingual = not params["model"].endswith(".en")
         self.tokenizer = Tokenizer(tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json")), multilingual,
                                    task="transcribe", language=params.get("language", "en"))
