@@ -18,20 +18,24 @@ import threading
 from pathlib import Path
 
 from parley.config import ConfigError, Settings, load_settings
+from parley.config.avatar import Avatar
 from parley.core.interfaces import ASREngine, EndOfTurnModel, Face, LLMEngine, SpeechOutput, TTSEngine
+from parley.core.stages import IN_PROCESS, STAGES
 from parley.core.threads import StageExecutor
-from parley.engines import IN_PROCESS, engine_class
+from parley.engines import engine_class
 from parley.engines.fallback import with_fallback
-from parley.face.avatars import Avatar, load_avatar
+from parley.face.avatars import load_avatar
 from parley.face.lipsync import lipsync_face
 from parley.face.warp import WarpFace
 from parley.hear.listener import Listener
 from parley.hear.vad import SileroVAD, load_model
 from parley.models.store import ModelStore
-from parley.reply.conversation import Conversation
+from parley.reply.generation import Generation
 from parley.reply.history import History
 from parley.reply.knowledge import Knowledge
-from parley.reply.voice_session import VoiceSession
+from parley.session.conversation import Conversation
+from parley.session.voice import VoiceSession
+from parley.speak.speaker import Speaker
 from parley.speak.visemes import CoarticulatedVisemes
 
 log = logging.getLogger("parley")
@@ -118,6 +122,8 @@ class Engines:
         One LLM generation at a time (one llama.cpp context) unless ``llm.parallel`` says the engine
         batches; the others bounded by the cores.
         """
+        if not STAGES[kind].threads:
+            raise ValueError(f"stage {kind} has no threads of its own")
         with self._lock:
             if kind not in self._executors:
                 cores = os.cpu_count() or 1
@@ -162,7 +168,10 @@ class Parley:
         return cls(load_settings(config, avatar))
 
     def conversation(self, history: History | None = None) -> Conversation:
-        return Conversation(self.settings, self.engines, history, self.knowledge)
+        engines = self.engines
+        generation = Generation(self.settings, self.knowledge, lambda: engines.llm)
+        speaker = Speaker(lambda: engines.tts, lambda: engines.visemes, engines.executor("tts"))
+        return Conversation(self.settings, generation, speaker, engines.executor("llm"), history)
 
     def listener(self, wait_for_partials: bool = False) -> Listener:
         """A listener for one stream; ``wait_for_partials`` for input read faster than real time."""

@@ -6,6 +6,7 @@ import time
 
 from parley.config import LadderConfig
 from parley.face.avatars import load_avatar
+from parley.face.fallback import FallbackFace
 from parley.face.warp import WarpFace
 from parley.live.ladder import Ladder
 from parley.live.media import AvatarAudioTrack, AvatarVideoTrack, MediaClock
@@ -13,9 +14,10 @@ from parley.live.media import AvatarAudioTrack, AvatarVideoTrack, MediaClock
 
 def run_tracks(ladder: Ladder, seconds: float, face=None, fallback=None, playout=None):
     playout = playout or MediaClock()
-    video = AvatarVideoTrack(playout, face or WarpFace(load_avatar("portrait"), fps=30),
+    face = face or WarpFace(load_avatar("portrait"), fps=30)
+    video = AvatarVideoTrack(playout, FallbackFace(face, fallback) if fallback is not None else face,
                              on_late=lambda ms: ladder.observe("video", ms, time.perf_counter()),
-                             rendering=lambda: ladder.rung in ("lipsync", "warp2d"), fallback=fallback)
+                             rendering=lambda: ladder.rung in ("lipsync", "warp2d"))
     audio = AvatarAudioTrack(playout, on_late=lambda ms: ladder.observe("audio", ms, time.perf_counter()))
     frames: list[tuple[float, str]] = []
 
@@ -40,7 +42,7 @@ def test_a_lipsync_network_that_fails_is_drawn_with_the_warp_and_steps_the_face_
     from parley.core.speech import SpokenChunk
     from parley.engines.triton.lipsync import TritonNetwork
     from parley.face.wav2lip.renderer import Wav2LipFace
-    from tests.e2e.live_driver import free_port
+    from testbed.net import free_port
 
     warp = WarpFace(load_avatar("portrait"), fps=30)
     face = Wav2LipFace(TritonNetwork(TritonConfig(url=f"127.0.0.1:{free_port()}"), "lipsync"), warp)

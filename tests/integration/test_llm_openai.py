@@ -14,10 +14,12 @@ from parley.core.events import TextDelta, TurnDone, TurnFailed
 from parley.core.interfaces import CancelToken, Prompt
 from parley.core.speech import SpokenChunk
 from parley.engines.chat_template import TemplateError
+from parley.engines.openai_client import ServerError
 from parley.engines.openai_compat import OpenAICompatibleEngine
-from parley.engines.openai_server import ServerError
-from tests.conftest import DETERMINISTIC, write_stack
-from tests.openai_server import MODEL_ALIAS, broken_server, free_port, llama_cpp_server
+from testbed.net import free_port
+from testbed.serve import write_stack
+from tests.conftest import DETERMINISTIC
+from tests.openai_server import MODEL_ALIAS, broken_server, llama_cpp_server
 
 QUESTION = Prompt(text="Visitor: How do I get to the train station?\nAda:", stop=["\n"])
 

@@ -1,4 +1,4 @@
-"""The engine for OpenAI-compatible TTS servers, against a real local one (tests/openai_server.py's
+"""The engine for OpenAI-compatible TTS servers, against a real local one (testbed/openai_server.py's
 speech_server: the hibari package's own voice behind /v1/audio/speech) and ones that fail."""
 
 import asyncio
@@ -16,11 +16,13 @@ from parley.core.events import TurnDone, TurnFailed
 from parley.core.interfaces import Cancelled, CancelToken
 from parley.core.speech import SpokenChunk
 from parley.engines.hibari_tts import HibariEngine
-from parley.engines.openai_server import ServerError
+from parley.engines.openai_client import ServerError
 from parley.engines.openai_tts import decode_audio
-from tests.conftest import DETERMINISTIC, write_stack
+from testbed.net import free_port
+from testbed.openai_server import _encode, speech_server
+from testbed.serve import write_stack
+from tests.conftest import DETERMINISTIC
 from tests.fakes import ScriptedLLM, fake_parley
-from tests.openai_server import _encode, free_port, speech_server
 
 TEXT = "The library opens at nine thirty on weekdays."
 

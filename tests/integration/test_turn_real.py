@@ -4,12 +4,13 @@ import asyncio
 import subprocess
 import sys
 
+from parley.assemble import Parley
 from parley.config import load_settings
 from parley.core.events import TextDelta, TurnDone
 from parley.core.interfaces import CancelToken
 from parley.core.speech import SpokenChunk
-from parley.reply.conversation import Conversation
-from tests.conftest import CONFIGS, write_stack
+from testbed.serve import write_stack
+from tests.conftest import CONFIGS
 
 
 async def collect(agen):
@@ -17,7 +18,7 @@ async def collect(agen):
 
 
 def test_a_turn_streams_text_then_speech_with_visemes(settings, engines):
-    conv = Conversation(settings, engines)
+    conv = Parley(settings, engines=engines).conversation()
     conv.warm_up()
     events = asyncio.run(collect(conv.reply("Hello! Where is the library?")))
     done = events[-1]
@@ -32,7 +33,7 @@ def test_a_turn_streams_text_then_speech_with_visemes(settings, engines):
 
 
 def test_barge_in_cancels_a_real_turn(settings, engines):
-    conv = Conversation(settings, engines)
+    conv = Parley(settings, engines=engines).conversation()
 
     async def interrupt_after_first_audio():
         token = CancelToken()
@@ -52,8 +53,8 @@ def test_barge_in_cancels_a_real_turn(settings, engines):
 def test_persona_swap_is_a_config_edit(tmp_path, engines):
     path = write_stack(tmp_path, persona=str(CONFIGS / "personas" / "tutor.yaml"))
     tutor = load_settings(path)
-    conv = Conversation(tutor, engines)
-    prompt = conv._prompt("What is speed?")
+    conv = Parley(tutor, engines=engines).conversation()
+    prompt = conv.generation.prompt(conv.history, "What is speed?")
     assert prompt.text.endswith("Student: What is speed?\nLeo:") and "Hartley Hall" not in prompt.text
     done = asyncio.run(collect(conv.reply("What is speed?")))[-1]
     assert done.reply

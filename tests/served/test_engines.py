@@ -18,12 +18,11 @@ from parley.core.events import TextDelta, TurnDone
 from parley.core.interfaces import CancelToken
 from parley.core.speech import SpokenChunk
 from parley.models.store import ModelStore
-from parley.reply.conversation import Conversation
-from tests.conftest import write_stack
+from testbed.serve import write_stack
+from testbed.speech import speak, wer
+from testbed.triton_server import ROOT, TritonServer
 from tests.fakes import ungrounded
-from tests.integration.speech import speak, wer
 from tests.served.conftest import SERVED
-from tests.served.server import ROOT, TritonServer
 
 pytestmark = pytest.mark.triton
 
@@ -100,7 +99,7 @@ def turn(settings, engines, text, on_event=None, cancel=None) -> list:
     """One turn, every word the LLM's (these test the served engines; grounding has its own tests)."""
     async def run():
         events = []
-        async for event in Conversation(ungrounded(settings), engines).reply(text, cancel):
+        async for event in Parley(ungrounded(settings), engines=engines).conversation().reply(text, cancel):
             events.append(event)
             if on_event is not None:
                 on_event(event)
@@ -137,7 +136,7 @@ def test_a_turn_through_triton_is_the_in_process_turn(triton_server, stack, remo
 
 
 def test_placements_say_each_served_stage_runs_on_tritons_cpu(triton_server, stack, remote):
-    from parley.engines.placement import placements
+    from parley.live.placement import placements
 
     engines, _ = remote
     stages = {p.stage: p for p in placements(stack, engines)}

@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 
 from parley.config import load_settings
-from parley.engines.placement import placements, served_on
-from tests.conftest import CONFIGS, write_stack
-from tests.e2e.live_driver import free_port
+from parley.live.placement import placements, served_on
+from testbed.net import free_port
+from testbed.serve import write_stack
+from tests.conftest import CONFIGS
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,11 +10,10 @@ import time
 
 import pytest
 
-from parley.assemble import Engines
+from parley.assemble import Engines, Parley
 from parley.core.events import TextChunk, TextDelta, TurnDone
 from parley.core.interfaces import LLMEngine, TTSEngine
 from parley.core.speech import SpokenChunk
-from parley.reply.conversation import Conversation
 from tests.fakes import ScriptedLLM, ToneTTS, fake_parley, ungrounded
 
 
@@ -151,7 +150,8 @@ def test_a_failing_viseme_mapper_stops_the_turn_without_hanging(settings):
 
     sentences = " ".join(f"Sentence number {i} is here." for i in range(20))
     llm = ScriptedLLM(sentences)
-    conv = Conversation(ungrounded(settings), Engines.given(settings, llm=llm, tts=ToneTTS(), visemes=BrokenMapper()))
+    engines = Engines.given(settings, llm=llm, tts=ToneTTS(), visemes=BrokenMapper())
+    conv = Parley(ungrounded(settings), engines=engines).conversation()
     with pytest.raises(ValueError, match="no viseme"):
         asyncio.run(asyncio.wait_for(collect(conv.reply("Count")), 5))
     assert llm.produced < len(sentences.split())
@@ -159,7 +159,7 @@ def test_a_failing_viseme_mapper_stops_the_turn_without_hanging(settings):
 
 def test_voice_session_reports_a_failed_turn_and_keeps_listening(settings):
     from parley.core.events import TurnFailed, Utterance
-    from parley.reply.voice_session import VoiceSession
+    from parley.session.voice import VoiceSession
 
     class FlakyLLM(ScriptedLLM):
         calls = 0
@@ -221,7 +221,7 @@ def test_a_reply_waiting_for_the_shared_llm_is_cancelled_at_once(settings):
 def test_a_full_llm_queue_fails_the_turn_with_a_busy_message(tmp_path):
     from parley.config import load_settings
     from parley.core.threads import Busy
-    from tests.conftest import write_stack
+    from testbed.serve import write_stack
 
     settings = load_settings(write_stack(tmp_path, **{"llm.max_waiting": 1}))
     parley = fake_parley(settings, ScriptedLLM(REPLY * 20, delay=0.05), ToneTTS())

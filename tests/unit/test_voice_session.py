@@ -19,7 +19,7 @@ from parley.core.events import (
     Utterance,
 )
 from parley.core.speech import SpokenChunk
-from tests.conftest import write_stack
+from testbed.serve import write_stack
 from tests.fakes import ScriptedASR, ScriptedLLM, ScriptedTurnModel, ToneTTS, fake_parley, silence, speech
 
 LONG_REPLY = " ".join(f"Sentence {i} of a long answer." for i in range(12))  # ~5 s of tone
@@ -172,7 +172,7 @@ def test_no_prefill_when_a_reply_is_waiting_for_the_llm(settings):
     llm = ScriptedLLM("Nine to five.")
     parley = fake_parley(settings, llm, ToneTTS())
     conversation = parley.conversation()
-    llm_threads = parley.core.threads("llm")
+    llm_threads = parley.engines.executor("llm")
     release = threading.Event()
 
     async def busy_llm():
@@ -227,7 +227,7 @@ def test_without_early_replies_the_reply_starts_at_the_endpoint(tmp_path):
 
 def test_an_early_replys_first_audio_counts_only_what_was_left_at_the_endpoint():
     from parley.core.events import TurnTimings
-    from parley.reply.voice_session import voice_timings
+    from parley.session.voice import voice_timings
 
     utterance = Utterance("Hi.", 0.0, 1.0, 1.3, asr_ms=0.0, decode_ms=90.0, speculative=True)
     done = TurnDone(user="Hi.", reply="Hello.", timings=TurnTimings(first_chunk_ms=350.0, first_audio_ms=380.0))

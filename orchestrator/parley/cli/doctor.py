@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from parley.config import Settings
-from parley.engines.placement import placements
+from parley.live.placement import placements
 from parley.models.store import ModelStore
 
 # Ports the stack uses by default: web app, Janus HTTP/WebSocket, RTMP, Triton HTTP/gRPC/metrics.

@@ -26,9 +26,6 @@ _ENGINES: dict[str, dict[str, str]] = {
 
 ENGINE_NAMES: dict[str, list[str]] = {kind: sorted(names) for kind, names in _ENGINES.items()}
 
-# The in-process engine of each stage that serves the same model as Triton (same stack settings):
-# the fallback while Triton is unreachable.
-IN_PROCESS = {"llm": "llama_cpp", "tts": "piper", "asr": "faster_whisper"}
 
 
 def engine_class(kind: str, name: str) -> type:

@@ -18,7 +18,7 @@ from parley.config import LLMConfig
 from parley.core.errors import ParleyError
 from parley.core.interfaces import CancelToken, Prompt
 from parley.engines.chat_template import ChatTemplate, as_text
-from parley.engines.openai_server import OpenAIServer, ServerError
+from parley.engines.openai_client import OpenAIClient, ServerError
 
 log = logging.getLogger("parley.llm")
 
@@ -30,9 +30,9 @@ class OpenAICompatibleEngine:
 
     def __init__(self, config: LLMConfig, chat_template: str | None = None) -> None:
         self.config = config
-        self.server = OpenAIServer("llm", config)
-        self.where = self.server.where
-        self.client = self.server.client
+        self.api = OpenAIClient("llm", config)
+        self.where = self.api.where
+        self.client = self.api.client
         self.context_size = config.context_size
         self.template = ChatTemplate(chat_template, where="persona chat_template") if chat_template else None
 
@@ -44,7 +44,7 @@ class OpenAICompatibleEngine:
         return len(text.encode("utf-8")) // _BYTES_PER_TOKEN + 1
 
     def ready(self) -> bool:
-        return self.server.ready()
+        return self.api.ready()
 
     def prefill(self, prompt: Prompt) -> None:
         """Ask for one token, so a server that caches prompts (llama.cpp's does) has the persona's."""
@@ -69,7 +69,7 @@ class OpenAICompatibleEngine:
                 raw = self.client.completions.with_raw_response.create(prompt=prompt.text, **sampling)
                 pick = lambda chunk: chunk.choices[0].text if chunk.choices else None  # noqa: E731
         except openai.OpenAIError as exc:
-            raise self.server.error(exc, "answer") from None
+            raise self.api.error(exc, "answer") from None
         kind = raw.headers.get("content-type") or "no content type"
         if not kind.startswith("text/event-stream"):
             raw.http_response.close()
@@ -87,9 +87,9 @@ class OpenAICompatibleEngine:
                     yield text
         except Exception as exc:  # the server went away mid-reply (the HTTP library's own errors)
             if not cancel.cancelled:
-                raise self.server.error(exc, "answer") from None
+                raise self.api.error(exc, "answer") from None
         finally:
             chunks.close()
 
     def close(self) -> None:
-        self.server.close()
+        self.api.close()

@@ -17,7 +17,7 @@ from parley.config import TTSConfig
 from parley.core.audio import Resampler
 from parley.core.interfaces import CancelToken
 from parley.core.speech import SpeechSegment
-from parley.engines.openai_server import OpenAIServer, ServerError
+from parley.engines.openai_client import OpenAIClient, ServerError
 from parley.speak.align import Aligner
 
 
@@ -40,8 +40,8 @@ class OpenAITTSEngine:
 
     def __init__(self, config: TTSConfig, aligner: Aligner) -> None:
         self.config = config
-        self.server = OpenAIServer("tts", config)
-        self.where = self.server.where
+        self.api = OpenAIClient("tts", config)
+        self.where = self.api.where
         self.aligner = aligner
         self._requests = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tts-request")
         self.sample_rate = 24000  # OpenAI's own rate; a server that sends another is resampled to it
@@ -51,7 +51,7 @@ class OpenAITTSEngine:
         return cls(settings.stack.tts, Aligner.of(settings, store))
 
     def ready(self) -> bool:
-        return self.server.ready()
+        return self.api.ready()
 
     def synthesize(self, text: str, cancel: CancelToken | None = None) -> SpeechSegment:
         cancel = cancel or CancelToken()
@@ -69,7 +69,7 @@ class OpenAITTSEngine:
     def _fetch(self, text: str, cancel: CancelToken) -> bytes:
         c = self.config
         try:
-            with self.server.client.audio.speech.with_streaming_response.create(
+            with self.api.client.audio.speech.with_streaming_response.create(
                 model=c.model, voice=c.voice, input=text, response_format="wav",
                 **({"speed": 1.0 / c.length_scale} if c.length_scale else {}),
             ) as response:
@@ -78,8 +78,8 @@ class OpenAITTSEngine:
         except Exception as exc:
             if cancel.cancelled:
                 return b""
-            raise self.server.error(exc, "speech") from None
+            raise self.api.error(exc, "speech") from None
 
     def close(self) -> None:
         self._requests.shutdown(wait=False, cancel_futures=True)
-        self.server.close()
+        self.api.close()

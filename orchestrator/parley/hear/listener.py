@@ -123,6 +123,7 @@ class Listener:
 
 
 _DONE = object()
+EVENTS = 64
 
 
 class _Stream:
@@ -131,7 +132,10 @@ class _Stream:
     def __init__(self, listener: Listener) -> None:
         self.listener = listener
         self.endpointer = listener.endpointer
-        self.out: asyncio.Queue = asyncio.Queue()  # events, and futures of transcripts, in order
+        # Events, and futures of transcripts, in order. Full (the reader is behind), reading the frames
+        # waits: a live call's microphone queue then drops its oldest frames (``parley.live.call``).
+        self.out: asyncio.Queue = asyncio.Queue(maxsize=EVENTS)
+        self._pending: list = []  # what the last frame produced, until there is room for it
         self.asr_lock = asyncio.Lock()  # one decode at a time for this stream
         vad = listener.vad_config
         self.pad = int(vad.pad_ms / 1000 * SAMPLE_RATE)
@@ -219,7 +223,7 @@ class _Stream:
         if isinstance(event, SpeechStarted):
             self.utterance += 1
             self.last_partial = event.start
-            self.out.put_nowait(event)
+            self._pending.append(event)
         elif isinstance(event, SpeechPaused):
             if self.listener.asr_config.speculative:
                 # Superseded if the caller speaks on and pauses again before this one starts.
@@ -231,15 +235,15 @@ class _Stream:
                 self.endpointer.judge("pending")
                 self.judging = self.spawn(self.announce(decode, event))
         elif isinstance(event, SpeechResumed):
-            self.out.put_nowait(event)  # what was heard at the pause is not the whole question
+            self._pending.append(event)  # what was heard at the pause is not the whole question
         elif isinstance(event, SpeechEnded):
-            self.out.put_nowait(event)
+            self._pending.append(event)
             audio = self.audio_between(event.start, event.end)
             # The speculative decode is good if no speech came after the pause that started it.
             spec = self.speculative if self.speculative is not None and self.speculative.end == event.end else None
             if spec is not None:
                 spec.claimed = True
-            self.out.put_nowait(self.spawn(self.final(event, spec, audio)))
+            self._pending.append(self.spawn(self.final(event, spec, audio)))
             self.speculative = None
 
     async def maybe_partial(self) -> None:
@@ -265,6 +269,7 @@ class _Stream:
                     now = self.chunks_seen * CHUNK / SAMPLE_RATE
                     for event in self.endpointer.update(prob, now):
                         self.on_event(event, now)
+                await self._pass_on()
                 if self.listener.wait_for_partials and self.judging is not None:
                     # Input faster than real time: the pause's words are judged at the audio time
                     # they would be live, before the endpoint can pass them by.
@@ -278,5 +283,15 @@ class _Stream:
             now = self.buffer.end / SAMPLE_RATE
             for event in self.endpointer.flush(now):
                 self.on_event(event, now)
-        finally:
+            await self._pass_on()
+            await self.out.put(_DONE)
+        except BaseException:  # failed or cancelled: a reader still learns that the stream ended
+            if self.out.full():
+                self.out.get_nowait()
             self.out.put_nowait(_DONE)
+            raise
+
+    async def _pass_on(self) -> None:
+        for item in self._pending:
+            await self.out.put(item)
+        self._pending.clear()

@@ -21,19 +21,19 @@ from aiohttp import web
 
 from parley.assemble import Parley
 from parley.config import ConfigError
+from parley.config.avatar import GLBAvatar
 from parley.core.threads import named_pool
-from parley.engines.placement import Placement, placements
-from parley.face.avatars import GLBAvatar, load_avatar
+from parley.face.avatars import load_avatar
 from parley.hear.echo import EchoGuard
 from parley.live.admission import Admission
 from parley.live.broadcast import Broadcast, BroadcastError
 from parley.live.broadcast.janus import JanusError
 from parley.live.call import Call, ice_configuration
 from parley.live.ladder import Ladder
-from parley.live.media import AvatarVideoTrack, MediaClock
 from parley.live.memory import keep_memory_flat
 from parley.live.metrics import Metrics
 from parley.live.offer import OfferError, check_offer
+from parley.live.placement import Placement, placements
 from parley.live.protect import AccessLog, content_policy, operator_token, require_operator, secure_headers
 from parley.live.tokens import TokenError, Tokens
 
@@ -80,14 +80,11 @@ class Server:
 
     def new_session(self, session_id: str) -> Call:
         stack = self.settings.stack
-        echo = EchoGuard() if stack.turn_taking.echo_guard else None
-        clock = MediaClock(on_sent=echo.sent if echo else None)
-        video = AvatarVideoTrack(clock, self.faces[self.top_rung], fallback=self.faces["warp2d"],
-                                 executor=self.parley.engines.executor("face"), idle_fps=stack.face.idle_fps)
-        return Call(session_id, self.parley.voice_session(clock), clock, video,
-                    Broadcast(stack.broadcast, session_id, fps=stack.visemes.fps, ice=self.ice),
-                    Ladder(stack.face.ladder, self.top_rung), self.ice, echo, self.metrics, self.faces,
-                    stack.server.mic_reorder_packets)
+        return Call(session_id, self.parley.voice_session, self.faces, Ladder(stack.face.ladder, self.top_rung),
+                    Broadcast(stack.broadcast, session_id, fps=stack.visemes.fps, ice=self.ice), self.ice,
+                    echo=EchoGuard() if stack.turn_taking.echo_guard else None,
+                    face_threads=self.parley.engines.executor("face"), idle_fps=stack.face.idle_fps,
+                    metrics=self.metrics, mic_reorder_packets=stack.server.mic_reorder_packets)
 
     # --- routes --------------------------------------------------------------------------------
 

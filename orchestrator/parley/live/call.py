@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
@@ -23,13 +24,16 @@ from aiortc.mediastreams import MediaStreamError
 
 from parley.core.audio import Resampler
 from parley.core.events import ChunkPlaying, EarlyReply, Event, FaceChanged, Problem, TurnDone, TurnFailed
+from parley.core.interfaces import Face, SpeechOutput
 from parley.core.speech import SpokenChunk
+from parley.core.threads import StageExecutor
+from parley.face.fallback import FallbackFace
 from parley.hear.echo import EchoGuard
 from parley.live.broadcast import Broadcast
 from parley.live.ladder import Ladder
 from parley.live.media import RATE, AvatarAudioTrack, AvatarVideoTrack, MediaClock
 from parley.live.offer import Offer
-from parley.reply.voice_session import VoiceSession
+from parley.session.voice import VoiceSession
 
 log = logging.getLogger("parley.session")
 MIC_TIMEOUT_S = 10.0
@@ -45,29 +49,32 @@ def ice_configuration(servers: list[str]) -> RTCConfiguration:
 
 
 class Call:
-    def __init__(self, session_id: str, voice: VoiceSession, clock: MediaClock, video: AvatarVideoTrack,
-                 broadcast: Broadcast, ladder: Ladder, ice: RTCConfiguration, echo: EchoGuard | None = None,
-                 metrics=None, faces: dict | None = None, mic_reorder_packets: int = 4) -> None:
+    """Everything of one call, wired here and only here: the media clock (the voice session's output),
+    the voice session on it, the avatar's audio and video tracks on the clock, the echo guard fed by
+    the clock, and the ladder that picks the face, told of the tracks' lateness."""
+
+    def __init__(self, session_id: str, voice: Callable[[SpeechOutput], VoiceSession], faces: dict[str, Face],
+                 ladder: Ladder, broadcast: Broadcast, ice: RTCConfiguration, echo: EchoGuard | None = None,
+                 face_threads: StageExecutor | None = None, idle_fps: float | None = None, metrics=None,
+                 mic_reorder_packets: int = 4) -> None:
         self.id = session_id
-        self.voice = voice  # feeds ``clock``: it is the voice session's SpeechOutput
-        self.clock = clock
-        clock.on_chunk_start = self._chunk_started
         self.ladder = ladder
         self.metrics = metrics
-        self.audio = AvatarAudioTrack(self.clock, on_late=lambda ms: self._lateness("audio", ms))
-        self.video = video
-        video.on_late = lambda ms: self._lateness("video", ms)
-        # The face each video rung draws with (lipsync: the network, warp2d: the warp); the others keep
-        # the last one for viewers.
-        self.faces = faces or {}
+        self.broadcast = broadcast
+        self.echo = echo
+        self.clock = MediaClock(on_sent=echo.sent if echo is not None else None, on_chunk_start=self._chunk_started)
+        self.voice = voice(self.clock)
+        # The face each video rung draws with (lipsync: the network, falling back to the warp frame by
+        # frame; warp2d: the warp); the other rungs keep the last one for viewers.
+        self.faces = {rung: FallbackFace(face, faces["warp2d"]) if rung == "lipsync" else face
+                      for rung, face in faces.items()}
+        self.audio = AvatarAudioTrack(self.clock, on_late=self._audio_late)
+        self.video = AvatarVideoTrack(self.clock, self.faces[ladder.rung], on_late=self._video_late,
+                                      rendering=self._rendering, executor=face_threads, idle_fps=idle_fps)
         self.mic_reorder_packets = mic_reorder_packets
-        # Viewers still get the portrait while the caller watches the 3D head, unless the machine is behind.
-        video.rendering = lambda: ladder.rung in VIDEO_RUNGS or (bool(broadcast.live) and not ladder.degraded)
         # Caller and broadcast targets each get their own copy of the tracks; a slow one drops
         # frames on its own copy only.
         self.relay = MediaRelay()
-        self.broadcast = broadcast
-        self.echo = echo  # fed by ``clock`` with what was sent
         self.pc = RTCPeerConnection(ice)
         self.channel = None
         self._mic: asyncio.Queue = asyncio.Queue(maxsize=500)  # 10 s of 20 ms frames at most
@@ -75,6 +82,11 @@ class Call:
         self._typed = (float(TYPED_BURST), time.monotonic())  # a token bucket
         self.connected = asyncio.Event()
         self.closed = asyncio.Event()
+
+    def _rendering(self) -> bool:
+        """Whether the server draws the face: on its video rungs, and for viewers while the caller
+        watches the 3D head, unless the machine is behind."""
+        return self.ladder.rung in VIDEO_RUNGS or (bool(self.broadcast.live) and not self.ladder.degraded)
 
     def _spawn(self, coro) -> asyncio.Task:
         task = asyncio.ensure_future(coro)
@@ -217,8 +229,11 @@ class Call:
     def _chunk_started(self, chunk: SpokenChunk) -> None:
         self.send(ChunkPlaying(chunk.speech.text, chunk.visemes))
 
-    def _lateness(self, kind: str, late_ms: float) -> None:
-        self._rung_changed(self.ladder.observe(kind, late_ms, time.perf_counter()))
+    def _audio_late(self, late_ms: float) -> None:
+        self._rung_changed(self.ladder.observe("audio", late_ms, time.perf_counter()))
+
+    def _video_late(self, late_ms: float) -> None:
+        self._rung_changed(self.ladder.observe("video", late_ms, time.perf_counter()))
 
     def _rung_changed(self, rung: str | None) -> None:
         if rung is not None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import fractions
-import logging
 import math
 import time
 from collections import deque
@@ -25,12 +24,11 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
 from parley.core.audio import resample
-from parley.core.errors import EngineUnavailable
 from parley.core.interfaces import Face
 from parley.core.speech import SpokenChunk
 from parley.core.threads import StageExecutor
+from parley.face.fallback import FallbackFace
 
-log = logging.getLogger("parley.media")
 RATE = 48000
 FRAME = 960  # 20 ms
 VIDEO_CLOCK = 90000
@@ -66,12 +64,13 @@ class _Queued:
 class MediaClock:
     """The live ``SpeechOutput``: what the caller hears is what has been sent."""
 
-    def __init__(self, history: int = 256, on_sent: Callable[[np.ndarray, int], None] | None = None) -> None:
+    def __init__(self, history: int = 256, on_sent: Callable[[np.ndarray, int], None] | None = None,
+                 on_chunk_start: Callable[[SpokenChunk], None] | None = None) -> None:
         self._queue: deque[_Queued] = deque()
         self.on_sent = on_sent  # told every frame sent, silence too (the echo guard's time line)
         # Told when a chunk's first samples go out: a browser drawing the face itself starts its
         # viseme track then, so the mouth follows the audio the caller is about to hear.
-        self.on_chunk_start: Callable[[SpokenChunk], None] | None = None
+        self.on_chunk_start = on_chunk_start
         # The most recent chunks, numbered from 0 for ever: ``mark``/``heard`` positions.
         self._recent: deque[tuple[int, _Queued]] = deque(maxlen=history)
         self._added = 0
@@ -176,15 +175,11 @@ class AvatarVideoTrack(MediaStreamTrack):
 
     def __init__(self, clock: MediaClock, face: Face, on_late: Callable[[float], None] | None = None,
                  rendering: Callable[[], bool] = lambda: True, executor: StageExecutor | None = None,
-                 fallback: Face | None = None, idle_fps: float | None = None) -> None:
+                 idle_fps: float | None = None) -> None:
         super().__init__()
         self.idle_fps = idle_fps
         self.clock = clock
         self.face = face  # the call switches it with the ladder's rung
-        # Draws a frame the face's network could not (Triton down, a GPU error): that frame counts as
-        # late, so a network that keeps failing steps the ladder down.
-        self.fallback = fallback
-        self.frames_failed = 0
         self.executor = executor or StageExecutor("face", 1)  # the face's threads (shared when given)
         self.on_late = on_late  # each frame's lateness in ms
         self.rendering = rendering
@@ -197,17 +192,10 @@ class AvatarVideoTrack(MediaStreamTrack):
     def _render(self, t: float, chunk: SpokenChunk | None, chunk_t: float | None) -> tuple[av.VideoFrame, bool]:
         # Every encoder (the caller's, each broadcast's) shares this frame: converted once here, none of
         # them converts it again. (PyAV frames also must not be converted from two threads at once.)
-        failed = False
-        try:
-            image = self.face.frame(t, chunk, chunk_t)
-        except EngineUnavailable as exc:
-            if self.fallback is None:
-                raise
-            if self.frames_failed == 0:
-                log.warning("the face's network failed; drawing with the warp meanwhile: %s", exc)
-            self.frames_failed += 1
-            failed = True
-            image = self.fallback.frame(t, chunk, chunk_t)
+        face = self.face
+        image = face.frame(t, chunk, chunk_t)
+        # A frame the network could not draw, drawn by its fallback, counts as late (see FallbackFace).
+        failed = isinstance(face, FallbackFace) and face.failed
         if chunk is None:
             self._still = image
         return _yuv(image), failed

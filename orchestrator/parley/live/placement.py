@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from parley.config import Settings, TritonConfig
+from parley.core.stages import IN_PROCESS, SERVED
 
 # Parameters of a Python model that name the model it calls (BLS): the work runs where that one does.
 _CALLS = ("engine_model", "voice_model")
@@ -85,7 +86,6 @@ def _onnx_device(providers: list[str]) -> str:
 def placements(settings: Settings, engines=None, faces: dict | None = None) -> list[Placement]:
     """Every stage's placement; ``engines`` (a running Parley's) tells whether a fallback serves now,
     ``faces`` the live faces by rung."""
-    from parley.engines import IN_PROCESS
     from parley.face.lipsync import TRITON_MODELS
     from parley.face.network import default_providers
 
@@ -95,7 +95,7 @@ def placements(settings: Settings, engines=None, faces: dict | None = None) -> l
     if stack.turn_taking.turn_model:
         out.append(Placement("turn", "in-process", "CPU", "llama_cpp", f"{stack.turn_taking.turn_model} reads a "
                                                                        "pause's few words once: milliseconds on a CPU"))
-    for stage in ("asr", "llm", "tts"):
+    for stage in SERVED:
         engine = getattr(stack, stage).engine
         loaded = engines.loaded().get(stage) if engines is not None else None
         if engine == "triton":

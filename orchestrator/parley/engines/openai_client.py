@@ -13,8 +13,8 @@ class ServerError(ParleyError):
     """The server answered, but not with what was asked: a 4xx or 5xx, or a reply of the wrong kind."""
 
 
-class OpenAIServer:
-    """A server at ``base_url`` for stage ``stage`` (``llm`` or ``tts``), whose settings are ``config``
+class OpenAIClient:
+    """The client of a server at ``base_url`` for stage ``stage`` (``llm`` or ``tts``), whose settings are ``config``
     (base_url, api_key_env, timeout_s and model of that stage's section)."""
 
     def __init__(self, stage: str, config) -> None:
