@@ -1,7 +1,7 @@
 """A stylised egg of a head with RPM-style morph targets (viseme_sil … viseme_U, jawOpen, mouthSmile,
 mouthFunnel, mouthPucker, mouthClose, eyeBlinkLeft/Right): the 3D page's test fixture for models that
 are not made from a photo (the VRM tests rebind its targets). The shipped avatars are made from photos
-(``parley avatar init``, parley/face/head3d.py).
+(``parley avatar init``, parley/face/make/head3d.py).
 
 The head is an ellipsoid with a mouth slit (lips, a dark mouth interior and upper teeth behind it) and
 two eyes. Each viseme is a mix of a few mouth motions (jaw, width, rounding, closing, lower-lip tuck),
@@ -12,14 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from parley.face.glb import MeshData
-from parley.face.head3d import VISEME_MIX
-
-
-def linear(srgb):  # glTF vertex colours are linear; these are picked as sRGB
-    c = np.asarray(srgb, np.float64)
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-
+from parley.face.make.glb_writer import MeshData
+from parley.face.make.mesh import linear
+from parley.face.make.motion import VISEME_MIX
 
 SKIN, LIPS = linear([0.86, 0.66, 0.55]), linear([0.72, 0.32, 0.33])
 MOUTH_Y, MOUTH_W, LIP_H = -0.048, 0.032, 0.011

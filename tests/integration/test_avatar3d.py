@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from parley.config import ConfigError
-from parley.face.glb import GLBError, MeshData, check_avatar, write_glb
+from parley.face.glb import GLBError, check_avatar
+from parley.face.make.glb_writer import MeshData, write_glb
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ["--no-sandbox", "--enable-unsafe-swiftshader", "--use-angle=swiftshader", "--no-first-run",

@@ -7,8 +7,10 @@ import av
 import numpy as np
 import pytest
 
+from parley.config.avatar import REPO_AVATARS
 from parley.core.speech import PhonemeTiming, SpeechSegment, SpokenChunk
-from parley.face.avatars import REPO_AVATARS, AvatarError, check_face, load_avatar
+from parley.face.avatars import AvatarError, load_avatar
+from parley.face.make.photo import check_face
 from parley.face.video import frames_on_clock, write_mp4
 from parley.face.warp import WarpFace
 from parley.speak.files import join_speech

@@ -1,4 +1,4 @@
-"""The 3D head made from one photo (parley/face/head3d.py), on the reference portrait."""
+"""The 3D head made from one photo (parley/face/make/head3d.py), on the reference portrait."""
 
 import json
 import subprocess
@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from parley.face.avatars import REPO_AVATARS, face_mesh, read_photo
+from parley.config.avatar import REPO_AVATARS
 from parley.face.glb import REQUIRED_TARGETS, check_avatar, read_json
-from parley.face.head3d import FACE_POINTS, HeadBuilder, face_triangles
+from parley.face.make.head3d import FACE_POINTS, HeadBuilder
+from parley.face.make.mesh import face_triangles
+from parley.face.make.photo import face_mesh, read_photo
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +101,7 @@ validator.validateBytes(bytes).then((report) => console.log(JSON.stringify(repor
 @pytest.mark.parametrize("name", ["reference", "fresh"])
 def test_the_head_passes_the_khronos_gltf_validator(photo, tmp_path, name):
     """What any glTF viewer expects (web/node_modules/gltf-validator, Khronos' own validator)."""
-    from parley.face.head3d import build_head
+    from parley.face.make.head3d import build_head
 
     path = REPO_AVATARS / "head3d" / "head.glb"
     if name == "fresh":

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from parley.config import ConfigError, load_settings
@@ -78,6 +80,19 @@ def test_no_voice_anywhere_says_where_to_name_one(tmp_path):
     avatar.write_text(f"name: mute\nkind: glb\nmodel: {glb}\nlicence: test\n")
     with pytest.raises(ConfigError, match="tts.voice: no voice; name one here .* or as voice: in the avatar"):
         load_settings(write_stack(tmp_path, **{"face.avatar": str(avatar)}))
+
+
+def test_the_settings_take_the_avatars_voice_and_leave_its_model_to_the_face(tmp_path):
+    from parley.face.avatars import load_avatar
+
+    avatar = tmp_path / "broken" / "avatar.yaml"
+    avatar.parent.mkdir()
+    (avatar.parent / "head.glb").write_bytes(b"not a model")
+    avatar.write_text("name: broken\nkind: glb\nmodel: head.glb\nlicence: test\nvoice: hibari-heart\n")
+    s = load_settings(write_stack(tmp_path, **{"face.avatar": str(avatar)}))
+    assert s.stack.tts.voice == "hibari-heart"
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(avatar))}: model: .*not a GLB file"):
+        load_avatar(str(avatar))
 
 
 def test_invalid_yaml_gives_line(tmp_path):

@@ -83,7 +83,7 @@ def test_unknown_avatar_and_broken_yaml(tmp_path):
         load_avatar("ghost")
     import yaml
 
-    from parley.face.avatars import REPO_AVATARS
+    from parley.config.avatar import REPO_AVATARS
 
     data = yaml.safe_load((REPO_AVATARS / "portrait" / "avatar.yaml").read_text())
     del data["landmarks"]["points"]["chin"]

@@ -91,7 +91,8 @@ def _write_face(parley, avatar, out: Path, speech, wav: Path) -> None:
 
 
 def cmd_avatar(args) -> int:
-    from parley.face.avatars import AvatarError, init_avatars
+    from parley.face.avatars import AvatarError
+    from parley.face.make.init import init_avatars
 
     try:
         portrait, head = init_avatars(Path(args.image), args.name, args.licence, voice=args.voice,

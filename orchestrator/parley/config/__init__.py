@@ -4,28 +4,30 @@ Everything is validated on load. A mistake raises ``ConfigError`` whose message 
 key and, where there is a closed set, the allowed values, so a user can fix it without the source.
 """
 
-from parley.config.base import ConfigError
-from parley.config.loader import REPO_CONFIGS, Settings, default_config_path, load_model, load_registry, load_settings
+from parley.config.base import ConfigError, load_model
+from parley.config.live import (
+    BroadcastConfig,
+    FaceConfig,
+    JanusTarget,
+    LadderConfig,
+    RtmpTarget,
+    ServerConfig,
+    WhipTarget,
+)
+from parley.config.loader import REPO_CONFIGS, Settings, default_config_path, load_registry, load_settings
 from parley.config.persona import Example, Persona
 from parley.config.registry import ModelEntry, ModelFile, ModelRegistry, PackageSource, UrlSource
 from parley.config.stack import (
-                                 ASRConfig,
-                                 AudioInConfig,
-                                 BroadcastConfig,
-                                 FaceConfig,
-                                 JanusTarget,
-                                 LadderConfig,
-                                 LLMConfig,
-                                 RtmpTarget,
-                                 ServerConfig,
-                                 SplitterConfig,
-                                 StackConfig,
-                                 TritonConfig,
-                                 TTSConfig,
-                                 TurnTakingConfig,
-                                 VADConfig,
-                                 VisemeConfig,
-                                 WhipTarget,
+    ASRConfig,
+    AudioInConfig,
+    LLMConfig,
+    SplitterConfig,
+    StackConfig,
+    TritonConfig,
+    TTSConfig,
+    TurnTakingConfig,
+    VADConfig,
+    VisemeConfig,
 )
 
 __all__ = [

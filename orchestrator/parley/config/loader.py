@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from parley.config.base import ConfigError
+from parley.config.avatar import avatar_yaml, read_avatar
+from parley.config.base import ConfigError, load_model
 from parley.config.persona import Persona
 from parley.config.registry import ModelRegistry
 from parley.config.stack import StackConfig
@@ -44,65 +43,6 @@ def default_config_path() -> Path:
     return local if local.exists() else REPO_CONFIGS / "cpu.yaml"
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(data).__name__}")
-    return data
-
-
-def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
-    """The field names of the model that an ``extra_forbidden`` error's parent location refers to."""
-    current: Any = model
-    for part in loc[:-1]:
-        if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return []
-        field = current.model_fields.get(part)
-        if field is None:
-            return []
-        ann = field.annotation
-        args = getattr(ann, "__args__", ())
-        current = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), ann)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
-
-
-def _format_errors(path: Path, model: type[BaseModel], exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        key = ".".join(str(p) for p in loc) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            allowed = _allowed_keys(model, loc)
-            msg = f"unknown key; allowed keys: {', '.join(allowed)}" if allowed else "unknown key"
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        lines.append(f"{path}: {key}: {msg}")
-    return "\n".join(lines)
-
-
-def load_model(path: Path, model: type[BaseModel]):
-    data = _read_yaml(path)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(path, model, exc)) from None
-
-
 def load_registry(path: Path) -> ModelRegistry:
     return load_model(path, ModelRegistry)
 
@@ -121,10 +61,8 @@ def load_persona(path: Path) -> Persona:
 def _with_voice(path: Path, stack: StackConfig, registry: ModelRegistry, registry_path: Path) -> StackConfig:
     """The stack with its TTS engine and voice filled in: the stack's own, else the avatar's voice and
     the engine that plays it."""
-    from parley.face.avatars import load_avatar
-
     tts = stack.tts
-    voice = tts.voice or load_avatar(stack.face.avatar).voice
+    voice = tts.voice or read_avatar(avatar_yaml(stack.face.avatar)).voice
     if voice is None:
         raise ConfigError(f"{path}: tts.voice: no voice; name one here (a tts model of {registry_path}) or as "
                           f"voice: in the avatar {stack.face.avatar!r}'s avatar.yaml")

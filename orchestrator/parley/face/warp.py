@@ -15,8 +15,9 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
+from parley.config.avatar import Avatar
 from parley.core.speech import SpokenChunk, VisemeTrack
-from parley.face.avatars import Avatar, AvatarError
+from parley.face.avatars import AvatarError
 from parley.face.video import frames_on_clock
 
 

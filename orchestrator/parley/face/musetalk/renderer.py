@@ -18,9 +18,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from parley.config.avatar import Avatar
 from parley.core.audio import resample
 from parley.core.speech import SpokenChunk
-from parley.face.avatars import Avatar, face_extent
+from parley.face.avatars import face_extent
 from parley.face.musetalk import AUDIO_ONNX, ENCODER_ONNX, FACE, FRAME_ONNX
 from parley.face.musetalk.features import frame_windows, whisper_features
 from parley.face.network import ChunkFeatures, Network, OnnxNetwork

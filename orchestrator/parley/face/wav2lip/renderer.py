@@ -14,9 +14,10 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
+from parley.config.avatar import Avatar
 from parley.core.audio import SAMPLE_RATE, resample
 from parley.core.speech import SpokenChunk
-from parley.face.avatars import Avatar, face_extent
+from parley.face.avatars import face_extent
 from parley.face.network import ChunkFeatures, Network
 from parley.face.video import frame_count
 from parley.face.warp import WarpFace

@@ -15,122 +15,29 @@ Every material is unlit (KHR_materials_unlit): the photo already holds the light
 
 from __future__ import annotations
 
-import warnings
-from collections import defaultdict
-from functools import cache
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from parley.face.avatars import INNER_LIPS, MESH_POINTS
-from parley.face.glb import MeshData, write_glb
+from parley.config.avatar import MESH_POINTS
+from parley.face.make.glb_writer import MeshData, write_glb
+from parley.face.make.mesh import face_triangles, fan, linear, smooth, strip
+from parley.face.make.motion import FACE_WIDTH_M, MOTIONS, FaceMotion
+from parley.face.make.photo import INNER_LIPS
 
-# Each viseme as amounts of the basic mouth motions (cf. parley.speak.visemes.ARKIT_MIX).
-VISEME_MIX = {
-    "sil": {}, "PP": {"close": 1.0}, "FF": {"jaw": 0.1, "tuck": 1.0}, "TH": {"jaw": 0.15},
-    "DD": {"jaw": 0.2}, "kk": {"jaw": 0.25}, "CH": {"jaw": 0.15, "round": 0.6}, "SS": {"jaw": 0.08, "smile": 0.3},
-    "nn": {"jaw": 0.2}, "RR": {"jaw": 0.15, "round": 0.35, "pucker": 0.2}, "aa": {"jaw": 0.7},
-    "E": {"jaw": 0.4, "smile": 0.3}, "I": {"jaw": 0.25, "smile": 0.5}, "O": {"jaw": 0.5, "round": 0.6},
-    "U": {"jaw": 0.25, "pucker": 0.8},
-}
-ARKIT = {"jawOpen": "jaw", "mouthSmile": "smile", "mouthFunnel": "round", "mouthPucker": "pucker",
-         "mouthClose": "close", "mouthRollLower": "tuck"}
-MOTIONS = ("jaw", "smile", "round", "pucker", "close", "tuck", "blinkLeft", "blinkRight")
-
-FACE_WIDTH_M = 0.14  # cheek to cheek: the mesh is scaled to a real head's size
-JAW_DEGREES = 20.0
 SHELL_RINGS = 8
 TEXTURE_MAX = 1024
 FACE_POINTS = 468  # the mesh proper; 468..477 are the irises
 
 
-@cache
-def _connections():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from mediapipe.python.solutions import face_mesh_connections as c
-    return c
-
-
-@cache
-def face_triangles() -> np.ndarray:
-    """The face mesh's triangles, from its tesselation's edges (MediaPipe ships edges, not faces).
-
-    Every 3-cycle of the edge graph is a face except the few that enclose others; those are the
-    triangles whose three edges are each shared by three 3-cycles."""
-    adjacent = defaultdict(set)
-    for a, b in _connections().FACEMESH_TESSELATION:
-        adjacent[a].add(b)
-        adjacent[b].add(a)
-    cycles = {tuple(sorted((a, b, c))) for a in adjacent for b in adjacent[a] for c in adjacent[a] & adjacent[b]}
-    uses = defaultdict(int)
-    for t in cycles:
-        for edge in ((t[0], t[1]), (t[0], t[2]), (t[1], t[2])):
-            uses[edge] += 1
-    faces = [t for t in cycles if not all(uses[e] == 3 for e in ((t[0], t[1]), (t[0], t[2]), (t[1], t[2])))]
-    return np.array(sorted(faces))
-
-
-def _loop(edges) -> list[int]:
-    """The points of a closed contour (a set of edges), in order round it."""
-    adjacent = defaultdict(list)
-    for a, b in edges:
-        adjacent[a].append(b)
-        adjacent[b].append(a)
-    start = min(adjacent)
-    order, previous = [start], None
-    while True:
-        here = order[-1]
-        step = next(n for n in adjacent[here] if n != previous)
-        if step == start:
-            return order
-        previous = here
-        order.append(step)
-
-
-def _smooth(x):
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3 - 2 * x)
-
-
-def _linear(srgb):  # glTF vertex colours are linear; photo samples are sRGB
-    c = np.asarray(srgb, np.float64)
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-
-
-def _fan(ring: list[int], centre: int) -> list[tuple[int, int, int]]:
-    return [(ring[i], ring[(i + 1) % len(ring)], centre) for i in range(len(ring))]
-
-
-def _strip(a: list[int], b: list[int], closed: bool) -> list[tuple[int, int, int]]:
-    """Triangles between two rows of vertex indices of the same length."""
-    n = len(a) if closed else len(a) - 1
-    out = []
-    for i in range(n):
-        j = (i + 1) % len(a)
-        out += [(a[i], b[i], a[j]), (a[j], b[i], b[j])]
-    return out
-
-
-class HeadBuilder:
-    """The head of one face: ``mesh`` is ``parley.face.avatars.face_mesh``'s (478, 3) pixel points of ``image``."""
+class HeadBuilder(FaceMotion):
+    """The head of one face: ``mesh`` is ``parley.face.make.photo.face_mesh``'s (478, 3) pixel points of
+    ``image``."""
 
     def __init__(self, image: np.ndarray, mesh: np.ndarray) -> None:
+        super().__init__(mesh)
         self.image = image
-        self.px = mesh[:, :2]
-        c = _connections()
-        self.oval = _loop(c.FACEMESH_FACE_OVAL)
-        self.eyes = {"Left": _loop(c.FACEMESH_LEFT_EYE), "Right": _loop(c.FACEMESH_RIGHT_EYE)}
-        self.mouth_loop = INNER_LIPS["upper"] + INNER_LIPS["lower"][-2:0:-1]
-        left, right = mesh[MESH_POINTS["face_left"]], mesh[MESH_POINTS["face_right"]]
-        scale = FACE_WIDTH_M / np.linalg.norm(right[:2] - left[:2])
-        centre = mesh[self.oval].mean(axis=0)
-        self.scale, self.centre_px = scale, centre[:2]
-        self.p = np.stack([(mesh[:, 0] - centre[0]) * scale, -(mesh[:, 1] - centre[1]) * scale,
-                           -(mesh[:, 2] - centre[2]) * scale], axis=1)
-        self.mouth = (self.p[13] + self.p[14]) / 2
-        self.mouth_w = float(np.linalg.norm(self.p[291] - self.p[61]))
 
     # -- the photo -----------------------------------------------------------------------------
     def texture(self) -> tuple[bytes, np.ndarray]:
@@ -162,83 +69,6 @@ class HeadBuilder:
             out.append(patch.reshape(-1, 3).mean(axis=0) / 255.0)
         return np.array(out)
 
-    # -- the motions of the face's own points ----------------------------------------------------
-    def motions(self, q: np.ndarray) -> dict[str, np.ndarray]:
-        """Each basic motion as a displacement of the points ``q`` (the face's, or the eye fills')."""
-        x, y, z = q.T
-        m, mw = self.mouth, self.mouth_w
-        lower = self.p[INNER_LIPS["lower"]]
-        upper = self.p[INNER_LIPS["upper"]]
-        order = np.argsort(lower[:, 0])
-        lower_y = np.interp(x, lower[order, 0], lower[order, 1])
-        upper_order = np.argsort(upper[:, 0])
-        upper_y = np.interp(x, upper[upper_order, 0], upper[upper_order, 1])
-        inside = np.abs(x - m[0]) <= mw / 2
-        below = np.where(inside, (y <= lower_y + 1e-6).astype(float), _smooth((lower_y - y) / (0.5 * mw)))
-        corners = 1 - 0.6 * np.clip(np.abs(x - m[0]) / (mw / 2), 0, 1) ** 4
-        sides = 1 - 0.7 * _smooth((np.abs(x - m[0]) - 0.22 * FACE_WIDTH_M) / (0.25 * FACE_WIDTH_M))
-        jaw_w = below * corners * sides
-        hinge = np.array([m[0], m[1] + 0.3 * mw, m[2] - 1.1 * mw])
-        angle = np.radians(JAW_DEGREES) * jaw_w
-        rel = q - hinge
-        jaw = np.stack([np.zeros_like(x), rel[:, 1] * np.cos(angle) - rel[:, 2] * np.sin(angle) - rel[:, 1],
-                        rel[:, 1] * np.sin(angle) + rel[:, 2] * np.cos(angle) - rel[:, 2]], axis=1)
-
-        smile = np.zeros_like(q)
-        for corner in (61, 291):
-            c = self.p[corner]
-            reach = np.clip(1 - np.linalg.norm(q[:, :2] - c[:2], axis=1) / (0.6 * mw), 0, 1) ** 2
-            smile += reach[:, None] * np.array([np.sign(c[0] - m[0]) * 0.13 * mw, 0.05 * mw, -0.03 * mw])
-
-        lips = np.clip(1 - ((x - m[0]) / (0.8 * mw)) ** 2 - ((y - m[1]) / (0.5 * mw)) ** 2, 0, 1) ** 1.5
-        upper_lip = lips * (y > upper_y - 1e-6)
-        lower_lip = lips * (y <= lower_y + 1e-6)
-
-        def rounding(narrow: float, forward: float, part: float) -> np.ndarray:
-            return np.stack([-(x - m[0]) * narrow * lips, part * mw * (0.03 * upper_lip - 0.06 * lower_lip),
-                             forward * mw * lips], axis=1)
-
-        close = np.stack([np.zeros_like(x), mw * (0.02 * lower_lip - 0.02 * upper_lip), 0.01 * mw * lips], axis=1)
-        tuck = np.stack([np.zeros_like(x), 0.06 * mw * lower_lip, -0.07 * mw * lower_lip], axis=1)
-        out = {"jaw": jaw, "smile": smile, "round": rounding(0.3, 0.1, 1.0), "pucker": rounding(0.42, 0.16, 0.1),
-               "close": close, "tuck": tuck}
-        out.update(self.blinks(q))
-        return out
-
-    def lower_lid(self, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The eye's lower lid (the corners and the points below the line between them): which points
-        of its loop, and their x and y in order of x."""
-        ring = self.p[self.eyes[side]]
-        left, right = ring[:, 0].argmin(), ring[:, 0].argmax()
-        is_lower = ring[:, 1] <= np.interp(ring[:, 0], ring[[left, right], 0], ring[[left, right], 1])
-        lower = ring[is_lower]
-        order = np.argsort(lower[:, 0])
-        return is_lower, lower[order, 0], lower[order, 1]
-
-    def blinks(self, q: np.ndarray) -> dict[str, np.ndarray]:
-        """Each upper lid onto its lower one; the skin just above follows part of the way."""
-        out = {}
-        for side, loop in self.eyes.items():
-            ring = self.p[loop]
-            left, right = ring[:, 0].argmin(), ring[:, 0].argmax()
-            is_lower, lower_x, lower_y = self.lower_lid(side)
-            closed_y = np.interp(ring[:, 0], lower_x, lower_y)
-            # The upper lid (with the corners, which stay) and how far each of its points drops.
-            lid = ~is_lower
-            lid[[left, right]] = True
-            order = np.argsort(ring[lid, 0])
-            lid_x, lid_y = ring[lid, 0][order], ring[lid, 1][order]
-            drop = np.where(is_lower, 0.0, closed_y - ring[:, 1])[lid][order]
-            span = max(ring[right, 0] - ring[left, 0], 1e-6)
-            # Points over the eye follow the lid by how near to it they are (the lid itself fully).
-            above = q[:, 1] - np.interp(q[:, 0], lid_x, lid_y)
-            inside = (q[:, 0] >= lid_x[0]) & (q[:, 0] <= lid_x[-1]) & (above >= -1e-9)
-            near = np.clip(1 - above / (0.5 * span), 0, 1) * inside
-            delta = np.zeros_like(q)
-            delta[:, 1] = np.interp(q[:, 0], lid_x, drop) * near
-            out[f"blink{side}"] = delta
-        return out
-
     # -- the parts -------------------------------------------------------------------------------
     def build(self) -> tuple[list[MeshData], bytes]:
         texture, self.crop = self.texture()
@@ -251,7 +81,7 @@ class HeadBuilder:
             centres[eye] = len(face_p)
             face_p.append(self.p[loop].mean(axis=0) - np.array([0, 0, 0.002]))
             face_px.append(self.px[loop].mean(axis=0))
-            triangles += _fan(loop, centres[eye])
+            triangles += fan(loop, centres[eye])
         face_p, face_px = np.array(face_p), np.array(face_px)
         # The mesh's edge lies on the face's outline, where the photo may already be background.
         face_px[self.oval] += (face_px[self.oval].mean(axis=0) - face_px[self.oval]) * 0.05
@@ -261,17 +91,10 @@ class HeadBuilder:
             _, lower_x, lower_y = self.lower_lid(eye)
             face_motion[f"blink{eye}"][centre, 1] = np.interp(face_p[centre, 0], lower_x, lower_y) - face_p[centre, 1]
         face = MeshData("Face", face_p, np.array(triangles), np.ones((len(face_p), 3)),
-                        self._targets(face_motion), uv=uv)
+                        self.targets(face_motion), uv=uv)
         shell = self._shell(face_motion)
         mouth = self._mouth(face_motion)
         return [face, shell, *mouth], texture
-
-    def _targets(self, motion: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        zero = np.zeros_like(next(iter(motion.values())))
-        targets = {f"viseme_{v}": sum((a * motion[k] for k, a in mix.items()), zero) for v, mix in VISEME_MIX.items()}
-        targets.update({name: motion[k] for name, k in ARKIT.items()})
-        targets.update({"eyeBlinkLeft": motion["blinkLeft"], "eyeBlinkRight": motion["blinkRight"]})
-        return targets
 
     def _shell(self, face_motion) -> MeshData:
         """The oval's edge carried back round the skull to a closed back of the head."""
@@ -300,7 +123,7 @@ class HeadBuilder:
             positions.append(centre + np.stack([rel[:, 0] * grow_x, rel[:, 1] * grow_y, rel[:, 2] * np.cos(phi)], 1))
             upper = (rel[:, 1] > -0.15 * face_h)[:, None]
             target = np.where(upper, hair, skin * 0.85)
-            colours.append((edge + (target - edge) * _smooth(t / 0.3)) * (1 - 0.15 * t))
+            colours.append((edge + (target - edge) * smooth(t / 0.3)) * (1 - 0.15 * t))
             for name in MOTIONS:
                 deltas[name].append(face_motion[name][self.oval] * max(0.0, 1 - 3 * t))
         n = len(self.oval)
@@ -310,11 +133,11 @@ class HeadBuilder:
             deltas[name].append(np.zeros((1, 3)))
         triangles = []
         for k in range(SHELL_RINGS):
-            triangles += _strip(list(range(k * n, (k + 1) * n)), list(range((k + 1) * n, (k + 2) * n)), closed=True)
-        triangles += _fan(list(range(SHELL_RINGS * n, (SHELL_RINGS + 1) * n)), (SHELL_RINGS + 1) * n)
+            triangles += strip(list(range(k * n, (k + 1) * n)), list(range((k + 1) * n, (k + 2) * n)), closed=True)
+        triangles += fan(list(range(SHELL_RINGS * n, (SHELL_RINGS + 1) * n)), (SHELL_RINGS + 1) * n)
         motion = {name: np.concatenate(d) for name, d in deltas.items()}
-        return MeshData("Head", np.concatenate(positions), np.array(triangles), _linear(np.concatenate(colours)),
-                        self._targets(motion))
+        return MeshData("Head", np.concatenate(positions), np.array(triangles), linear(np.concatenate(colours)),
+                        self.targets(motion))
 
     def _mouth(self, face_motion) -> list[MeshData]:
         """The cavity behind the lips (darker towards the back), the teeth and the tongue."""
@@ -331,11 +154,11 @@ class HeadBuilder:
         motion = {k: [face_motion[k][loop] * f for f in follow] for k in MOTIONS}
         for k in MOTIONS:
             motion[k].append(motion[k][-1].mean(axis=0, keepdims=True))
-        triangles = _strip(list(range(n)), list(range(n, 2 * n)), True) + \
-            _strip(list(range(n, 2 * n)), list(range(2 * n, 3 * n)), True) + _fan(list(range(2 * n, 3 * n)), 3 * n)
-        targets = self._targets({k: np.concatenate(v) for k, v in motion.items()})
+        triangles = strip(list(range(n)), list(range(n, 2 * n)), True) + \
+            strip(list(range(n, 2 * n)), list(range(2 * n, 3 * n)), True) + fan(list(range(2 * n, 3 * n)), 3 * n)
+        targets = self.targets({k: np.concatenate(v) for k, v in motion.items()})
         cavity = MeshData("MouthCavity", np.concatenate(positions), np.array(triangles),
-                          _linear(np.concatenate(colours)), targets)
+                          linear(np.concatenate(colours)), targets)
 
         jaw_at_lip = face_motion["jaw"][14]
 
@@ -349,8 +172,8 @@ class HeadBuilder:
                 rigid["jaw"] = np.tile(jaw_at_lip, (2 * k, 1))
             shade = [np.tile([0.93, 0.91, 0.85], (k, 1)), np.tile([0.93, 0.91, 0.85], (k, 1))]
             shade[gum_row] = shade[gum_row] * 0.8
-            return MeshData(name, np.concatenate(rows), np.array(_strip(list(range(k)), list(range(k, 2 * k)), False)),
-                            _linear(np.concatenate(shade)), self._targets(rigid))
+            return MeshData(name, np.concatenate(rows), np.array(strip(list(range(k)), list(range(k, 2 * k)), False)),
+                            linear(np.concatenate(shade)), self.targets(rigid))
 
         if self.open_in_photo():
             teeth = self._photo_teeth(face_motion)
@@ -387,9 +210,9 @@ class HeadBuilder:
             motion = {key: np.zeros_like(positions) for key in MOTIONS}
             if follow is not None:
                 motion["jaw"] = np.tile(face_motion["jaw"][follow], (3, 1))
-            triangles = _strip(list(range(k)), list(range(k, 2 * k)), False) + \
-                _strip(list(range(k, 2 * k)), list(range(2 * k, 3 * k)), False)
-            out.append(MeshData(name, positions, np.array(triangles), np.ones((3 * k, 3)), self._targets(motion),
+            triangles = strip(list(range(k)), list(range(k, 2 * k)), False) + \
+                strip(list(range(k, 2 * k)), list(range(2 * k, 3 * k)), False)
+            out.append(MeshData(name, positions, np.array(triangles), np.ones((3 * k, 3)), self.targets(motion),
                                 uv=self.uv_of(np.concatenate(uv_rows))))
         return out
 
@@ -404,12 +227,12 @@ class HeadBuilder:
                                   -0.27 * mw + 0.15 * mw * v], axis=1)
         triangles = []
         for i in range(cols - 1):
-            triangles += _strip(list(range(i * rows, (i + 1) * rows)), list(range((i + 1) * rows, (i + 2) * rows)),
+            triangles += strip(list(range(i * rows, (i + 1) * rows)), list(range((i + 1) * rows, (i + 2) * rows)),
                                 closed=False)
         rigid = {key: np.zeros_like(positions) for key in MOTIONS}
         rigid["jaw"] = np.tile(jaw_at_lip * 0.9, (len(positions), 1))
         colours = np.tile([0.74, 0.36, 0.38], (len(positions), 1)) * (0.75 + 0.25 * (1 - v**2))[:, None]
-        return MeshData("Tongue", positions, np.array(triangles), _linear(colours), self._targets(rigid))
+        return MeshData("Tongue", positions, np.array(triangles), linear(colours), self.targets(rigid))
 
 
 def build_head(image: np.ndarray, mesh: np.ndarray, out: Path) -> None:
