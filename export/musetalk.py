@@ -30,7 +30,10 @@ import onnx
 import torch
 
 from parley.face.musetalk import AUDIO_DIM, AUDIO_ONNX, AUDIO_TOKENS, ENCODER_ONNX, FACE, FRAME_ONNX, LATENT, MEL_FRAMES
-from parley.face.musetalk.network import TEST_UNET_CONFIG, TEST_VAE_CONFIG, Networks, build, load_checkpoint
+
+# Run as a script, Python puts export/ first on sys.path: the repo root above it holds export.networks.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from export.networks.musetalk import TEST_UNET_CONFIG, TEST_VAE_CONFIG, Networks, build, load_checkpoint  # noqa: E402
 
 OPSET = 17
 PROTOBUF_LIMIT = 2 * 1024**3  # one ONNX protobuf cannot hold more

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import torch
 
-from parley.face.wav2lip.network import Wav2Lip, load_checkpoint
+# Run as a script, Python puts export/ first on sys.path: the repo root above it holds export.networks.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from export.networks.wav2lip import Wav2Lip, load_checkpoint  # noqa: E402
 
 OPSET = 17
 

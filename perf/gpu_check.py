@@ -34,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "orchestrator"))
+sys.path[:0] = [str(ROOT / "orchestrator"), str(ROOT)]  # parley, and export.networks
 
 # As model_repository/gpu's lipsync and musetalk models (export/triton_gpu.py).
 MAX_BATCH = 32
@@ -147,8 +147,8 @@ def bench_network(torch, name: str, model, make_inputs: Callable[[int], list], b
 
 
 def faces(torch, device: str, quick: bool, iters: int) -> tuple[list[dict], dict[str, Callable[[int], float]]]:
-    from parley.face.musetalk.network import TEST_UNET_CONFIG, TEST_VAE_CONFIG, FrameModel, build_unet, build_vae
-    from parley.face.wav2lip.network import Wav2Lip
+    from export.networks.musetalk import TEST_UNET_CONFIG, TEST_VAE_CONFIG, FrameModel, build_unet, build_vae
+    from export.networks.wav2lip import Wav2Lip
 
     dtype = torch.float16 if device == "cuda" else torch.float32
     torch.manual_seed(0)

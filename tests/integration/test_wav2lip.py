@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from export.networks.wav2lip import Wav2Lip, load_checkpoint
 from parley.face.avatars import load_avatar
 from parley.face.wav2lip.mel import frame_windows, melspectrogram
-from parley.face.wav2lip.network import Wav2Lip, load_checkpoint
 
 EXPORT = [sys.executable, "export/wav2lip.py"]
 # Tensor names as they appear in the official wav2lip.pth / wav2lip_gan.pth (after "module.").

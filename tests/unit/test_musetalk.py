@@ -23,10 +23,10 @@ from parley.face.musetalk.features import frame_windows, log_mel, whisper_featur
 
 @pytest.fixture(scope="module")
 def net():
-    """parley.face.musetalk.network (diffusers and transformers)."""
-    from parley.face.musetalk import network
+    """export.networks.musetalk (diffusers and transformers)."""
+    from export.networks import musetalk
 
-    return network
+    return musetalk
 
 
 EXPORT = [sys.executable, "export/musetalk.py"]

@@ -1,6 +1,6 @@
-"""MuseTalk for GPU machines: the networks (PyTorch, for export) with the official parameter names,
-its Whisper audio features, and a renderer that batches frames. The code is MIT (TMElyralab); the
-weights are the user's to bring.
+"""MuseTalk for GPU machines: its Whisper audio features and a renderer that batches frames over the
+exported networks (export/networks/musetalk.py holds them in PyTorch). The code is MIT (TMElyralab);
+the weights are the user's to bring.
 
 The shapes every part agrees on are here, so serving never imports PyTorch to learn them.
 """
