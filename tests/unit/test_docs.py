@@ -37,6 +37,36 @@ def test_the_architecture_page_names_real_modules():
     assert not [n for n in named if not (PACKAGE / n).exists()]
 
 
+def tree_names(text: str) -> set[str]:
+    """The package's files as the architecture page's tree names them: a line starting with ``group/``
+    opens a group, its continuation lines stay in it; ``sub/ (a.py, b.py)`` names files in ``sub/``."""
+    block = text.split("```\norchestrator/parley/\n", 1)[1].split("```", 1)[0]
+    groups: dict[str, str] = {"": ""}
+    group = ""
+    for line in block.splitlines():
+        if m := re.match(r"  (\w+/)", line):
+            group = m.group(1)
+        elif re.match(r"  \w+\.py", line):
+            group = ""
+        groups[group] = groups.get(group, "") + " " + (line[19:] if group else line)
+    named = set()
+    inner = r"\(((?:[^()]|\([^()]*\))*)\)"  # one level of nested parentheses
+    for group, body in groups.items():
+        for sub, inside in re.findall(r"(\w+/) " + inner, body):  # a subfolder's own files
+            named.update(group + sub + name for name in re.findall(r"\w+\.py", inside))
+        named.update(group + name for name in re.findall(r"\b\w+\.py", re.sub(r"\w+/ " + inner, "", body)))
+    return named
+
+
+def test_the_architecture_tree_names_every_module_and_only_real_ones():
+    text = (DOCS / "architecture.md").read_text()
+    named = tree_names(text)
+    modules = {str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+               if p.name not in ("__init__.py", "__main__.py") and "__pycache__" not in p.parts}
+    assert sorted(modules - named) == [], "modules the architecture page does not name"
+    assert sorted(named - modules - {"__init__.py"}) == [], "names in the architecture page that are no module"
+
+
 def test_docs_point_nowhere_outside_the_repository():
     for page in DOCS.glob("*.md"):
         text = page.read_text()

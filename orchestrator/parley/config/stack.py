@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from parley.config.base import Strict
 from parley.config.live import BroadcastConfig, FaceConfig, ServerConfig
+from parley.core.stages import SERVED
 from parley.engines import ENGINE_NAMES
 
 
@@ -195,9 +196,6 @@ class SplitterConfig(Strict):
     max_chars: int = Field(240, ge=40)
 
 
-_TRITON_STAGES = ("llm", "tts", "asr")
-
-
 class TritonConfig(Strict):
     """Where the Triton engines (``engine: triton``) find the server, and what they do without it."""
 
@@ -215,8 +213,8 @@ class TritonConfig(Strict):
     # While a stage runs on its fallback, how often to ask whether Triton is ready again.
     probe_interval_s: float = Field(2.0, gt=0)
     # Stages that keep an in-process engine loaded and use it while Triton is unreachable:
-    # true (all), false (none) or a list of llm, tts, asr.
-    fallback: tuple[str, ...] = _TRITON_STAGES
+    # true (all), false (none) or a list of asr, llm, tts.
+    fallback: tuple[str, ...] = SERVED
 
     @field_validator("url")
     @classmethod
@@ -230,12 +228,12 @@ class TritonConfig(Strict):
     @classmethod
     def _stages(cls, value: Any) -> tuple[str, ...]:
         if value is True:
-            return _TRITON_STAGES
+            return SERVED
         if value is False:
             return ()
-        if isinstance(value, list) and all(v in _TRITON_STAGES for v in value):
+        if isinstance(value, list) and all(v in SERVED for v in value):
             return tuple(dict.fromkeys(value))
-        raise ValueError(f"expected true, false or a list of stages from {', '.join(_TRITON_STAGES)}; got {value!r}")
+        raise ValueError(f"expected true, false or a list of stages from {', '.join(SERVED)}; got {value!r}")
 
 
 class StackConfig(Strict):
