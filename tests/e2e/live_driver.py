@@ -9,9 +9,7 @@ WebRTC included, stays on 127.0.0.1.
 
 import argparse
 import json
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -20,6 +18,8 @@ from playwright.sync_api import sync_playwright
 
 from parley.face.avatars import load_avatar
 from parley.face.warp import WarpFace
+from testbed.chromium import chromium_args, wait_until
+from testbed.serve import start_serve
 from tests.e2e.media_servers import start_janus, start_nginx
 
 # Runs in the page: samples the avatar <video> for `ms`, returning the mean luma of the mouth box
@@ -55,52 +55,10 @@ STATS = """async (pc) => {
 }"""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_serve(config: str, stdout) -> tuple[subprocess.Popen, int]:
-    """`parley serve` on a free loopback port; returns once it answers (the process, the port)."""
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "parley.cli", "--config", str(config), "serve", "--port",
-                               str(port)], stdout=stdout, stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return server, port
-        except OSError:
-            if time.time() > deadline or server.poll() is not None:
-                server.kill()
-                output = server.communicate()[0] or ""
-                raise RuntimeError(f"the server did not start: {output[-3000:]}") from None
-            time.sleep(0.3)
-
-
-def wait_until(page, expression: str, timeout_ms: int) -> None:
-    """Poll ``expression`` in the page until it is true. (Playwright's wait_for_function evaluates a
-    string inside the page, which the pages' Content-Security-Policy rightly forbids.)"""
-    deadline = time.monotonic() + timeout_ms / 1000
-    while not page.evaluate(expression):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{expression!r} still false after {timeout_ms / 1000:g} s")
-        time.sleep(0.1)
-
-
 def watch_csp(page, result: dict) -> None:
     """Record what the pages' Content-Security-Policy blocks (it should block nothing of ours)."""
     page.on("console", lambda message: "Content Security Policy" in message.text
             and result.setdefault("csp_violations", []).append(message.text))
-
-
-def chromium_args(wav) -> list[str]:
-    """Headless Chromium as root, offline, with a fake microphone playing ``wav`` once."""
-    return ["--no-sandbox", "--no-first-run", "--disable-background-networking", "--disable-sync",
-            "--disable-component-update", "--autoplay-policy=no-user-gesture-required",
-            "--allow-loopback-in-peer-connection", "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={wav}%noloop"]
 
 
 def main() -> None:

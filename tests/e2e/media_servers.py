@@ -1,11 +1,6 @@
 """Janus and nginx-rtmp for the end-to-end tests: the deploy/ configs, copied into a temporary folder
-with temporary paths, started in the foreground and waited for.
-
-Janus never gathers ICE candidates on an interface flagged loopback. The tests' network namespace
-(see NAMESPACE) therefore also has a veth pair whose one end carries 127.0.0.2, and Janus gathers
-there. Its sockets can only reach addresses on that interface, so Janus's peers (Parley, and the
-viewers' Chromium, which gathers there by itself) offer 127.0.0.2 too. The kernel delivers
-127.0.0.0/8 locally: the media never leaves the namespace.
+with temporary paths, started in the foreground and waited for. Janus gathers on the namespace's
+veth end (testbed/net.py says why).
 """
 
 from __future__ import annotations
@@ -17,12 +12,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from testbed.net import JANUS_INTERFACE
+
 REPO = Path(__file__).resolve().parents[2]
-JANUS_INTERFACE, JANUS_ADDRESS = "pj0", "127.0.0.2"
-# Run a command in a fresh network namespace: `unshare -n sh -c NAMESPACE sh COMMAND...`.
-NAMESPACE = (f"ip link set lo up && ip link add {JANUS_INTERFACE} type veth peer name pj1 && "
-             f"ip addr add {JANUS_ADDRESS}/32 dev {JANUS_INTERFACE} && ip link set pj1 up && "
-             f"ip link set {JANUS_INTERFACE} up && exec \"$@\"")
 
 
 def _start(command: list[str], log: Path, check, what: str, seconds: float = 20) -> subprocess.Popen:

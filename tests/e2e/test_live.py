@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from parley.speak.files import write_wav
-from tests.conftest import write_stack
-from tests.e2e.media_servers import JANUS_ADDRESS, NAMESPACE
-from tests.integration.speech import silence, speak
+from testbed.net import JANUS_ADDRESS, NAMESPACE
+from testbed.serve import write_stack
+from testbed.speech import silence, speak
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]

@@ -13,11 +13,9 @@ import pytest
 from parley.config import ConfigError
 from parley.face.glb import GLBError, check_avatar
 from parley.face.make.glb_writer import MeshData, write_glb
+from testbed.chromium import CHROMIUM_ARGS
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM_ARGS = ["--no-sandbox", "--enable-unsafe-swiftshader", "--use-angle=swiftshader", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--autoplay-policy=no-user-gesture-required"]
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):

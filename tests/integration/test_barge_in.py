@@ -8,7 +8,7 @@ import numpy as np
 from parley.core.events import BargeIn, SpeechStarted, TurnDone, Utterance
 from parley.core.speech import SpokenChunk
 from parley.hear.frames import stream_frames
-from tests.integration.speech import silence, speak
+from testbed.speech import silence, speak
 
 
 def run_session(parley, audio, interruption=None, after_first_audio=0.9):

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from parley.speak.files import write_wav
-from tests.conftest import write_stack
-from tests.openai_server import _encode
+from testbed.openai_server import _encode
+from testbed.serve import write_stack
 
 
 def parley(*args, **kw):

@@ -8,7 +8,7 @@ import pytest
 
 from parley.core.events import SpeechStarted
 from parley.hear.echo import EchoGuard
-from tests.integration.speech import silence, speak
+from testbed.speech import silence, speak
 
 FRAME = 320  # 20 ms at 16 kHz
 DELAY = 9  # frames (180 ms): network, jitter buffer, loudspeaker, microphone and back

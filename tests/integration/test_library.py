@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from parley.speak.files import write_wav
-from tests.integration.speech import silence, speak
+from testbed.speech import silence, speak
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,8 +10,8 @@ import time
 import av
 import pytest
 
-from tests.conftest import write_stack
-from tests.live_client import Caller, serving
+from testbed.live_client import Caller, serving
+from testbed.serve import write_stack
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from parley.core.events import PartialTranscript, PauseTranscript, SpeechEnded, SpeechStarted, Utterance
 from parley.hear.frames import stream_frames
 from parley.speak.files import write_wav
-from tests.integration.speech import silence, speak, voiced_bounds, wer
+from testbed.speech import silence, speak, voiced_bounds, wer
 
 SENTENCES = [
     "Where is the main library on campus?",
@@ -170,7 +170,7 @@ def test_turn_on_clipped_audio_still_understands(tmp_path, engines, caller):
 
 
 def test_turn_on_a_sixty_second_monologue(tmp_path, engines, caller):
-    from tests.conftest import write_stack
+    from testbed.serve import write_stack
 
     parts, total = [], 0.0
     while total < 60.0:

@@ -19,7 +19,7 @@ from parley.engines.hibari_tts import MISAKI_TO_IPA, HibariEngine
 from parley.engines.piper_tts import PiperEngine
 from parley.models.store import HIBARI_DURATIONS, ModelFetchError, _prepare_hibari_durations
 from parley.speak.visemes import viseme_for
-from tests.conftest import write_stack
+from testbed.serve import write_stack
 
 VOICES = {"piper-en_US-joe-medium": PiperEngine, "hibari-heart": HibariEngine}
 

@@ -2,8 +2,8 @@
 
 import pytest
 
+from testbed.live_client import serving
 from tests.conftest import DETERMINISTIC
-from tests.live_client import serving
 
 
 @pytest.fixture(scope="module")

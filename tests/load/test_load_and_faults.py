@@ -13,7 +13,7 @@ import urllib.request
 import aiohttp
 import pytest
 
-from tests.live_client import Caller, Refused, serving
+from testbed.live_client import Caller, Refused, serving
 
 pytestmark = pytest.mark.load
 

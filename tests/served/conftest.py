@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DETERMINISTIC, write_stack
-from tests.served.server import ROOT, TritonServer
+from testbed.serve import write_stack
+from testbed.triton_server import ROOT, TritonServer
+from tests.conftest import DETERMINISTIC
 
 # The settings the Triton models serve: the deterministic default stack with the voice Triton serves
 # (a Piper voice; the default avatar's own, hibari's, is played in-process).

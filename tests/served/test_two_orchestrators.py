@@ -10,9 +10,10 @@ import urllib.request
 
 import pytest
 
-from tests.live_client import Caller, serving
+from testbed.live_client import Caller, serving
+from testbed.net import free_port
+from testbed.triton_server import ROOT
 from tests.served.conftest import SERVED
-from tests.served.server import ROOT, free_port
 
 pytestmark = pytest.mark.triton
 

@@ -3,7 +3,8 @@ import re
 import pytest
 
 from parley.config import ConfigError, load_settings
-from tests.conftest import CONFIGS, write_stack
+from testbed.serve import write_stack
+from tests.conftest import CONFIGS
 
 
 def test_default_stack_loads():

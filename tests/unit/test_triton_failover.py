@@ -15,7 +15,7 @@ from parley.engines import engine_class
 from parley.engines.llama_cpp import continuation, model_template
 from parley.engines.triton.llm import load_tokenizer
 from parley.models.store import ModelStore
-from tests.conftest import write_stack
+from testbed.serve import write_stack
 
 
 def closed_port() -> int:

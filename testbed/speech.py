@@ -1,4 +1,4 @@
-"""Spoken test material made by the real Piper voice, resampled to 16 kHz, and a WER measure."""
+"""Spoken material made by a real voice, resampled to 16 kHz, silence, and a WER measure."""
 
 import re
 

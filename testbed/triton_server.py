@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -14,20 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from parley.config import REPO_CONFIGS
+from testbed.net import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 LAUNCHER = ROOT / "scripts" / "tritonserver-cpu"
 START_TIMEOUT_S = 240  # seven models load in ~15 s on 2 idle cores; far longer when they are busy
 
 
 class TritonStartError(RuntimeError):
     pass
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

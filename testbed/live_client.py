@@ -21,8 +21,7 @@ import psutil
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
 
-from tests.conftest import write_stack
-from tests.e2e.live_driver import start_serve
+from testbed.serve import start_serve, write_stack
 
 # This process's peers gather host candidates on loopback only (the server is told the same).
 aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"] if use_ipv4 else []
