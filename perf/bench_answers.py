@@ -12,34 +12,24 @@ reply is classed:
 It prints, per persona and in all, those counts and text → first audio (p50, p95), and saves them
 with every reply under perf/results/.
 
-    .venv/bin/python perf/bench_answers.py [--personas campus-guide tutor] [--seed 1]
+    .venv/bin/python -m perf.bench_answers [--personas campus-guide tutor] [--seed 1]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
-import os
-import platform
 import re
-import statistics
-import sys
-import time
-from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from parley.assemble import Parley  # noqa: E402
-from parley.config import REPO_CONFIGS, load_settings  # noqa: E402
-from parley.config.loader import load_persona  # noqa: E402
-from parley.config.persona import Grounding  # noqa: E402
-from parley.core.events import TurnDone  # noqa: E402
-from parley.reply.knowledge import Knowledge  # noqa: E402
-from parley.reply.words import numbers  # noqa: E402
+from parley.assemble import Parley
+from parley.config import REPO_CONFIGS
+from parley.config.loader import load_persona
+from parley.config.persona import Grounding
+from parley.core.events import TurnDone
+from parley.reply.knowledge import Knowledge
+from parley.reply.words import numbers
+from perf.harness import REPO, arguments, load, machine, percentile, report_path, save
 
 SETS = REPO / "perf" / "answers"
 DOES_NOT_KNOW = re.compile(r"\b(don't know|do not know|not sure|no information|can't help|cannot help|"
@@ -81,15 +71,9 @@ async def ask(parley: Parley, question: str) -> TurnDone:
     raise RuntimeError("the turn ended without TurnDone")
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
-
-
-def run_persona(name: str, seed: int) -> dict:
+def run_persona(name: str, seed: int, default) -> dict:
     questions = yaml.safe_load((SETS / f"{name}.yaml").read_text())
     persona = load_persona(REPO_CONFIGS / "personas" / f"{name}.yaml")
-    default = load_settings()
     stack = default.stack.model_copy(update={"llm": default.stack.llm.model_copy(update={"seed": seed})})
     modes = {"grounded": persona, "baseline": baseline(persona)}
     avatars = {mode: Parley(default.model_copy(update={"stack": stack, "persona": p})) for mode, p in modes.items()}
@@ -124,11 +108,12 @@ def summary(rows: list[dict]) -> dict:
             "not_in_facts": len(outside), "declined": sum(r["verdict"] == "declined" for r in outside),
             "deflected": sum(r["verdict"] == "deflected" for r in outside),
             "invented": sum(r["verdict"] == "invented" for r in outside),
-            "first_audio_p50_ms": round(statistics.median(latency), 1) if latency else None,
-            "first_audio_p95_ms": percentile(latency, 0.95) if latency else None,
+            "first_audio_p50_ms": percentile(latency, 50, 1),
+            # nearest rank, as this benchmark has always reported it
+            "first_audio_p95_ms": percentile(latency, 95, 1, method="higher"),
             # the questions the LLM answers in both modes (a decline skips the LLM: it is quicker)
-            "first_audio_p50_in_facts_ms": round(statistics.median(
-                [r["first_audio_ms"] for r in inside if r["first_audio_ms"]] or [0.0]), 1),
+            "first_audio_p50_in_facts_ms": percentile(
+                [r["first_audio_ms"] for r in inside if r["first_audio_ms"]] or [0.0], 50, 1),
         }
     return out
 
@@ -141,17 +126,16 @@ def line(label: str, s: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__)
     parser.add_argument("--personas", nargs="*", default=sorted(p.stem for p in SETS.glob("*.yaml")))
     parser.add_argument("--seed", type=int, default=1, help="the LLM's seed (the default stack samples)")
-    parser.add_argument("--out", type=Path, default=REPO / "perf" / "results")
     args = parser.parse_args()
+    default = load(args).settings
     rows = []
     for name in args.personas:
         print(f"{name}:", flush=True)
-        rows += run_persona(name, args.seed)["rows"]
-    result = {"personas": {}, "all": summary(rows), "rows": rows,
-              "machine": {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine()},
+        rows += run_persona(name, args.seed, default)["rows"]
+    result = {"personas": {}, "all": summary(rows), "rows": rows, "machine": machine(),
               "settings": {"personas": args.personas, "seed": args.seed}}
     for name in args.personas:
         result["personas"][name] = summary([r for r in rows if r["persona"] == name])
@@ -165,10 +149,7 @@ def main() -> None:
     for key, label in (("first_audio_p50_ms", "all questions"), ("first_audio_p50_in_facts_ms", "in facts")):
         if grounded[key] and base[key]:
             print(f"grounded text → first audio p50 vs baseline ({label}): {grounded[key] / base[key] - 1:+.1%}")
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / time.strftime("answers-%Y%m%d-%H%M%S.json")
-    path.write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    print(f"saved {path}")
+    save(result, report_path("answers", args.out))
 
 
 if __name__ == "__main__":

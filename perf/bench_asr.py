@@ -7,29 +7,23 @@ hands it over (0.2 s of audio before the speech, a chunk after) with the persona
 are chosen on a development set (the questions of bench_speech_in and bench_endpoint) and then
 checked on questions held out from that choice (bench_endpoint's held-out set and the test sentences).
 
-    .venv/bin/python perf/bench_asr.py
+    .venv/bin/python -m perf.bench_asr
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ and perf/: the sentences, the WER
-
-from parley.assemble import Parley  # noqa: E402
-from parley.engines.faster_whisper import FasterWhisperEngine  # noqa: E402
-from perf.bench_endpoint import HELD_OUT, voices  # noqa: E402
-from perf.bench_endpoint import QUESTIONS as PAUSED  # noqa: E402
-from perf.bench_endpoint import spoken as trimmed  # noqa: E402
-from perf.bench_speech_in import QUESTIONS  # noqa: E402
-from tests.integration.speech import wer  # noqa: E402
+from parley.engines.faster_whisper import FasterWhisperEngine
+from perf.bench_endpoint import HELD_OUT, voices
+from perf.bench_endpoint import QUESTIONS as PAUSED
+from perf.bench_endpoint import spoken as trimmed
+from perf.bench_speech_in import QUESTIONS
+from perf.harness import arguments, load, percentiles, report_path, save
+from testbed.speech import silence, wer
 
 DEV = list(dict.fromkeys(QUESTIONS + [q.replace("| ", "") for q in PAUSED]))
 TEST = [q.replace("| ", "") for q in HELD_OUT] + [
@@ -47,7 +41,7 @@ def clips(engine_by_voice: dict, sentences: list[str]) -> list[tuple[str, np.nda
     for engine in engine_by_voice.values():
         for text in sentences:
             audio = trimmed(engine, text)
-            out.append((text, np.concatenate([np.zeros(3200, np.float32), audio, np.zeros(512, np.float32)])))
+            out.append((text, np.concatenate([silence(0.2), audio, silence(0.032)])))
     return out
 
 
@@ -74,16 +68,13 @@ def run(engine: FasterWhisperEngine, items, prompt: str, **config) -> dict:
             edits, words = edits + e, words + n
     finally:
         engine.config, engine._encode = base, encode
-    return {"wer": round(edits / words, 4), "ms_p50": round(float(np.percentile(times, 50)), 1),
-            "ms_p95": round(float(np.percentile(times, 95)), 1), "ms_mean": round(float(np.mean(times)), 1),
-            "retried": retried, "n": len(items)}
+    return {"wer": round(edits / words, 4), **percentiles(times, 1, "ms_p{}"),
+            "ms_mean": round(float(np.mean(times)), 1), "retried": retried, "n": len(items)}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    args = parser.parse_args()
-    parley = Parley.load()
+    args = arguments(__doc__).parse_args()
+    parley = load(args)
     engine = parley.engines.asr
     prompt = parley.asr_prompt()
     speakers = voices(parley.store)
@@ -107,10 +98,7 @@ def main() -> None:
     report = {"conditions": {"voices": list(speakers), "dev_sentences": len(DEV), "test_sentences": len(TEST),
                              "asr": parley.settings.stack.asr.model, "cores": os.cpu_count()},
               "results": results}
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / time.strftime("asr-%Y%m%d-%H%M%S.json")
-    path.write_text(json.dumps(report, indent=1))
-    print(f"wrote {path}")
+    save(report, report_path("asr", args.out))
 
 
 if __name__ == "__main__":

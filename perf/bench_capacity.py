@@ -5,29 +5,20 @@ receiving the avatar's audio and video. In each of --rounds rounds every caller 
 the same moment; per caller: typed → first audio leaving the server (the `chunk_playing` event) and
 the video frame rate received over the run. One caller is the baseline, measured in the same run.
 
-    .venv/bin/python perf/bench_capacity.py [--max 4] [--rounds 4]
+    .venv/bin/python -m perf.bench_capacity [--max 4] [--rounds 4]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
-import os
-import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from perf.bench_speech_in import QUESTIONS  # noqa: E402
-from tests.live_client import Caller, serving  # noqa: E402
+from perf.bench_speech_in import QUESTIONS
+from perf.harness import arguments, machine, percentiles, report_path, save
+from testbed.live_client import Caller, serving
 
 GAP_S = 8.0  # after each round, for the answers to play out
 
@@ -54,17 +45,15 @@ async def run_callers(served, n: int, rounds: int) -> dict:
     fps = [(c.frames - f0) / seconds for c, f0 in zip(group, frames0)]
     for caller in group:
         await caller.close()
-    return {"callers": n, "first_audio_ms": {"p50": round(float(np.percentile(first_audio, 50)), 1),
-                                             "p95": round(float(np.percentile(first_audio, 95)), 1)},
+    return {"callers": n, "first_audio_ms": percentiles(first_audio),
             "video_fps": {"min": round(min(fps), 1), "mean": round(statistics.fmean(fps), 1)},
             "server_cpu_pct": round(cpu, 1), "rss_mb": round(served.ps.memory_info().rss / 1e6, 1)}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__, stack=False)
     parser.add_argument("--max", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--out", type=Path, default=REPO / "perf" / "results")
     args = parser.parse_args()
     rows = []
     for n in range(1, args.max + 1):
@@ -75,13 +64,8 @@ def main() -> None:
               f"{row['first_audio_ms']['p95']:.0f} ms; video min {row['video_fps']['min']} / mean "
               f"{row['video_fps']['mean']} fps; server CPU {row['server_cpu_pct']:.0f} %, RSS {row['rss_mb']} MB",
               flush=True)
-    result = {"rows": rows, "machine": {"cpu_count": os.cpu_count(),
-                                        "processor": platform.processor() or platform.machine()},
-              "settings": {"max": args.max, "rounds": args.rounds}}
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / time.strftime("capacity-%Y%m%d-%H%M%S.json")
-    path.write_text(json.dumps(result, indent=2))
-    print(f"saved {path}")
+    result = {"rows": rows, "machine": machine(), "settings": {"max": args.max, "rounds": args.rounds}}
+    save(result, report_path("capacity", args.out))
 
 
 if __name__ == "__main__":

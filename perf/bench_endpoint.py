@@ -19,32 +19,27 @@ pause) and ``rules + model`` (and turn_taking.turn_model's veto). For each:
 Input is fed faster than real time with the pause's words judged at the audio time they would be
 live (``wait_for_partials``), so times are on the audio clock and the decode counts as instant.
 
-    .venv/bin/python perf/bench_endpoint.py [--pause 0.7]
+    .venv/bin/python -m perf.bench_endpoint [--pause 0.7]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the WER the tests use
-
-from parley.assemble import Parley  # noqa: E402
-from parley.config import TTSConfig  # noqa: E402
-from parley.core.audio import resample
-from parley.core.events import SpeechEnded, Utterance  # noqa: E402
-from parley.engines.hibari_tts import HibariEngine  # noqa: E402
-from parley.engines.piper_tts import PiperEngine  # noqa: E402
-from parley.hear.frames import stream_frames  # noqa: E402
-from parley.hear.listener import Listener  # noqa: E402
-from tests.integration.speech import voiced_bounds, wer  # noqa: E402
+from parley.assemble import Parley
+from parley.config import TTSConfig
+from parley.core.events import SpeechEnded, Utterance
+from parley.engines.hibari_tts import HibariEngine
+from parley.engines.piper_tts import PiperEngine
+from parley.hear.frames import stream_frames
+from parley.hear.listener import Listener
+from perf.harness import arguments, load, percentiles, report_path, save
+from testbed.speech import silence, speak, voiced_bounds, wer
 
 # "|" is where the caller stops to think.
 QUESTIONS = [
@@ -114,25 +109,24 @@ def voices(store) -> dict:
 
 def spoken(engine, text: str) -> np.ndarray:
     """The voice saying ``text``, without the silence a voice puts around it (the pause is ours)."""
-    speech = engine.synthesize(text)
-    audio = resample(speech.audio, speech.sample_rate)
+    audio = speak(engine, text)
     start, end = voiced_bounds(audio)
     return audio[int(start * 16000) : int(end * 16000)]
 
 
 def clips(engine, pause_s: float, questions: list[str]) -> list[tuple[str, str, np.ndarray]]:
     """(kind, text, 16 kHz audio) for each question, whole and paused."""
-    quiet = lambda s: np.zeros(int(16000 * s), np.float32)  # noqa: E731
     out = []
     for question in questions:
         if "|" not in question:
-            out.append(("whole", question, np.concatenate([quiet(SILENCE_S), spoken(engine, question), quiet(1.5)])))
+            out.append(("whole", question, np.concatenate([silence(SILENCE_S), spoken(engine, question),
+                                                           silence(1.5)])))
             continue
         head, tail = (part.strip() for part in question.split("|"))
         text = f"{head} {tail}"
-        out.append(("whole", text, np.concatenate([quiet(SILENCE_S), spoken(engine, text), quiet(1.5)])))
-        out.append(("paused", text, np.concatenate([quiet(SILENCE_S), spoken(engine, head), quiet(pause_s),
-                                                    spoken(engine, tail), quiet(1.5)])))
+        out.append(("whole", text, np.concatenate([silence(SILENCE_S), spoken(engine, text), silence(1.5)])))
+        out.append(("paused", text, np.concatenate([silence(SILENCE_S), spoken(engine, head), silence(pause_s),
+                                                    spoken(engine, tail), silence(1.5)])))
     return out
 
 
@@ -163,7 +157,7 @@ def run_variant(parley: Parley, all_clips: dict, variant: str) -> dict:
     turn_taking = stack.turn_taking.model_copy(update={"adaptive_endpoint": adaptive})
     timed = Timed(parley.engines.turn_model) if model else None
     listener = Listener(parley.engines.vad(), parley.engines.asr, stack.vad, stack.asr, parley.asr_prompt(),
-                        True, parley.core.threads("asr"), turn_taking, timed)
+                        True, parley.engines.executor("asr"), turn_taking, timed)
     cut = paused = 0
     waits, errors, words = [], 0, 0
     per_voice, missed = {}, []
@@ -186,21 +180,16 @@ def run_variant(parley: Parley, all_clips: dict, variant: str) -> dict:
                 waits += [(x.at - x.end) * 1000 for x in ended[-1:]]
         per_voice[voice] = voice_cut
     return {"cut_at_pause": cut, "paused_questions": paused, "cut_by_voice": per_voice, "missed": missed,
-            "endpoint_wait_ms": {"p50": round(float(np.percentile(waits, 50)), 1),
-                                 "p95": round(float(np.percentile(waits, 95)), 1), "n": len(waits)},
+            "endpoint_wait_ms": {**percentiles(waits), "n": len(waits)},
             "wer": round(errors / words, 4),
-            **({"turn_model_ms": {"p50": round(float(np.percentile(timed.ms, 50)), 1),
-                                  "p95": round(float(np.percentile(timed.ms, 95)), 1), "n": len(timed.ms)}}
-               if timed and timed.ms else {})}
+            **({"turn_model_ms": {**percentiles(timed.ms), "n": len(timed.ms)}} if timed and timed.ms else {})}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config")
+    parser = arguments(__doc__)
     parser.add_argument("--pause", type=float, default=0.7, help="seconds the caller stops to think")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
-    parley = Parley.load(args.config)
+    parley = load(args)
     engines = voices(parley.store)
     results = {}
     sets = (("tuned on", QUESTIONS), ("held out", HELD_OUT), ("held out 2", HELD_OUT_2), ("short", SHORT))
@@ -222,10 +211,7 @@ def main() -> None:
                        "cores": os.cpu_count()},
         "results": results,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / time.strftime("endpoint-%Y%m%d-%H%M%S.json")
-    path.write_text(json.dumps(report, indent=1))
-    print(f"wrote {path}")
+    save(report, report_path("endpoint", args.out))
 
 
 if __name__ == "__main__":

@@ -4,27 +4,23 @@ Renders 10 s of real speech (Piper + visemes) at 30 fps on one thread, and, as a
 same run, the cheapest possible frame: one plain ``cv2.remap`` of the portrait with a fixed map.
 Also measures the mouth/audio offset (cross-correlation, frames) on the rendered frames.
 
-    .venv/bin/python perf/bench_face2d.py
+    .venv/bin/python -m perf.bench_face2d
 """
 
 from __future__ import annotations
 
-import json
-import os
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from parley.config import load_settings
 from parley.core.speech import SpokenChunk
 from parley.engines import engine_class
 from parley.face.avatars import load_avatar
 from parley.face.video import frame_count
 from parley.face.warp import WarpFace
-from parley.models.store import ModelStore
 from parley.speak.visemes import CoarticulatedVisemes
+from perf.harness import arguments, load, machine, percentiles, report_path, save
 
 TEXT = ("Welcome to Northfield University! The main library is in Hartley Hall, open from eight in the "
         "morning until ten at night. Campus tours leave from Admissions at eleven and at two. "
@@ -32,9 +28,11 @@ TEXT = ("Welcome to Northfield University! The main library is in Hartley Hall, 
 
 
 def main() -> None:
+    args = arguments(__doc__).parse_args()
     cv2.setNumThreads(1)  # one session's renderer on one core
-    settings = load_settings()
-    tts = engine_class("tts", settings.stack.tts.engine).from_settings(settings, ModelStore(settings.registry))
+    parley = load(args)
+    settings = parley.settings
+    tts = engine_class("tts", settings.stack.tts.engine).from_settings(settings, parley.store)
     speech = tts.synthesize(TEXT)
     fps = settings.stack.visemes.fps
     track = CoarticulatedVisemes.from_config(settings.stack.visemes).track(speech)
@@ -73,24 +71,19 @@ def main() -> None:
     lag = max(scores, key=scores.get)
 
     result = {
-        "machine": {"cpu_count": os.cpu_count()},
+        "machine": machine(),
         "frames": n, "size": renderer.size, "fps": fps,
-        "frame_ms": {"p50": round(float(np.percentile(times, 50)), 2), "p95": round(float(np.percentile(times, 95)), 2),
-                     "mean": round(float(np.mean(times)), 2)},
+        "frame_ms": {**percentiles(times, 2), "mean": round(float(np.mean(times)), 2)},
         "baseline_plain_remap_ms": round(float(np.median(base)), 2),
         "cpu_share_of_one_core_at_30fps": round(cpu / (n / fps), 3),
         "wall_share_at_30fps": round(wall / (n / fps), 3),
         "mouth_audio_offset_frames": lag, "mouth_audio_correlation": round(scores[lag], 3),
     }
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    path = out / time.strftime("face2d-%Y%m%d-%H%M%S.json")
-    path.write_text(json.dumps(result, indent=2))
     print(f"2D warp, {n} frames of {renderer.size}x{renderer.size}: p50 {result['frame_ms']['p50']} ms, "
           f"p95 {result['frame_ms']['p95']} ms (plain remap baseline {result['baseline_plain_remap_ms']} ms); "
           f"{result['cpu_share_of_one_core_at_30fps']:.0%} of one core per session at 30 fps; "
           f"mouth/audio offset {lag} frames (r={scores[lag]:.2f})")
-    print(f"saved {path}")
+    save(result, report_path("face2d", args.out))
 
 
 if __name__ == "__main__":

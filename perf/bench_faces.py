@@ -12,18 +12,15 @@
 Contact sheet: the face at rest, at each viseme and blinking, 2D and 3D side by side; the 3D head
 also turned 25° each way.
 
-    .venv/bin/python perf/bench_faces.py [--avatar portrait --avatar3d head3d] [--sheet docs/faces/portrait.jpg]
+    .venv/bin/python -m perf.bench_faces [--avatar portrait --avatar3d head3d] [--sheet docs/faces/portrait.jpg]
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import http.server
 import io
 import json
-import os
-import sys
 import threading
 import time
 from pathlib import Path
@@ -32,15 +29,13 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from parley.assemble import Parley  # noqa: E402
-from parley.core.speech import SpeechSegment, SpokenChunk, VisemeTrack  # noqa: E402
-from parley.face.avatars import load_avatar  # noqa: E402
-from parley.face.video import frame_count  # noqa: E402
-from parley.speak.visemes import ARKIT_MIX, VISEMES  # noqa: E402
-from tests.integration.test_avatar3d import CHROMIUM_ARGS  # noqa: E402
+from parley.assemble import Parley
+from parley.core.speech import SpeechSegment, SpokenChunk, VisemeTrack
+from parley.face.avatars import load_avatar
+from parley.face.video import frame_count
+from parley.speak.visemes import ARKIT_MIX, VISEMES
+from perf.harness import REPO, arguments, load, machine, percentiles, report_path, save
+from testbed.chromium import CHROMIUM_ARGS
 
 TEXT = ("Welcome to Northfield University! The main library is in Hartley Hall, open from eight in the "
         "morning until ten at night. Campus tours leave from Admissions at eleven and at two.")
@@ -92,8 +87,7 @@ def bench_2d(parley: Parley, avatar) -> tuple[dict, object]:
     best = int(np.nanargmax(scores))
     return {
         "frames": n,
-        "render_ms_p50": round(float(np.percentile(cost, 50)), 2),
-        "render_ms_p95": round(float(np.percentile(cost, 95)), 2),
+        **percentiles(cost, 2, "render_ms_p{}"),
         "mouth_sharpness": round(sharpness(frames), 1),
         "mouth_sharpness_photo": round(sharpness(still), 1),
         "edge_artefacts": round(artefacts, 5),
@@ -183,31 +177,29 @@ def contact_sheet(face, shots: dict, path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__)
     parser.add_argument("--avatar", default="portrait")
     parser.add_argument("--avatar3d", default="head3d")
-    parser.add_argument("--sheet", type=Path, help="where the contact sheet goes (default: perf/results/)")
-    parser.add_argument("--out", type=Path, default=REPO / "perf" / "results")
+    parser.add_argument("--sheet", type=Path, help="where the contact sheet goes (default: beside the report)")
     args = parser.parse_args()
-    parley = Parley.load(avatar=args.avatar)
+    parley = load(args, avatar=args.avatar)
     avatar, head = load_avatar(args.avatar), load_avatar(args.avatar3d)
     print(f"2D {avatar.name} ...", flush=True)
     two_d, face = bench_2d(parley, avatar)
     print(f"3D {head.name} in Chromium ...", flush=True)
     three_d, shots = bench_3d(head.model_path.resolve())
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    sheet = args.sheet or args.out / f"faces-{avatar.name}-{stamp}.jpg"
+    report = report_path(f"faces-{avatar.name}", args.out)
+    sheet = args.sheet or report.with_suffix(".jpg")
     contact_sheet(face, shots, sheet)
     result = {"avatar": avatar.name, "avatar3d": head.name, "2d": two_d, "3d": three_d, "sheet": str(sheet),
-              "machine": {"cpu_count": os.cpu_count()}}
+              "machine": machine()}
     print(json.dumps(result, indent=2))
     print(f"2D: {two_d['render_ms_p50']} ms a frame (p95 {two_d['render_ms_p95']}); mouth sharpness "
           f"{two_d['mouth_sharpness']} vs the photo's {two_d['mouth_sharpness_photo']}; edge artefacts "
           f"{two_d['edge_artefacts']:.2%} vs {two_d['edge_artefacts_photo']:.2%}; mouth/audio r "
           f"{two_d['mouth_audio_correlation']} (best {two_d['mouth_audio_best_correlation']} at "
           f"{two_d['mouth_audio_best_lag_ms']:+.0f} ms). 3D: {three_d['fps']} fps in headless Chromium.")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"faces-{avatar.name}-{stamp}.json").write_text(json.dumps(result, indent=2))
+    save(result, report)
     print(f"contact sheet: {sheet}")
 
 

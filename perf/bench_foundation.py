@@ -7,28 +7,23 @@ Measures, on the real default models:
   in the same run that waits for the whole reply before speaking it.
 
 Prints a table and writes JSON to perf/results/ (or --out). Usage:
-    .venv/bin/python perf/bench_foundation.py [--turns 10] [--config configs/cpu.yaml]
+    .venv/bin/python -m perf.bench_foundation [--turns 10] [--config configs/cpu.yaml]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import os
-import platform
 import statistics
 import time
-from pathlib import Path
 
 from parley.assemble import Parley
-from parley.config import load_settings
 from parley.core.events import TurnDone
 from parley.core.interfaces import CancelToken
-from parley.models.store import ModelStore
-from parley.reply.conversation import Conversation
 from parley.reply.history import History
 from parley.reply.splitter import ClauseSplitter
+from parley.session.conversation import Conversation
+from perf.harness import arguments, load, machine, report_path, save, summary
 
 QUESTIONS = [
     "Hello! Who are you?",
@@ -53,18 +48,6 @@ TTS_TEXTS = [
 ]
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
-def summary(values: list[float]) -> dict:
-    return {"p50": round(pct(values, 0.5), 1), "p95": round(pct(values, 0.95), 1),
-            "mean": round(statistics.fmean(values), 1), "n": len(values)}
-
-
 def bench_tts(tts, repeats: int) -> dict:
     out = {}
     tts.synthesize("Warm up.")
@@ -85,7 +68,7 @@ def bench_tts(tts, repeats: int) -> dict:
 
 
 def bench_llm(llm, conv: Conversation, repeats: int) -> dict:
-    prompt = conv._prompt("Where is the library?")
+    prompt = conv.generation.prompt(conv.history, "Where is the library?")
     cold, warm, rates = [], [], []
     for _ in range(repeats):
         llm.llm.reset()  # forget the evaluated prefix: a cold prompt
@@ -114,13 +97,14 @@ async def streamed_turn(conv: Conversation, question: str) -> dict:
     raise RuntimeError("turn ended without TurnDone")
 
 
-def whole_reply_turn(conv: Conversation, question: str) -> float:
+def whole_reply_turn(conv: Conversation, engines, question: str) -> float:
     """Baseline: wait for the complete LLM reply, then synthesise it; ms to first audio."""
     llm_cfg = conv.settings.stack.llm
     t0 = time.perf_counter()
-    reply = "".join(conv.engines.llm.stream(conv._prompt(question), llm_cfg.max_tokens, CancelToken()))
+    prompt = conv.generation.prompt(conv.history, question)
+    reply = "".join(engines.llm.stream(prompt, llm_cfg.max_tokens, CancelToken()))
     if reply.strip():
-        conv.engines.tts.synthesize(reply)
+        engines.tts.synthesize(reply)
     return (time.perf_counter() - t0) * 1000
 
 
@@ -129,12 +113,12 @@ def bench_turns(settings, engines, turns: int) -> dict:
     for i in range(turns):
         question = QUESTIONS[i % len(QUESTIONS)]
         # Fresh history each time: every turn starts from the same prefilled persona prompt.
-        conv = Conversation(settings, engines, History())
+        conv = Parley(settings, engines=engines).conversation(History())
         conv.warm_up()
         timings = asyncio.run(streamed_turn(conv, question))
         conv.history.clear()
         conv.warm_up()
-        base_ms = whole_reply_turn(conv, question)
+        base_ms = whole_reply_turn(conv, engines, question)
         if timings["first_audio_ms"] is not None:
             streamed.append(timings["first_audio_ms"])
         baseline.append(base_ms)
@@ -145,22 +129,19 @@ def bench_turns(settings, engines, turns: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config")
+    parser = arguments(__doc__)
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
 
-    settings = load_settings(args.config)
+    parley = load(args)
+    settings, engines = parley.settings, parley.engines
     t0 = time.perf_counter()
-    engines = Parley(settings, ModelStore(settings.registry)).engines
     engines.get("llm"), engines.get("tts")  # loaded here, on the clock
     load_s = time.perf_counter() - t0
-    conv = Conversation(settings, engines)
+    conv = Parley(settings, engines=engines).conversation()
     result = {
-        "machine": {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "python": platform.python_version()},
+        "machine": machine(),
         "config": {"llm": settings.stack.llm.model, "voice": settings.stack.tts.voice,
                    "persona": settings.persona.name, "prompt_style": settings.prompt_style},
         "engine_load_s": round(load_s, 2),
@@ -168,9 +149,6 @@ def main() -> None:
         "llm": bench_llm(engines.llm, conv, args.repeats),
         "chat_turn": bench_turns(settings, engines, args.turns),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / time.strftime("foundation-%Y%m%d-%H%M%S.json")
-    path.write_text(json.dumps(result, indent=2))
 
     print(f"engines loaded in {result['engine_load_s']} s  ({result['config']})")
     print("TTS (Piper)                 first clause p50/p95 ms   whole-text RTF")
@@ -186,7 +164,7 @@ def main() -> None:
           f"{turn['text_to_first_audio_ms']['p50']} ms / p95 {turn['text_to_first_audio_ms']['p95']} ms; "
           f"baseline (whole reply first) p50 {turn['baseline_whole_reply_first_audio_ms']['p50']} ms / p95 "
           f"{turn['baseline_whole_reply_first_audio_ms']['p95']} ms")
-    print(f"saved {path}")
+    save(result, report_path("foundation", args.out))
 
 
 if __name__ == "__main__":

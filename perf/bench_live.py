@@ -14,8 +14,8 @@ slowest waits (perf/cpu_use.py), and how much of the avatar's audio Chrome had t
 
 Everything runs in a fresh network namespace where only loopback exists, as the e2e tests do.
 
-    .venv/bin/python perf/bench_live.py [--turns 10] [--config STACK.yaml] [--set asr.partial_interval_ms=0]
-    .venv/bin/python perf/bench_live.py --wavs DIR     # any folder of recordings instead
+    .venv/bin/python -m perf.bench_live [--turns 10] [--config STACK.yaml] [--set asr.partial_interval_ms=0]
+    .venv/bin/python -m perf.bench_live --wavs DIR     # any folder of recordings instead
 
 With ``--wavs DIR``, the questions are the recordings in DIR (WAV, FLAC, MP3, Opus…, any rate), in
 name order, each with what it says in a ``.txt`` beside it if there is one (then the word error rate
@@ -26,7 +26,6 @@ of what the server heard is reported too). Without it, the questions are spoken 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -39,11 +38,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from perf.bench_speech_in import QUESTIONS  # noqa: E402
-from perf.cpu_use import CpuSampler  # noqa: E402
+from perf.bench_speech_in import QUESTIONS
+from perf.cpu_use import CpuSampler
+from perf.harness import REPO, arguments, load, percentile, percentiles, report_path, save
 
 LOUD = 0.01  # RMS: the fake microphone's speech and the avatar's voice are far above this
 GAP_S = 11.0  # quiet after each question, for the answer
@@ -87,10 +84,6 @@ INSTRUMENT = """([x0, y0, x1, y1]) => {
   };
   video.requestVideoFrameCallback(onFrame);
 }"""
-
-
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
 
 
 def speech_ends(mic: np.ndarray, min_speech_ms: float = 300, gap_ms: float = 600) -> list[float]:
@@ -169,8 +162,9 @@ AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".webm"}
 def questions(turns: int, wavs: Path | None, store) -> list[tuple[np.ndarray, str | None]]:
     """(16 kHz audio, what it says or None) for each question."""
     from parley.config import TTSConfig
-    from parley.core.audio import load_file, resample
+    from parley.core.audio import load_file
     from parley.engines.piper_tts import PiperEngine
+    from testbed.speech import speak
 
     if wavs is not None:
         files = sorted(p for p in wavs.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
@@ -179,11 +173,7 @@ def questions(turns: int, wavs: Path | None, store) -> list[tuple[np.ndarray, st
         texts = [p.with_suffix(".txt") for p in files]
         return [(load_file(p), t.read_text().strip() if t.is_file() else None) for p, t in zip(files, texts)]
     caller = PiperEngine(store.require("piper-en_US-joe-medium"), TTSConfig(voice="piper-en_US-joe-medium"))
-    out = []
-    for question in QUESTIONS[:turns]:
-        speech = caller.synthesize(question)
-        out.append((resample(speech.audio, speech.sample_rate), question))
-    return out
+    return [(speak(caller, question), question) for question in QUESTIONS[:turns]]
 
 
 def answered(turns: list[dict]) -> list[str]:
@@ -195,39 +185,30 @@ def answered(turns: list[dict]) -> list[str]:
     return [turn["user"] for turn, after in zip(turns, [*turns[1:], None]) if not carried(turn, after)]
 
 
-def run_in_namespace(turns: int, stack_file: Path, overrides: list[str], wavs: Path | None = None) -> dict:
+def run_in_namespace(turns: int, parley, stack_file: Path, overrides: list[str], wavs: Path | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from parley.config import load_settings
     from parley.face.avatars import load_avatar
     from parley.face.warp import WarpFace
-    from parley.models.store import ModelStore
     from parley.speak.files import write_wav
-    from tests.e2e.live_driver import chromium_args, start_serve, wait_until
+    from testbed.chromium import chromium_args, wait_until
+    from testbed.serve import start_serve, write_stack
+    from testbed.speech import silence
 
     folder = Path(tempfile.mkdtemp(prefix="parley-bench-live-"))
-    settings = load_settings(stack_file)
-    asked = questions(turns, wavs, ModelStore(settings.registry))
+    asked = questions(turns, wavs, parley.store)
     turns = len(asked)
-    parts = [np.zeros(4 * 16000, np.float32)]
+    parts = [silence(4)]
     for audio, _ in asked:
-        parts += [audio, np.zeros(int(GAP_S * 16000), np.float32)]
+        parts += [audio, silence(GAP_S)]
     seconds = sum(len(p) for p in parts) / 16000
     wav = folder / "questions.wav"
     write_wav(wav, np.concatenate(parts), 16000)
-    stack = yaml.safe_load(stack_file.read_text())
-    stack["persona"] = str(stack_file.parent / stack["persona"])
-    stack["models"] = str(stack_file.parent / stack.get("models", "models.yaml"))
-    stack.setdefault("server", {})["ice_addresses"] = ["127.0.0.1"]
+    edits = {"server.ice_addresses": ["127.0.0.1"]}
     for override in overrides:  # dotted.key=yaml value
         dotted, _, value = override.partition("=")
-        *parents, last = dotted.split(".")
-        node = stack
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[last] = yaml.safe_load(value)
-    config = folder / "stack.yaml"
-    config.write_text(yaml.safe_dump(stack))
+        edits[dotted] = yaml.safe_load(value)
+    config = write_stack(folder, stack_file, **edits)
 
     with (folder / "server.log").open("w") as log:
         server, port = start_serve(config, log)
@@ -316,6 +297,11 @@ def print_cpu(cpu: dict) -> None:
                       for name, (run_ms, wait_ms) in sorted(total.items(), key=lambda kv: -kv[1][0])[:10]))
 
 
+def ms(value: float | None) -> str:
+    """Milliseconds for the table; "-" where no turn gave one."""
+    return "-" if value is None else f"{value:.0f}"
+
+
 def report(result: dict, turns: int) -> dict:
     audio = [t["first_audio_ms"] for t in result["turns"] if t["first_audio_ms"] is not None]
     mouth = [t["first_moving_mouth_ms"] for t in result["turns"] if t["first_moving_mouth_ms"] is not None]
@@ -323,21 +309,21 @@ def report(result: dict, turns: int) -> dict:
               if "end_of_speech_to_first_audio_ms" in t]
     summary = {
         "turns_asked": turns, "turns_timed": len(result["turns"]), "answered": len(result["server_turns"]),
-        "browser_first_audio_ms": {"p50": pct(audio, 50), "p95": pct(audio, 95)},
-        "browser_first_moving_mouth_ms": {"p50": pct(mouth, 50), "p95": pct(mouth, 95)},
-        "server_first_audio_ms": {"p50": pct(server, 50), "p95": pct(server, 95)},
+        "browser_first_audio_ms": percentiles(audio, None),
+        "browser_first_moving_mouth_ms": percentiles(mouth, None),
+        "server_first_audio_ms": percentiles(server, None),
         "fps_received": result["fps_received"],
         "fps_speaking": result.get("fps_speaking"),
     }
     print(f"{summary['turns_timed']} of {turns} turns timed in the browser ({summary['answered']} answered)")
     for name in ("browser_first_audio_ms", "browser_first_moving_mouth_ms", "server_first_audio_ms"):
-        print(f"  end of speech → {name:32s} p50 {summary[name]['p50']:7.0f}  p95 {summary[name]['p95']:7.0f}")
+        print(f"  end of speech → {name:32s} p50 {ms(summary[name]['p50']):>7}  p95 {ms(summary[name]['p95']):>7}")
     print(f"  video received: {summary['fps_speaking']:.1f} frames/s while the avatar spoke, "
           f"{summary['fps_received']:.1f} over the whole call")
     parts = ("way_in_ms", "endpoint_wait_ms", "reply_after_endpoint_ms", "way_out_ms")
     split = [t for t in result["turns"] if all(k in t for k in parts)]
     if split:
-        summary["media_path_p50_ms"] = {k: pct([t[k] for t in split], 50) for k in parts}
+        summary["media_path_p50_ms"] = {k: percentile([t[k] for t in split], 50) for k in parts}
         summary["jitter_buffer_ms"] = result.get("jitter_buffer_ms")
         print(f"  where it went (p50 of {len(split)} turns): " + ", ".join(
             f"{k.removesuffix('_ms').replace('_', ' ')} {v:.0f} ms" for k, v in summary["media_path_p50_ms"].items())
@@ -350,22 +336,21 @@ def report(result: dict, turns: int) -> dict:
         print_cpu(result["cpu"])
     said = [t for t in result.get("said", []) if t]
     if said and len(said) == len(result["said"]):
-        from tests.integration.speech import wer
+        from testbed.speech import wer
 
         pairs = list(zip(result["said"], result["heard"]))
         edits, words = map(sum, zip(*(wer(a, b) for a, b in pairs))) if pairs else (0, 0)
         summary["wer"] = edits / words if words else None
         print(f"  what the server heard: WER {summary['wer']:.1%} over {len(pairs)} answered questions")
-    print(f"first audio p50 {summary['browser_first_audio_ms']['p50']:.0f} ms "
-          f"p95 {summary['browser_first_audio_ms']['p95']:.0f} ms, first moving mouth p50 "
-          f"{summary['browser_first_moving_mouth_ms']['p50']:.0f} ms, video {summary['fps_speaking']:.0f} fps")
+    print(f"first audio p50 {ms(summary['browser_first_audio_ms']['p50'])} ms "
+          f"p95 {ms(summary['browser_first_audio_ms']['p95'])} ms, first moving mouth p50 "
+          f"{ms(summary['browser_first_moving_mouth_ms']['p50'])} ms, video {summary['fps_speaking']:.0f} fps")
     return summary
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = arguments(__doc__)
     parser.add_argument("--turns", type=int, default=10)
-    parser.add_argument("--config", type=Path, default=REPO / "configs" / "cpu.yaml")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="change one stack setting for this run, e.g. asr.partial_interval_ms=0")
     parser.add_argument("--wavs", type=Path, help="a folder of recordings to ask (a .txt beside each: its words)")
@@ -373,20 +358,20 @@ def main() -> None:
     if args.wavs is not None and not args.wavs.is_dir():
         parser.error(f"--wavs {args.wavs}: not a folder")
     if os.environ.get("PARLEY_BENCH_NAMESPACE") != "1":
-        from tests.e2e.media_servers import NAMESPACE
+        from parley.config import default_config_path
+        from testbed.net import NAMESPACE
+
         env = {**os.environ, "PARLEY_BENCH_NAMESPACE": "1", "PYTHONPATH": str(REPO)}
-        forwarded = ["--turns", str(args.turns), "--config", str(args.config.resolve())]
+        config = (args.config or default_config_path()).resolve()
+        forwarded = ["--turns", str(args.turns), "--config", str(config), "--out", str(args.out.resolve())]
         forwarded += [f"--set={s}" for s in args.set]
         forwarded += ["--wavs", str(args.wavs.resolve())] if args.wavs else []
-        sys.exit(subprocess.call(["unshare", "-n", "sh", "-c", NAMESPACE, "sh", sys.executable, __file__, *forwarded],
-                                 env=env))
-    result = run_in_namespace(args.turns, args.config, args.set, args.wavs)
+        sys.exit(subprocess.call(["unshare", "-n", "sh", "-c", NAMESPACE, "sh", sys.executable, "-m", "perf.bench_live",
+                                  *forwarded], env=env))
+    result = run_in_namespace(args.turns, load(args), args.config, args.set, args.wavs)
     summary = report(result, len(result["said"]))
     summary["settings"] = args.set
-    out = REPO / "perf" / "results" / f"live-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"summary": summary, **result}, indent=1))
-    print(f"saved {out.relative_to(REPO)}")
+    save({"summary": summary, **result}, report_path("live", args.out))
 
 
 if __name__ == "__main__":

@@ -8,27 +8,20 @@ answered, failed and unanswered question and the server's error lines. Medians o
 the server trims its heap once a minute and a single sample lands anywhere in that saw-tooth; the
 single samples at the end of the warm-up and of the run are kept in the results too.
 
-    .venv/bin/python perf/bench_soak.py [--minutes 10] [--callers 2] [--interval 15] [--warmup 2]
+    .venv/bin/python -m perf.bench_soak [--minutes 10] [--callers 2] [--interval 15] [--warmup 2]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
-import os
-import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from perf.bench_speech_in import QUESTIONS  # noqa: E402
-from tests.live_client import Caller, serving  # noqa: E402
+from perf.bench_speech_in import QUESTIONS
+from perf.harness import arguments, machine, report_path, save
+from testbed.live_client import Caller, serving
 
 ERROR_MARKS = ("Traceback", " ERROR ", "Exception", "exception")
 
@@ -72,12 +65,11 @@ async def soak(served, callers: int, minutes: float, interval: float, warmup: fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__, stack=False)
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--callers", type=int, default=2)
     parser.add_argument("--interval", type=float, default=15)
     parser.add_argument("--warmup", type=float, default=2)
-    parser.add_argument("--out", type=Path, default=REPO / "perf" / "results")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="parley-soak-"))
     with serving(folder, max_sessions=max(args.callers, 2)) as served:
@@ -86,11 +78,8 @@ def main() -> None:
         log = served.log()
     result["rss_idle_before_calls_mb"] = round(idle / 1e6, 1)
     result["error_lines"] = [line for line in log.splitlines() if any(m in line for m in ERROR_MARKS)]
-    result["machine"] = {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine()}
+    result["machine"] = machine()
     result["settings"] = vars(args) | {"out": str(args.out)}
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / time.strftime("soak-%Y%m%d-%H%M%S.json")
-    path.write_text(json.dumps(result, indent=2))
     answered = sum(c["answered"] for c in result["callers"])
     asked = sum(c["asked"] for c in result["callers"])
     print(f"{args.callers} callers, {args.minutes:g} min, a question every {args.interval:g} s: {answered}/{asked} "
@@ -102,7 +91,7 @@ def main() -> None:
           f"({result['growth_after_warmup_pct']:+.1f} %); single samples {single['rss_after_warmup_mb']} → "
           f"{single['rss_end_mb']} MB ({single['growth_after_warmup_pct']:+.1f} %); peak {result['rss_peak_mb']} MB; "
           f"{len(result['error_lines'])} error lines")
-    print(f"saved {path}")
+    save(result, report_path("soak", args.out))
 
 
 if __name__ == "__main__":

@@ -12,33 +12,28 @@ questions:
 - ``realtime, no early reply``: its baseline, the reply started at the endpoint.
 Also the barge-in cancel latency: a turn cancelled while it generates, time until it has stopped.
 
-    .venv/bin/python perf/bench_speech_in.py [--questions 20] [--no-realtime]
+    .venv/bin/python -m perf.bench_speech_in [--questions 20] [--no-realtime]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
-import os
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 
 from parley.assemble import Parley
-from parley.config import TTSConfig, load_settings
-from parley.core.audio import resample
+from parley.config import TTSConfig
 from parley.core.events import TurnDone
 from parley.core.interfaces import CancelToken
 from parley.core.speech import SpokenChunk
 from parley.engines.piper_tts import PiperEngine
 from parley.hear.frames import stream_frames
-from parley.models.store import ModelStore
-from parley.reply.conversation import Conversation
 from parley.reply.history import History
-from parley.reply.voice_session import VoiceSession
+from parley.session.voice import VoiceSession
+from perf.harness import arguments, load, machine, report_path, save, summary
+from testbed.speech import silence, speak
 
 QUESTIONS = [
     "Hello, who are you?",
@@ -65,17 +60,8 @@ QUESTIONS = [
 STAGES = ["vad_end_ms", "asr_ms", "llm_first_chunk_ms", "tts_first_audio_ms"]
 
 
-def pct(values, q):
-    return float(np.percentile(values, q * 100))
-
-
-def summary(values):
-    return {"p50": round(pct(values, 0.5), 1), "p95": round(pct(values, 0.95), 1),
-            "mean": round(statistics.fmean(values), 1), "n": len(values)}
-
-
 async def one_turn(settings, engines, listener, audio, realtime, early_reply=True) -> dict | None:
-    conversation = Conversation(settings, engines, History())
+    conversation = Parley(settings, engines=engines).conversation(History())
     await asyncio.to_thread(conversation.warm_up)
     turn_taking = settings.stack.turn_taking.model_copy(update={"early_reply": early_reply})
     session = VoiceSession(conversation, listener, turn_taking)  # a fresh history each turn
@@ -113,7 +99,7 @@ def bench_cancel(settings, engines, trials: int) -> dict:
     latencies = []
 
     async def trial(question):
-        conversation = Conversation(settings, engines, History())
+        conversation = Parley(settings, engines=engines).conversation(History())
         token = CancelToken()
         cancelled_at = None
         async for event in conversation.reply(question, token):
@@ -133,24 +119,20 @@ def bench_cancel(settings, engines, trials: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config")
+    parser = arguments(__doc__)
     parser.add_argument("--questions", type=int, default=20)
     parser.add_argument("--no-realtime", action="store_true")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
 
-    settings = load_settings(args.config)
-    store = ModelStore(settings.registry)
-    engines = Parley(settings, store).engines
-    silence = lambda s: np.zeros(int(16000 * s), np.float32)  # noqa: E731
+    parley = load(args)
+    settings, store, engines = parley.settings, parley.store, parley.engines
     clips = []
     caller = PiperEngine(store.require("piper-en_US-joe-medium"), TTSConfig(voice="piper-en_US-joe-medium"))
     for text in QUESTIONS[: args.questions]:
-        seg = caller.synthesize(text)  # the caller's voice: Piper's, not the avatar's
-        clips.append(np.concatenate([silence(0.5), resample(seg.audio, seg.sample_rate), silence(1.5)]))
+        # the caller's voice: Piper's, not the avatar's
+        clips.append(np.concatenate([silence(0.5), speak(caller, text), silence(1.5)]))
 
-    result = {"machine": {"cpu_count": os.cpu_count()},
+    result = {"machine": machine(),
               "config": {"llm": settings.stack.llm.model, "asr": settings.stack.asr.model,
                          "hangover_ms": settings.stack.vad.hangover_ms},
               "runs": {}}
@@ -165,9 +147,6 @@ def main() -> None:
         result["runs"][name]["early_replies_used"] = int(sum(used))
     result["barge_in_cancel_ms"] = bench_cancel(settings, engines, trials=10)
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / time.strftime("speech-in-%Y%m%d-%H%M%S.json")
-    path.write_text(json.dumps(result, indent=2))
     print(f"end of speech → first audio over {args.questions} spoken questions ({result['config']})")
     print(f"  {'run':40} {'p50':>7} {'p95':>7}   " + "  ".join(f"{s.removesuffix('_ms'):>18}" for s in STAGES))
     for name, run in result["runs"].items():
@@ -176,7 +155,7 @@ def main() -> None:
         print(f"  {name:40} {t['p50']:7.0f} {t['p95']:7.0f}   {shares}")
     c = result["barge_in_cancel_ms"]
     print(f"barge-in: turn stopped {c['p50']} ms (p50) / {c['p95']} ms (p95) after cancel")
-    print(f"saved {path}")
+    save(result, report_path("speech-in", args.out))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ random tokens never end a reply early, so its time to first token and tokens per
 count, not its text. What a session adds on top of the
 stages (its VAD state, history, media and face) is in the capacity benchmark.
 
-    .venv/bin/python perf/bench_stages.py [--calls 20]
+    .venv/bin/python -m perf.bench_stages [--calls 20]
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+from perf.harness import REPO, arguments, load, percentile, percentiles, report_path, save
+
 RUNS = [("vad", "silero-vad-v6"), ("asr", "whisper-tiny.en"), ("asr", "whisper-base.en (random)"),
         ("asr", "whisper-small.en (random)"), ("turn", "gemma3-270m"), ("llm", "gemma3-270m"),
         ("llm", "gemma3-1b (random)"), ("tts", "hibari-heart"), ("tts", "piper-en_US-joe-medium"),
@@ -128,14 +129,14 @@ def random_gemma(reference: Path, out: Path, shape: dict) -> Path:
     return out
 
 
-def measure(stage: str, model: str, calls: int, work: Path) -> dict:
+def measure(stage: str, model: str, calls: int, work: Path, args: argparse.Namespace) -> dict:
     """In this process: load, then ``calls`` calls of the stage's unit of work."""
     import psutil
 
     from parley.assemble import Parley
     from parley.config import TTSConfig
 
-    parley = Parley.load()
+    parley = load(args)
     settings, store = parley.settings, parley.store
     caller_voice = "piper-en_US-joe-medium"
     question = None
@@ -188,7 +189,7 @@ def measure(stage: str, model: str, calls: int, work: Path) -> dict:
         conversation = parley.conversation()
         conversation.warm_up()
         engine = parley.engines.llm
-        prompt = conversation._prompt("Where is the main library?")
+        prompt = conversation.generation.prompt(conversation.history, "Where is the main library?")
 
         def call():
             engine.prefill(prompt)
@@ -231,42 +232,38 @@ def measure(stage: str, model: str, calls: int, work: Path) -> dict:
     out = {"stage": stage, "model": model, "load_s": round(load_s, 2),
            "rss_added_mb": round((rss_loaded - rss_before) / 2**20, 1),
            "rss_peak_mb": round(process.memory_info().rss / 2**20, 1),
-           "wall_ms_p50": round(float(np.percentile(walls, 50)), 2),
-           "wall_ms_p95": round(float(np.percentile(walls, 95)), 2),
+           **percentiles(walls, 2, "wall_ms_p{}"),
            "cpu_ms_per_call": round(float(np.mean(cpus)), 2), "calls": calls}
     if stage == "asr":
         out["audio_s"] = round(len(question) / 16000, 2)
     if extra:
-        out["first_token_ms_p50"] = round(float(np.median([e[0] for e in extra])), 1)
-        out["tokens_per_s_p50"] = round(float(np.median([e[1] for e in extra])), 1)
+        out["first_token_ms_p50"] = percentile([e[0] for e in extra], 50, 1)
+        out["tokens_per_s_p50"] = percentile([e[1] for e in extra], 50, 1)
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__)
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--one", nargs=2, metavar=("STAGE", "MODEL"), help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     if args.one:
         with tempfile.TemporaryDirectory() as work:
-            print(json.dumps(measure(*args.one, args.calls, Path(work))))
+            print(json.dumps(measure(*args.one, args.calls, Path(work), args)))
         return
+    stack = ["--config", str(args.config.resolve())] if args.config else []
     rows = []
     for stage, model in RUNS:
         calls = args.calls if stage not in ("vad", "face") else args.calls * 20
-        done = subprocess.run([sys.executable, __file__, "--one", stage, model, "--calls", str(calls)],
-                              capture_output=True, text=True, cwd=REPO)
+        done = subprocess.run([sys.executable, "-m", "perf.bench_stages", "--one", stage, model, "--calls", str(calls),
+                               *stack], capture_output=True, text=True, cwd=REPO)
         if done.returncode != 0:
             print(f"{stage} {model}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
             continue
         row = json.loads(done.stdout.strip().splitlines()[-1])
         rows.append(row)
         print(json.dumps(row), flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / time.strftime("stages-%Y%m%d-%H%M%S.json")
-    path.write_text(json.dumps({"cores": os.cpu_count(), "rows": rows}, indent=1))
-    print(f"wrote {path}")
+    save({"cores": os.cpu_count(), "rows": rows}, report_path("stages", args.out))
 
 
 if __name__ == "__main__":

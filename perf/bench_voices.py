@@ -14,34 +14,25 @@ The baseline, measured in the same run on the same audio: Whisper's word timesta
 phonemes spread evenly inside it. The offset is the lag (10 ms steps) that best matches the aligned
 mouth to the true one.
 
-    .venv/bin/python perf/bench_voices.py [--repeats 3]
+    .venv/bin/python -m perf.bench_voices [--repeats 3]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from parley.config import TTSConfig, load_settings  # noqa: E402
-from parley.core.audio import resample  # noqa: E402
-from parley.core.speech import PhonemeTiming, SpeechSegment  # noqa: E402
-from parley.engines import engine_class  # noqa: E402
-from parley.engines.openai_tts import OpenAITTSEngine  # noqa: E402
-from parley.models.store import ModelStore  # noqa: E402
-from parley.speak.align import Aligner  # noqa: E402
-from parley.speak.visemes import CoarticulatedVisemes  # noqa: E402
-from tests.openai_server import speech_server  # noqa: E402
+from parley.config import TTSConfig
+from parley.core.audio import resample
+from parley.core.speech import PhonemeTiming, SpeechSegment
+from parley.engines import engine_class
+from parley.engines.openai_tts import OpenAITTSEngine
+from parley.speak.align import Aligner
+from parley.speak.visemes import CoarticulatedVisemes
+from perf.harness import arguments, load, machine, percentiles, report_path, save
+from testbed.openai_server import speech_server
 
 FIRST_CLAUSES = ["Hello, I'm Ada.", "The library is in Hartley Hall,", "Sure, I can help with that.",
                  "Bus twelve leaves the main gate", "I'm sorry, I don't know that.", "Good question!",
@@ -60,10 +51,6 @@ PACES = (0.85, 1.0, 1.2)
 MOUTH = CoarticulatedVisemes(fps=100, coarticulation_ms=40)  # 10 ms steps, to see offsets under a frame
 
 
-def pct(values, q):
-    return round(float(np.percentile(values, q)), 1) if values else None
-
-
 def bench_voice(tts, repeats: int) -> dict:
     tts.synthesize("Warm up.")
     first = []
@@ -77,8 +64,7 @@ def bench_voice(tts, repeats: int) -> dict:
         t0 = time.perf_counter()
         audio += tts.synthesize(text).duration
         spent += time.perf_counter() - t0
-    return {"first_clause_p50_ms": pct(first, 50), "first_clause_p95_ms": pct(first, 95),
-            "real_time_factor": round(spent / audio, 4)}
+    return {**percentiles(first, 1, "first_clause_p{}_ms"), "real_time_factor": round(spent / audio, 4)}
 
 
 def whisper_words_baseline(whisper, reference, audio: np.ndarray, rate: int, text: str) -> SpeechSegment | None:
@@ -178,19 +164,18 @@ def bench_aligner(aligner, whisper, reference, truths) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=REPO / "perf" / "results")
     args = parser.parse_args()
-    settings = load_settings()
-    store = ModelStore(settings.registry)
+    parley = load(args)
+    settings, store = parley.settings, parley.store
 
     def voice(name: str, **edits):
         engine = settings.registry.get(name, "tts").engine
         return engine_class("tts", engine)(store.require(name), TTSConfig(voice=name, **edits))
 
     aligner = Aligner.of(settings, store)
-    result = {"voices": {}, "machine": {"cpu_count": os.cpu_count(), "processor": platform.processor()}}
+    result = {"voices": {}, "machine": machine()}
     for name in ("piper-en_US-joe-medium", "hibari-heart"):
         print(f"voice {name} ...", flush=True)
         result["voices"][name] = bench_voice(voice(name), args.repeats)
@@ -229,10 +214,7 @@ def main() -> None:
                   f"{s['mouth_offset_max_abs_ms'] or 0:>10.0f} ms")
     print(f"aligner cost: {result['aligner_piper']['summary']['aligner']['ms_per_audio_second']} ms per second "
           "of audio (reference voice + warp)")
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / time.strftime("voices-%Y%m%d-%H%M%S.json")
-    path.write_text(json.dumps(result, indent=2))
-    print(f"saved {path}")
+    save(result, report_path("voices", args.out))
 
 
 if __name__ == "__main__":

@@ -4,14 +4,11 @@ Uses the real architecture with random weights (speed does not depend on the wei
 with export/wav2lip.py. On a machine with CUDA, onnxruntime-gpu's CUDA provider is used when
 present; pass --providers to choose.
 
-    .venv/bin/python perf/bench_wav2lip.py [--onnx FILE] [--providers CPUExecutionProvider]
+    .venv/bin/python -m perf.bench_wav2lip [--onnx FILE] [--providers CPUExecutionProvider]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -22,10 +19,11 @@ import numpy as np
 import onnxruntime
 
 from parley.face.network import default_providers
+from perf.harness import REPO, arguments, machine, report_path, save
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__, stack=False)
     parser.add_argument("--onnx", type=Path)
     parser.add_argument("--providers", nargs="*")
     parser.add_argument("--seconds", type=float, default=6.0, help="time spent per batch size")
@@ -33,7 +31,7 @@ def main() -> None:
     onnx_file = args.onnx
     if onnx_file is None:
         onnx_file = Path(tempfile.mkdtemp()) / "wav2lip-random.onnx"
-        subprocess.run([sys.executable, str(Path(__file__).parents[1] / "export" / "wav2lip.py"), "--random-weights",
+        subprocess.run([sys.executable, str(REPO / "export" / "wav2lip.py"), "--random-weights",
                         "--out", str(onnx_file)], check=True, capture_output=True)
     providers = args.providers or default_providers()
     session = onnxruntime.InferenceSession(str(onnx_file), providers=providers)
@@ -50,16 +48,12 @@ def main() -> None:
             calls.append(time.perf_counter() - t1)
         ms = float(np.median(calls) * 1000)
         rows[batch] = {"ms_per_call": round(ms, 1), "frames_per_s": round(batch / (ms / 1000), 1)}
-    result = {"machine": {"cpu_count": os.cpu_count()}, "providers": session.get_providers(), "batches": rows,
+    result = {"machine": machine(), "providers": session.get_providers(), "batches": rows,
               "speedup_batch32_vs_batch1": round(rows[32]["frames_per_s"] / rows[1]["frames_per_s"], 2)}
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    path = out / time.strftime("wav2lip-%Y%m%d-%H%M%S.json")
-    path.write_text(json.dumps(result, indent=2))
     print(f"Wav2Lip ONNX on {session.get_providers()[0]}:")
     for batch, row in rows.items():
         print(f"  batch {batch:2d}: {row['ms_per_call']:7.1f} ms a call, {row['frames_per_s']:6.1f} frames/s")
-    print(f"saved {path}")
+    save(result, report_path("wav2lip", args.out))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """GPU numbers for the neural faces and the GPU stack's models, in one run on a CUDA machine.
 
-    python perf/gpu_check.py --out DIR                      # on the GPU machine (a few minutes)
-    python perf/gpu_check.py --device cpu --quick --out DIR # here: the same code, tiny sizes, no numbers
+    python -m perf.gpu_check --out DIR                      # on the GPU machine (a few minutes)
+    python -m perf.gpu_check --device cpu --quick --out DIR # here: the same code, tiny sizes, no numbers
 
 What it measures, all with random weights of the real architectures (speed, never quality):
 
@@ -15,15 +15,14 @@ What it measures, all with random weights of the real architectures (speed, neve
 3. Whisper tiny (encoder on a 30 s window, greedy decoding) and a 0.5B-parameter LLM of Qwen2.5-0.5B's
    shapes (prefill, then tokens a second at batch 1, 16 and 64).
 
-Needs PyTorch with CUDA, transformers and diffusers. The device machine has no package registry:
-diffusers travels as a wheel (docs/benchmarks.md has the command). Writes DIR/gpu_check.json and
-prints the tables.
+Needs PyTorch with CUDA, transformers and diffusers, and orchestrator/ on PYTHONPATH where Parley is
+not installed. The device machine has no package registry: diffusers travels as a wheel
+(docs/benchmarks.md has the command). Writes DIR/gpu_check.json and prints the tables.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import random
 import statistics
@@ -33,8 +32,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "orchestrator"), str(ROOT)]  # parley, and export.networks
+from perf.harness import percentile, save
 
 # As model_repository/gpu's lipsync and musetalk models (export/triton_gpu.py).
 MAX_BATCH = 32
@@ -77,8 +75,7 @@ def simulate(latency_s: Callable[[int], float], sessions: int, fps: float, secon
 
 
 def p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+    return percentile(values, 99, method="higher")  # nearest rank: a latency some request really had
 
 
 def sessions_within_a_frame(latency_s: Callable[[int], float], fps: float, most: int = 4096) -> int:
@@ -255,9 +252,8 @@ def main() -> int:
         "llm": llm_half_b(torch, args.device, args.quick, iters),
         "seconds": time.time() - started,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "gpu_check.json").write_text(json.dumps(result, indent=1))
-    print(f"wrote {args.out / 'gpu_check.json'} in {result['seconds']:.0f} s")
+    save(result, args.out / "gpu_check.json")
+    print(f"in {result['seconds']:.0f} s")
     return 0
 
 

@@ -1,6 +1,6 @@
 """Many sessions' Wav2Lip frames through one Triton: how dynamic batching grows with sessions.
 
-    .venv/bin/python perf/lipsync_sessions.py [--sessions 1 2 4] [--fps 30] [--seconds 10]
+    .venv/bin/python -m perf.lipsync_sessions [--sessions 1 2 4] [--fps 30] [--seconds 10]
 
 Each simulated session renders on its own media clock: every 1/fps s it sends one frame's request
 (a mel window [1, 80, 16] and a face crop [6, 96, 96], the shapes Parley's Wav2Lip renderer sends)
@@ -15,10 +15,6 @@ pictures are noise. Starts Triton on loopback (model_repository/cpu) and stops i
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import tempfile
 import threading
 import time
@@ -28,10 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import tritonclient.grpc as grpcclient
-from triton_local import ROOT, benchmark_repository, local_triton
+
+from perf.harness import arguments, machine, percentiles, report_path, save
+from perf.triton_local import benchmark_repository, local_triton
 
 MODEL = "lipsync"
-RESULTS = ROOT / "perf" / "results"
 
 
 @dataclass
@@ -133,8 +130,7 @@ def measure(url: str, sessions: int, fps: float, seconds: float, max_in_flight: 
         "errors": sum(log.errors for log in logs),
         "rendered_fps_per_session": round(frames / seconds / sessions, 2),
         "rendered_fps_total": round(frames / seconds, 2),
-        "latency_p50_ms": round(float(np.percentile(latencies, 50)), 1) if frames else None,
-        "latency_p95_ms": round(float(np.percentile(latencies, 95)), 1) if frames else None,
+        **percentiles(latencies, 1, "latency_p{}_ms"),
         "avg_batch": round(inferences / executions, 2) if executions else None,
         "batch_histogram": {size: n for size, n in sorted(batches.items()) if n},
         "server_queue_ms_per_request": round(queue_ns / queued / 1e6, 1) if queued else None,
@@ -157,7 +153,7 @@ def print_table(rows: list[dict], fps: float) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__, stack=False)
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--fps", type=float, default=30.0)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured time per session count")
@@ -177,18 +173,13 @@ def main() -> None:
                 print(f"{sessions} session(s) for {args.seconds:g} s", flush=True)
                 rows.append(measure(server.url, sessions, args.fps, args.seconds, args.max_in_flight))
     report = {
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-                    # Other work on the machine shows here: the numbers are only as quiet as it was.
-                    "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]},
+        "machine": machine(),
         "server": "tritonserver 2.51 (nvidia-pytriton wheel), model_repository/cpu lipsync, loopback gRPC",
         "fps": args.fps, "seconds": args.seconds, "max_in_flight": args.max_in_flight,
         "rows": rows,
     }
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / time.strftime("lipsync-sessions-%Y%m%d-%H%M%S.json")
-    path.write_text(json.dumps(report, indent=2))
     print_table(rows, args.fps)
-    print(f"wrote {path.relative_to(ROOT)}")
+    save(report, report_path("lipsync-sessions", args.out))
 
 
 if __name__ == "__main__":

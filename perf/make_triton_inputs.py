@@ -1,6 +1,6 @@
 """Write perf_analyzer's --input-data files (perf/triton_inputs/MODEL.json) from Parley's own engines.
 
-    .venv/bin/python perf/make_triton_inputs.py
+    .venv/bin/python -m perf.make_triton_inputs
 
 Requests look like a conversation's: the persona's real prompt for `llm`, reply sentences for `tts`
 and `speak`, Piper's phoneme timings of one for `visemes`, and Piper speaking a question, at 16 kHz,

@@ -1,4 +1,4 @@
-"""A Triton server for the benchmarks: the tests' launcher (tests/served/server.py: scripts/tritonserver-cpu
+"""A Triton server for the benchmarks: the tests' launcher (testbed/triton_server.py: scripts/tritonserver-cpu
 on free loopback ports), stopped on exit.
 
     repository = benchmark_repository(tmp_dir)        # model_repository/cpu + a random-weight Wav2Lip
@@ -16,13 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from parley.models.store import parley_home
+from perf.harness import REPO
+from testbed.triton_server import TritonServer
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.served.server import TritonServer  # noqa: E402
-
-CPU_REPOSITORY = ROOT / "model_repository" / "cpu"
+CPU_REPOSITORY = REPO / "model_repository" / "cpu"
 
 
 @contextmanager
@@ -44,7 +41,7 @@ def random_wav2lip() -> Path:
     if not onnx_file.is_file():
         onnx_file.parent.mkdir(parents=True, exist_ok=True)
         partial = onnx_file.with_suffix(".partial.onnx")
-        subprocess.run([sys.executable, str(ROOT / "export" / "wav2lip.py"), "--random-weights", "--out", str(partial)],
+        subprocess.run([sys.executable, str(REPO / "export" / "wav2lip.py"), "--random-weights", "--out", str(partial)],
                        check=True, capture_output=True)
         partial.replace(onnx_file)
     return onnx_file

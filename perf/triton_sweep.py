@@ -1,34 +1,31 @@
 """Concurrency sweep of Triton's models with perf_analyzer: throughput, p50/p95 latency, queue vs compute.
 
-    .venv/bin/python perf/triton_sweep.py [--models asr tts ...] [--max-concurrency 4] [--window-requests 20]
+    .venv/bin/python -m perf.triton_sweep [--models asr tts ...] [--max-concurrency 4] [--window-requests 20]
 
 Starts Triton on loopback with model_repository/cpu (Wav2Lip with random weights for `lipsync`), runs
 perf_analyzer (from the tritonclient wheel) for each model at concurrency 1..N over gRPC (streaming
 for decoupled models such as `llm`; a level that never gives a stable measurement is reported as
 such), and writes perf/results/triton-sweep-*.json. Inputs are
-perf/triton_inputs/MODEL.json (perf/make_triton_inputs.py); a model without one gets random data.
+perf/triton_inputs/MODEL.json (python -m perf.make_triton_inputs); a model without one gets random data.
 Server queue and compute times are Triton's own statistics, which perf_analyzer reads per window.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
-import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import tritonclient.grpc as grpcclient
-from triton_local import ROOT, benchmark_repository, local_triton
 
-INPUTS = ROOT / "perf" / "triton_inputs"
-RESULTS = ROOT / "perf" / "results"
+from perf.harness import REPO, arguments, machine, report_path, save
+from perf.triton_local import benchmark_repository, local_triton
+
+INPUTS = REPO / "perf" / "triton_inputs"
 MODELS = ("vad", "asr", "tts", "visemes", "speak", "llm", "lipsync")
 
 
@@ -118,7 +115,7 @@ def print_table(results: list[dict]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__, stack=False)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--max-concurrency", type=int, default=4)
     parser.add_argument("--window-requests", type=int, default=20, help="requests per measurement window")
@@ -136,19 +133,14 @@ def main() -> None:
                 results.append(sweep_model(model, server.url, args.max_concurrency, args.window_requests,
                                            args.stability_percentage, Path(tmp)))
     report = {
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-                    # Other work on the machine shows here: the numbers are only as quiet as it was.
-                    "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]},
+        "machine": machine(),
         "server": "tritonserver 2.51 (nvidia-pytriton wheel), model_repository/cpu, loopback gRPC",
         "window_requests": args.window_requests,
         "stability_percentage": args.stability_percentage,
         "models": results,
     }
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / time.strftime("triton-sweep-%Y%m%d-%H%M%S.json")
-    path.write_text(json.dumps(report, indent=2))
     print_table(results)
-    print(f"wrote {path.relative_to(ROOT)}")
+    save(report, report_path("triton-sweep", args.out))
 
 
 if __name__ == "__main__":

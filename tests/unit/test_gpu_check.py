@@ -1,10 +1,6 @@
 """perf/gpu_check.py's dynamic-batcher simulation, on latencies whose answers are known."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "perf"))
-from gpu_check import p99, sessions_within_a_frame, simulate  # noqa: E402
+from perf.gpu_check import p99, sessions_within_a_frame, simulate
 
 
 def test_a_lone_session_waits_the_queue_delay_then_its_batch_of_one():
