@@ -37,7 +37,7 @@ def triton_stack(tmp_path, **triton):
     [
         ("url", "http://127.0.0.1:8001", "triton.url: expected host:port"),
         ("url", "127.0.0.1", "triton.url: expected host:port"),
-        ("fallback", ["tts", "gpu"], "triton.fallback: expected true, false or a list of stages from llm, tts, asr"),
+        ("fallback", ["tts", "gpu"], "triton.fallback: expected true, false or a list of stages from asr, llm, tts"),
         ("probe_interval_s", 0, "triton.probe_interval_s: Input should be greater than 0"),
     ],
 )
@@ -49,7 +49,7 @@ def test_bad_triton_settings_name_the_key(tmp_path, key, value, expected):
 
 
 def test_fallback_true_false_and_lists(tmp_path):
-    assert triton_stack(tmp_path, fallback=True).stack.triton.fallback == ("llm", "tts", "asr")
+    assert triton_stack(tmp_path, fallback=True).stack.triton.fallback == ("asr", "llm", "tts")
     assert triton_stack(tmp_path, fallback=False).stack.triton.fallback == ()
     assert triton_stack(tmp_path, fallback=["asr", "tts"]).stack.triton.fallback == ("asr", "tts")
 

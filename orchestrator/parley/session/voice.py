@@ -200,8 +200,8 @@ class VoiceSession:
             if turn.phase is Phase.HELD:  # an early reply fails quietly: the endpoint's turn will try again
                 turn.held.append(exc)
                 return
-            if turn.phase is not Phase.LIVE or turn.token.cancelled:
-                log.info("a reply already cut off or dropped failed: %s", exc)
+            if turn.phase is not Phase.LIVE:  # cut off, replaced or reset meanwhile: nobody waits for it
+                log.info("a reply already over failed: %s", exc)
                 return
             turn.move(Phase.FAILED)
             # A ParleyError's message already says what is wrong and how to fix it.
