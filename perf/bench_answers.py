@@ -31,7 +31,7 @@ from parley.config import REPO_CONFIGS
 from parley.config.loader import load_persona
 from parley.config.persona import Grounding
 from parley.core.events import TurnDone
-from parley.reply.knowledge import Knowledge
+from parley.reply.knowledge import Knowledge, answer_units
 from parley.reply.words import numbers
 from perf.harness import REPO, arguments, load, machine, percentile, report_path, save
 
@@ -72,12 +72,17 @@ def classify(reply: str, grounding: str, persona, knowledge: Knowledge, item: di
         return "declined"
     if wrong:
         return "wrong"
-    fallback = persona.fallback.split("{passage}")[0].strip()
-    rest = reply.replace(fallback, "").strip()
-    if grounding in ("quoted", "replaced", "added") and reply.startswith(fallback) and any(
-            rest == p.text for p in knowledge.passages):
+    if grounding in ("quoted", "replaced", "added") and _only_known(reply, persona, knowledge):
         return "deflected"
     return "invented"
+
+
+def _only_known(reply: str, persona, knowledge: Knowledge) -> bool:
+    """The reply says only what the persona knows: a passage, or a sentence or clause of one, said as
+    it is (in the persona's fallback template)."""
+    head, _, tail = persona.fallback.partition("{passage}")
+    said = reply.removeprefix(head.strip()).removesuffix(tail.strip()).strip()
+    return any(said in answer_units(p.text) or said == p.text for p in knowledge.passages)
 
 
 def items(name: str, which: str) -> list[dict]:

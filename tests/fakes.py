@@ -7,7 +7,9 @@ models; tests/integration runs the same paths on the real ones.
 
 from __future__ import annotations
 
+import re
 import time
+import zlib
 
 import numpy as np
 
@@ -16,6 +18,7 @@ from parley.config.persona import Grounding
 from parley.core.audio import SAMPLE_RATE
 from parley.core.speech import PhonemeTiming, SpeechSegment
 from parley.hear.vad import CHUNK
+from parley.reply.words import STOPWORDS
 from parley.speak.visemes import CoarticulatedVisemes
 
 
@@ -117,6 +120,31 @@ class ScriptedTurnModel:
         return self.probabilities.get(text.strip(), 1.0)
 
 
+class SenseEmbedder:
+    """Texts → unit vectors where words of one sense (a set in ``senses``) share a direction and any
+    other word has its own: meaning as the tests decide it, without a network."""
+
+    def __init__(self, senses: list[set[str]]) -> None:
+        self.senses = senses
+        self.calls = 0
+
+    def _direction(self, word: str) -> int:
+        for i, sense in enumerate(self.senses):
+            if word in sense:
+                return i
+        return len(self.senses) + zlib.crc32(word.encode()) % 997
+
+    def embed(self, texts: list[str], remember: bool = False) -> np.ndarray:
+        self.calls += 1
+        rows = np.zeros((len(texts), len(self.senses) + 997), np.float32)
+        for row, text in zip(rows, texts):
+            for word in re.findall(r"[a-z]+", text.lower()):
+                if word not in STOPWORDS:
+                    row[self._direction(word)] += 1.0
+            row /= max(np.linalg.norm(row), 1e-9)
+        return rows
+
+
 def speech(seconds: float) -> np.ndarray:
     """Loud enough for ``LoudnessVAD``: a tone."""
     n = int(seconds * SAMPLE_RATE)
@@ -137,8 +165,9 @@ def ungrounded(settings):
 def fake_parley(settings, llm=None, tts=None, asr=None, grounded: bool = False, **engines) -> Parley:
     """A Parley whose engines are these fakes (a VAD by loudness unless one is given); its persona
     answers freely unless ``grounded``: a scripted reply does not come from the persona's facts. The
-    pause's words are judged by the word rules alone unless a ``turn_model`` is given."""
+    pause's words are judged by the word rules alone unless a ``turn_model`` is given, and the knowledge
+    is searched by words alone unless an ``embedder`` is given."""
     settings = settings if grounded else ungrounded(settings)
     given = {"llm": llm, "tts": tts, "asr": asr, "visemes": CoarticulatedVisemes(), "vad": LoudnessVAD, **engines}
     given = {k: v for k, v in given.items() if v is not None}
-    return Parley(settings, engines=Engines.given(settings, **{"turn_model": None, **given}))
+    return Parley(settings, engines=Engines.given(settings, **{"turn_model": None, "embedder": None, **given}))

@@ -54,7 +54,7 @@ class Engines:
     @classmethod
     def given(cls, settings: Settings, store: ModelStore | None = None, **engines) -> "Engines":
         """Engines built elsewhere (tests' fakes, a program embedding its own): by stage name, ``llm``,
-        ``tts``, ``asr``, ``visemes``, ``turn_model`` (None: none), or ``vad`` (a factory: one detector
+        ``tts``, ``asr``, ``visemes``, ``embedder`` or ``turn_model`` (None: none), or ``vad`` (a factory: one detector
         per stream); the others load on first use as usual."""
         built = cls(settings, store or ModelStore(settings.registry))
         built._loaded.update(engines)
@@ -71,6 +71,10 @@ class Engines:
         settings = self.settings
         if kind == "visemes":
             return CoarticulatedVisemes.from_config(settings.stack.visemes)
+        if kind == "embedder":
+            from parley.engines.embedder import SentenceEmbedder  # onnxruntime and tokenizers only when used
+
+            return SentenceEmbedder.from_store(self.store, settings.stack.retrieval.embedding)
         if kind == "turn_model":
             from parley.engines.llama_turn import LlamaEndOfTurn  # llama.cpp loads only when used
 
@@ -106,6 +110,12 @@ class Engines:
     def turn_model(self) -> EndOfTurnModel | None:
         """The model that judges whether a pause ends the caller's turn (None: word rules alone)."""
         return self.get("turn_model") if self.settings.stack.turn_taking.turn_model else None
+
+    @property
+    def embedder(self):
+        """Texts → unit vectors by meaning, for the knowledge's search (None: words alone)."""
+        engine = self.get("embedder") if self.settings.stack.retrieval.embedding else None
+        return engine.embed if engine is not None else None
 
     @property
     def visemes(self) -> CoarticulatedVisemes:
@@ -150,8 +160,10 @@ class Engines:
 class Parley:
     """A configured avatar: its settings, its engines, and the sessions built on them.
 
-    ``Parley.load()`` reads ``configs/cpu.yaml`` (or ``$PARLEY_CONFIG``). The persona's knowledge is
-    indexed at once (a broken document is a start-up error); no engine is loaded until a session needs it.
+    ``Parley.load()`` reads ``configs/cpu.yaml`` (or ``$PARLEY_CONFIG``). No engine is loaded until a
+    session needs it; the persona's knowledge is indexed on first use (``warm_up`` does it at start, so
+    a broken document stops the server's start), and commands that never answer (``say``, ``models``)
+    never need it.
     """
 
     def __init__(self, settings: Settings, store: ModelStore | None = None, engines: Engines | None = None) -> None:
@@ -159,7 +171,15 @@ class Parley:
         self.store = store or ModelStore(settings.registry)
         self.engines = engines or Engines(settings, self.store)
         self._faces: dict[tuple[str, str], Face] = {}
-        self.knowledge = Knowledge.of(settings.persona)
+        self._indexing = threading.Lock()
+
+    @property
+    def knowledge(self) -> Knowledge:
+        """The persona's passages, indexed by words and, with ``retrieval.embedding``, by meaning."""
+        with self._indexing:
+            if "_knowledge" not in self.__dict__:
+                self._knowledge = Knowledge.of(self.settings.persona, self.engines.embedder)
+            return self._knowledge
 
     @classmethod
     def load(cls, config: Path | str | None = None, avatar: str | None = None) -> "Parley":
@@ -196,6 +216,7 @@ class Parley:
     def warm_up(self) -> None:
         """Load the engines and prefill the persona's prompt, so the first caller waits for neither
         (blocking)."""
+        self.knowledge  # noqa: B018  (indexed now, not when the first caller asks)
         self.conversation().warm_up()
         self.engines.get("tts")
         self.engines.get("asr")

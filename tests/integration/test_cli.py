@@ -24,7 +24,7 @@ def test_models_list_and_verify():
     assert "gemma3-270m" in listed.stdout and "qwen2.5-0.5b-instruct" in listed.stdout and "Apache-2.0" in listed.stdout
     verified = parley("models", "verify")
     assert verified.returncode == 0, verified.stdout
-    assert verified.stdout.count(": ok") == 5  # LLM, voice, the aligner's reference voice, ASR, VAD
+    assert verified.stdout.count(": ok") == 6  # LLM, voice, the aligner's reference voice, ASR, VAD, embeddings
 
 
 def test_verify_and_fetch_fail_clearly_for_a_hub_only_model_offline(tmp_path):
@@ -61,7 +61,7 @@ def test_say_with_nothing_to_speak():
 
 
 def test_chat_survives_a_message_too_long_for_the_context(tmp_path):
-    huge = "Tell me about the campus. " * 700  # far beyond the 2048-token context
+    huge = "Hello there! " * 1500  # small talk, far beyond the 2048-token context
     proc = subprocess.run([sys.executable, "-m", "parley.cli", "chat", "--no-play", "--out", str(tmp_path)],
                           input=f"{huge}\nHello!\n", capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr

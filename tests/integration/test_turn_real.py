@@ -20,7 +20,7 @@ async def collect(agen):
 def test_a_turn_streams_text_then_speech_with_visemes(settings, engines):
     conv = Parley(settings, engines=engines).conversation()
     conv.warm_up()
-    events = asyncio.run(collect(conv.reply("Hello! Where is the library?")))
+    events = asyncio.run(collect(conv.reply("Hello! Who are you?")))  # small talk: the LLM's
     done = events[-1]
     assert isinstance(done, TurnDone) and done.reply
     spoken = [e for e in events if isinstance(e, SpokenChunk)]

@@ -29,7 +29,11 @@ def persona_file(folder, settings, **fields):
 
 
 def turn(settings, reply, question):
+    """One grounded turn with an LLM that may word the facts itself (the check's path); the small
+    default model's path, the sentence said as written, is in test_answers.py."""
     llm = ScriptedLLM(reply)
+    stack = settings.stack.model_copy(update={"llm": settings.stack.llm.model_copy(update={"restate_facts": True})})
+    settings = settings.model_copy(update={"stack": stack})
     conv = fake_parley(settings, llm, ToneTTS(), grounded=True).conversation()
 
     async def run():
@@ -103,6 +107,16 @@ def test_a_clause_is_backed_only_by_the_question_and_its_passages(settings, know
     assert Grounding(settings.persona, gym, knowledge.search(gym)).check("Yes, you can.") is None
     pool = "Is the pool heated?"
     assert Grounding(settings.persona, pool, knowledge.search(pool)).check("Yes, it is heated.").kind == "yes/no"
+
+
+def test_a_clause_may_not_join_the_terms_of_two_passages(settings, knowledge):
+    """Admissions' passage and the student centre's are both given; a clause that puts Admissions
+    by the north car park pairs what no one passage pairs."""
+    both = [p for p in knowledge.passages if "Admissions" in p.text or "student centre" in p.text]
+    check = Grounding(settings.persona, "Where is Admissions?", both).check
+    assert str(check("Admissions is next to the north car park.")).startswith("the terms")
+    assert check("Admissions is on the ground floor of the Old Building.") is None
+    assert check("The student centre is next to the north car park.") is None
 
 
 def test_nothing_known_is_declined_without_the_llm(settings):

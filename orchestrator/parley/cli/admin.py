@@ -50,8 +50,9 @@ def _selected(args, settings: Settings) -> list[str]:
     served_llm = stack.llm.engine == "openai"  # its model lives on its server
     voices = [] if stack.tts.engine == "openai" else [stack.tts.voice]  # a served voice lives on its server
     turn_model = [stack.turn_taking.turn_model] if stack.turn_taking.turn_model else []
+    embedding = [stack.retrieval.embedding] if stack.retrieval.embedding else []
     models = [*([] if served_llm else [stack.llm.model]), *voices, stack.tts.align_voice, stack.asr.model,
-              stack.vad.model, *turn_model]
+              stack.vad.model, *turn_model, *embedding]
     return list(dict.fromkeys(models))
 
 

@@ -34,6 +34,14 @@ class Settings(BaseModel):
             return llm.prompt_style
         return "chat" if llm.engine == "openai" else self.registry.get(llm.model).prompt_style
 
+    @property
+    def restate_facts(self) -> bool:
+        """Whether the LLM may say the persona's facts in its own words (``llm.restate_facts``)."""
+        llm = self.stack.llm
+        if llm.restate_facts is not None:
+            return llm.restate_facts
+        return llm.engine == "openai" or bool(self.registry.get(llm.model).restates_facts)
+
 
 def default_config_path() -> Path:
     env = os.environ.get("PARLEY_CONFIG")
@@ -118,6 +126,8 @@ def load_settings(path: Path | str | None = None, avatar: str | None = None) -> 
     )
     if stack.turn_taking.turn_model is not None:
         references = (*references, ("turn_taking.turn_model", stack.turn_taking.turn_model, "llm"))
+    if stack.retrieval.embedding is not None:
+        references = (*references, ("retrieval.embedding", stack.retrieval.embedding, "embedding"))
     for key, name, kind in references:
         try:
             entry = registry.get(name, kind)

@@ -26,6 +26,14 @@ class Grounding(Strict):
     max_passages: int = Field(2, ge=1, le=8)
     # Share of the question's content words a passage must contain to count as a match.
     min_coverage: float = Field(0.3, gt=0, le=1)
+    # With an embedding model (retrieval.embedding): a passage also matches by meaning when its
+    # cosine similarity to the question is at least this and it leads the next passage by min_margin.
+    min_similarity: float = Field(0.3, ge=-1, le=1)
+    min_margin: float = Field(0.03, ge=0, le=2)
+    # A match is sure when its words cover this share of the question or its meaning is this close;
+    # the sentence of a match that is not is said with the persona's `unsure` line.
+    sure_coverage: float = Field(0.5, gt=0, le=1)
+    sure_similarity: float = Field(0.45, ge=-1, le=1)
     # Share its passages must cover for the LLM to answer; below it the best passage is said as it
     # is. A small model asked what its passages only touch on fills the rest in; a large one infers
     # well from them (0.3 lets it answer whatever matched).
@@ -55,6 +63,9 @@ class Persona(Strict):
     # passages only touch on; {passage} is the best one. A lead-in ("From my notes: {passage}") costs
     # every such reply a second of speech.
     fallback: str = "{passage}"
+    # Said with the sentence that answers when only its meaning matched the question, not its words
+    # (with an embedding model): the caller hears that it is the persona's best guess at what they asked.
+    unsure: str = "I'm not sure that's what you're asking, but: {passage}"
     # Said when the reply cannot be made (the LLM or its server failed); the session goes on.
     apology: str = "Sorry, I can't answer right now. Please try again in a moment."
     grounding: Grounding = Grounding()
@@ -67,7 +78,7 @@ class Persona(Strict):
     # Names and terms the caller is likely to say: they prompt the speech recogniser.
     vocabulary: list[str] = []
 
-    @field_validator("fallback")
+    @field_validator("fallback", "unsure")
     @classmethod
     def _has_passage(cls, value: str) -> str:
         if "{passage}" not in value:

@@ -34,7 +34,7 @@ Source = Annotated[Union[PackageSource, UrlSource], Field(discriminator="kind")]
 
 
 class ModelEntry(Strict):
-    kind: Literal["llm", "tts", "asr", "vad"]
+    kind: Literal["llm", "tts", "asr", "vad", "embedding"]
     description: str
     license: str
     files: list[ModelFile]
@@ -47,6 +47,10 @@ class ModelEntry(Strict):
     chat_format: str | None = None
     # A Jinja chat template for a GGUF that has none, or a better one (docs/configuration.md).
     chat_template: str | None = None
+    # An llm: whether its answers may say the persona's facts in its own words (checked clause by
+    # clause); false or unset, facts are said as the knowledge words them and the model only makes
+    # small talk.
+    restates_facts: bool | None = None
 
     @model_validator(mode="after")
     def _sources_cover_files(self) -> "ModelEntry":

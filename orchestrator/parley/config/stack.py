@@ -53,6 +53,11 @@ class LLMConfig(Strict):
     pause_for_first_audio: bool = True
     # Replies waiting for the shared LLM, from all sessions; past that a caller is told to try again.
     max_waiting: int = Field(8, ge=1)
+    # Whether the LLM may say the persona's facts in its own words (each clause checked); false: a
+    # question about the facts is answered with the sentence of the knowledge that answers it, as
+    # written, and the LLM makes only small talk. Default: the model's `restates_facts` in the
+    # registry (true for instruction-tuned models and for the openai engine).
+    restate_facts: bool | None = None
 
     _check_engine = _engine_name("llm")
 
@@ -236,6 +241,13 @@ class TritonConfig(Strict):
         raise ValueError(f"expected true, false or a list of stages from {', '.join(SERVED)}; got {value!r}")
 
 
+class RetrievalConfig(Strict):
+    """How the persona's knowledge is searched: words (BM25) and, with an embedding model, meaning."""
+
+    # A sentence-embedding model of the registry (kind embedding); null: words alone.
+    embedding: str | None = "minilm-l6-int8"
+
+
 class StackConfig(Strict):
     persona: Path
     models: Path = Path("models.yaml")
@@ -250,4 +262,5 @@ class StackConfig(Strict):
     broadcast: BroadcastConfig = BroadcastConfig()
     visemes: VisemeConfig = VisemeConfig()
     splitter: SplitterConfig = SplitterConfig()
+    retrieval: RetrievalConfig = RetrievalConfig()
     triton: TritonConfig = TritonConfig()

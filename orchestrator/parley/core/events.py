@@ -70,7 +70,9 @@ class TurnDone(Event):
 
     ``grounding`` says how the reply kept to what the persona knows: ``answered`` (every clause
     backed), ``declined`` (nothing known matched: the decline line, without the LLM), ``quoted`` (the
-    passages only touched on the question: the best one, without the LLM), ``replaced``
+    sentence of the knowledge that answers, or a passage that only touched on the question, said as
+    written without the LLM), ``unsure`` (the same, matched by meaning alone: said with the persona's
+    ``unsure`` line), ``replaced``
     (a clause stated something unbacked: the passage or the decline line was said instead),
     ``added`` (the reply used none of its passages: the best one was said after it), or ``off``.
     """

@@ -32,7 +32,7 @@ class Metrics:
         self.stage = Histogram("parley_stage_seconds", "Latency of each stage of a turn", ["stage"],
                                buckets=_BUCKETS, registry=self.registry)
         self.grounding = Counter("parley_grounded_replies", "Replies by how they kept to the persona's knowledge "
-                                 "(answered, declined, quoted, replaced, added, off)", ["outcome"],
+                                 "(answered, declined, quoted, unsure, replaced, added, off)", ["outcome"],
                                  registry=self.registry)
         self.early = Counter("parley_early_replies", "Replies started at the caller's first pause, by whether "
                              "the endpoint confirmed them (used) or not (dropped)", ["outcome"], registry=self.registry)

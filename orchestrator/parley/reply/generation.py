@@ -1,16 +1,23 @@
-"""A reply's words: the question → passages → prompt → LLM → clauses → the grounding check.
+"""A reply's words: the question → passages → the sentence that answers, or prompt → LLM → clauses → the check.
 
 With grounding on (the persona's, by default), the question is first matched against the persona's
-knowledge (``Generation.plan``): nothing matched, and the decline line is said without asking the
-LLM; passages that only touch on the question are said as they are. Otherwise the LLM writes, and
-each clause it writes is checked before it is said (``Generation.write``, in the LLM's thread); one
-that states something its passages do not back is replaced by the best passage
+knowledge (``Generation.plan``); a follow-up ("and on Sunday?", "where is that?") is matched with
+the question before it. Nothing matched, and the decline line is said without asking the LLM. A
+model that does not restate facts (``Settings.restate_facts``: the small default one) never words a
+fact itself: the sentence of the knowledge that answers the question is said as written, at once,
+and the LLM makes only small talk (a greeting, thanks). A match that is only a guess (by meaning,
+not close) is said that way by any model, with the persona's ``unsure`` line. A model that may
+restate facts writes the
+answer from the passages (passages that only touch on the question are said as they are), and each
+clause it writes is checked before it is said (``Generation.write``, in the LLM's thread); one that
+states something its passages do not back is replaced by the best passage
 (``parley.reply.grounding``). Clauses go to the speaker through ``parley.core.clauses.Clauses``.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,6 +32,13 @@ from parley.reply.prompt import PromptBuilder
 from parley.reply.splitter import ClauseSplitter
 
 log = logging.getLogger("parley.reply")
+
+# A question that leans on the one before it: it opens with "and" or "what about", or points back
+# ("is there" only asks whether something exists).
+_FOLLOW_UP = re.compile(r"^\W*(and|what about|how about|so|also|then)\b|\b(it|its|that|they|them|those|this|one)\b"
+                        r"|(?<!\bis )(?<!\bare )\bthere\b", re.IGNORECASE)
+# A question this short that matches nothing alone is taken as a follow-up too ("Will I have to pay?").
+_SHORT_WORDS = 8
 
 
 @dataclass
@@ -48,6 +62,7 @@ class Generation:
         self.knowledge = knowledge
         self._llm = llm  # loaded on first use: a reply said without the LLM does not load it
         self.grounded = settings.persona.grounding.mode == "strict"
+        self.restates = settings.restate_facts
         self.prompts = PromptBuilder(settings.persona, settings.prompt_style, knowledge)
 
     def prompt(self, history: History, user_text: str, passages: list[Passage] = ()) -> Prompt:
@@ -69,16 +84,32 @@ class Generation:
         if not self.grounded:
             return Plan(user_text, [], None, "off", prompt=self.prompt(history, user_text))
         persona = self.settings.persona
-        passages = self.knowledge.search(user_text)
-        plan = Plan(user_text, passages, Grounding(persona, user_text, passages), "answered")
+        topic, (passages, sure) = self._look_up(user_text, history)
+        plan = Plan(user_text, passages, Grounding(persona, topic, passages), "answered")
         if not passages:  # nothing known matches: decline, unless there is no subject ("thanks!")
             if self.knowledge.asks_for_facts(user_text):
                 plan.outcome, plan.script = "declined", persona.decline
-        elif self.knowledge.coverage(user_text, passages) < persona.grounding.llm_min_coverage:
+        elif not self.restates or not sure:  # the sentence that answers, as the knowledge words it
+            answer = self.knowledge.answer(user_text, passages, topic)
+            plan.outcome, plan.script = ("quoted", persona.fallback) if sure else ("unsure", persona.unsure)
+            plan.script = plan.script.format(passage=answer)
+        elif self.knowledge.coverage(topic, passages) < persona.grounding.llm_min_coverage:
             plan.outcome, plan.script = "quoted", self._instead(passages)  # they only touch on it: say them
         if plan.script is None:
             plan.prompt = self.prompt(history, user_text, passages)
         return plan
+
+    def _look_up(self, user_text: str, history: History) -> tuple[str, tuple[list[Passage], bool]]:
+        """What to look up and what it matched: the question, or, for a follow-up, the question joined
+        to the one before it ("And on Sunday?" after a question about the library)."""
+        before = history.exchanges[-1].user if history.exchanges else None
+        joined = f"{before} {user_text}" if before else user_text
+        if before and _FOLLOW_UP.search(user_text):
+            return joined, self.knowledge.match(joined)
+        found = self.knowledge.match(user_text)
+        if not found[0] and before and len(user_text.split()) <= _SHORT_WORDS:
+            return joined, self.knowledge.match(joined)
+        return user_text, found
 
     async def recite(self, plan: Plan, out: Clauses) -> None:
         """Say ``plan.script`` (on the event loop: no LLM)."""

@@ -8,7 +8,10 @@ name, yes, or place. So each clause is checked, as it leaves the splitter, for f
 - a yes or no: the subject it answers (the question's content words and the clause's own) must all
   be found in the passages;
 - what the clause is about: when the turn has passages, a clause whose content words are mostly
-  new to them ("on the south side, by the pharmacy") says something they do not.
+  new to them ("on the south side, by the pharmacy") says something they do not;
+- how it pairs them: the passages' words a clause uses must all be found in one passage, so a clause
+  cannot join a place from one passage to a building or a service from another ("the student centre
+  has a pool").
 Sources are the question and the passages retrieved for it (and, for names, the persona's name and
 role). A clause with no claim passes: style is the LLM's to choose.
 """
@@ -31,10 +34,12 @@ _YES_NO = re.compile(r"^\W*(yes|yeah|yep|no|nope)\b", re.IGNORECASE)
 class Unsupported:
     """Why a clause may not be spoken: the claim found in no source."""
 
-    kind: str  # "number", "name", "yes/no" or "subject"
+    kind: str  # "number", "name", "yes/no", "subject" or "pairing"
     claim: str
 
     def __str__(self) -> str:
+        if self.kind == "pairing":
+            return f"the terms {self.claim!r} are in no one passage together"
         return f"{self.kind} {self.claim!r} is in none of the sources"
 
 
@@ -47,7 +52,8 @@ class Grounding:
         persona_names = [persona.name, persona.role, persona.user_label]
         self.numbers = set().union(*(numbers(s) for s in sources))
         self.words = {bare(w) for s in sources + persona_names for w in WORD.findall(s)}
-        self.passage_terms = set().union(*(content_terms(p.text) for p in passages))
+        self.each_passage = [content_terms(p.text) for p in passages]
+        self.passage_terms = set().union(*self.each_passage)
         self.question_terms = content_terms(question)
         self.known_terms = self.passage_terms | self.question_terms | content_terms(" ".join(persona_names))
         self._sentence_ended = True
@@ -68,6 +74,9 @@ class Grounding:
         # A word or two of its own is phrasing ("located", "take"); most of a clause is a statement.
         if self.passage_terms and len(new) >= _NEW_TERMS and len(new) > len(terms) / 2:
             return Unsupported("subject", " ".join(sorted(new)))
+        used = terms & self.passage_terms
+        if len(self.each_passage) > 1 and not any(used <= mine for mine in self.each_passage):
+            return Unsupported("pairing", " ".join(sorted(used)))
         return None
 
     def uses(self, said: str) -> bool:

@@ -1,21 +1,31 @@
-"""What a persona knows, as passages, and the passages that match a question.
+"""What a persona knows, as passages, the passages that match a question, and the sentence that answers it.
 
 A persona's knowledge is its facts (one per line of ``knowledge``) and the Markdown and text files
 of its ``documents`` folder, split into passages of a few sentences. They are indexed once, at start,
-with BM25 (bm25s, English stemming), so a knowledge base far larger than the LLM's context costs
-nothing per question but the search. A question is matched only by passages that share enough of
-its content words (``grounding.min_coverage``): BM25 alone ranks any passage that shares one word,
-however incidental, and a passage that does not cover the question invites the LLM to fill the gap.
+with BM25 (bm25s, English stemming) and, with a sentence-embedding model, by meaning (each passage's
+vector, kept on disk by its text's hash), so a knowledge base far larger than the LLM's context costs
+nothing per question but the search.
+
+A passage matches a question when it shares enough of its content words (``grounding.min_coverage``;
+with a sentence-embedding model, ``grounding.sure_coverage``) or, by meaning, when it is close enough
+to it (``grounding.min_similarity``) and clearly closer than any other passage
+(``grounding.min_margin``): everyday words ("grab lunch") find the fact that says "cafeteria", while
+a question far from everything the knowledge says matches nothing and is declined. A match is sure
+when its words cover the question well or its meaning is close (``grounding.sure_similarity``); one
+that is not is said as a guess. ``answer`` then picks, of the matched passages, the sentence or
+self-contained clause closest to the question: what is said, as written.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import bm25s
+import numpy as np
 
 from parley.config import ConfigError, Persona
 from parley.reply.words import STOPWORDS, content_terms, name_phrases, stemmer
@@ -68,24 +78,40 @@ def facts(persona: Persona) -> list[str]:
 class Knowledge:
     """The passages of one persona, indexed; ``search`` gives those that match a question."""
 
-    def __init__(self, passages: list[Passage], min_coverage: float = 0.3, max_passages: int = 2) -> None:
+    def __init__(self, passages: list[Passage], min_coverage: float = 0.3, max_passages: int = 2,
+                 embed: Callable[..., np.ndarray] | None = None, min_similarity: float = 0.3,
+                 min_margin: float = 0.03, sure_coverage: float = 0.5, sure_similarity: float = 0.45) -> None:
         self.passages = passages
         self.min_coverage = min_coverage
         self.max_passages = max_passages
+        self.min_similarity = min_similarity
+        self.min_margin = min_margin
+        self.sure_coverage = sure_coverage
+        self.sure_similarity = sure_similarity
         self._terms = [content_terms(p.text) for p in passages]
         self._vocabulary = sorted(set().union(set(), *self._terms))
         self._index = None
         if passages:
             self._index = bm25s.BM25()
             self._index.index(self._tokens([p.text for p in passages]), show_progress=False)
+        # Meaning: a vector per passage and per unit that may be said of it (``answer_units``), from
+        # ``embed`` (texts → unit rows; ``remember``: kept on disk). None: words alone.
+        self._embed = embed
+        self._units = {unit for p in passages for unit in answer_units(p.text)}
+        self._vectors = self._unit_vectors = None
+        if embed is not None and passages:
+            self._vectors = embed([p.text for p in passages], remember=True)
+            units = sorted(self._units)
+            self._unit_vectors = dict(zip(units, embed(units, remember=True)))
 
     @classmethod
-    def of(cls, persona: Persona) -> "Knowledge":
+    def of(cls, persona: Persona, embed: Callable[..., np.ndarray] | None = None) -> "Knowledge":
         passages = [Passage(text, "facts") for text in facts(persona)]
         if persona.documents is not None:
             passages += list(read_documents(Path(persona.documents)))
         grounding = persona.grounding
-        return cls(passages, grounding.min_coverage, grounding.max_passages)
+        return cls(passages, grounding.min_coverage, grounding.max_passages, embed, grounding.min_similarity,
+                   grounding.min_margin, grounding.sure_coverage, grounding.sure_similarity)
 
     @staticmethod
     def _tokens(texts: list[str]):
@@ -111,24 +137,82 @@ class Knowledge:
         return bool(content_terms(question))
 
     def search(self, question: str) -> list[Passage]:
-        """The passages that cover the most of ``question`` (at least ``min_coverage`` of it), in
-        BM25's order; none when nothing covers enough. A passage that covers less than the best one
-        is left out: a small model mixes the facts of a second, weaker match into its answer."""
-        wanted = content_terms(question)
+        """The passages that match ``question`` best (see the module doc); none when nothing does."""
+        return self.match(question)[0]
+
+    def match(self, question: str) -> tuple[list[Passage], bool]:
+        """The passages that match ``question`` best, and whether the match is sure: their words cover
+        enough of the question (``grounding.sure_coverage``), or their meaning is close to it
+        (``grounding.sure_similarity``). A
+        passage that matches less than the best one is left out: a small model mixes the facts of a
+        second, weaker match into its answer."""
+        if not self.passages:
+            return [], False
+        coverage = self._coverages(content_terms(question))
+        if self._vectors is None:
+            best = max(coverage.values(), default=0.0)
+            return ([], False) if best < self.min_coverage else (
+                [self.passages[i] for i, c in coverage.items() if c == best][: self.max_passages], True)
+        similarity = self._vectors @ self._embed([question])[0]
+        ranked = np.sort(similarity)[::-1]
+        margin = ranked[0] - (ranked[1] if len(ranked) > 1 else 0.0)
+        score = {i: float(similarity[i]) + coverage.get(i, 0.0) for i in range(len(self.passages))}
+        # With meaning to go by, a few shared words ("books" in "bookshop") are no match by themselves.
+        worded = {i for i, c in coverage.items() if c >= self.sure_coverage}
+        meant = {i for i in score if similarity[i] >= self.min_similarity and similarity[i] == ranked[0]
+                 and margin >= self.min_margin}
+        if not worded | meant:
+            return [], False
+        best = max(score[i] for i in worded | meant)
+        chosen = [i for i in sorted(worded | meant, key=lambda i: -score[i]) if score[i] >= best - self.min_margin]
+        chosen = chosen[: self.max_passages]
+        sure = any(i in worded or similarity[i] >= self.sure_similarity for i in chosen)
+        return [self.passages[i] for i in chosen], sure
+
+    def _coverages(self, wanted: set[str]) -> dict[int, float]:
+        """The share of the question's content words (``wanted``) each passage BM25 finds contains."""
         if not wanted or self._index is None:
-            return []
+            return {}
         longer = self._forms(wanted)
         query = [sorted(set().union(*longer.values()) & set(self._vocabulary))]  # stemmed already
         if not query[0]:
-            return []
+            return {}
         k = min(len(self.passages), max(self.max_passages * 4, 8))
         ids, scores = self._index.retrieve(query, k=k, show_progress=False)
-        ranked = [(_covered(longer, self._terms[i]), n, i) for n, (i, score) in enumerate(zip(ids[0], scores[0]))
-                  if score > 0]
-        best = max((coverage for coverage, _, _ in ranked), default=0.0)
-        if best < self.min_coverage:
-            return []
-        return [self.passages[i] for coverage, _, i in ranked if coverage == best][: self.max_passages]
+        return {int(i): _covered(longer, self._terms[i]) for i, score in zip(ids[0], scores[0]) if score > 0}
+
+    def answer(self, question: str, passages: list[Passage], topic: str | None = None) -> str:
+        """The sentence or self-contained clause of ``passages`` that answers ``question`` best, as
+        written: by meaning where there is a model, else by the question's words it contains. For a
+        follow-up, ``topic`` (the question with the one before it) counts as much as its own words."""
+        units = [unit for p in passages for unit in answer_units(p.text)]
+        wanted = self._forms(content_terms(topic or question))
+        words = np.array([_covered(wanted, content_terms(u)) if wanted else 0.0 for u in units])
+        if self._unit_vectors is None or len(units) == 1:
+            return units[int(np.argmax(words))]
+        asked = self._embed([question] if topic in (None, question) else [question, topic]).sum(axis=0)
+        closeness = np.stack([self._unit_vectors[u] for u in units]) @ asked
+        return units[int(np.argmax(closeness + words / 4))]
+
+
+# A clause that points back to what its sentence named before it cannot be said alone.
+_POINTS_BACK = re.compile(r"\b(there|it|its|they|them|their|this|that|these|those|here)\b", re.IGNORECASE)
+
+
+def answer_units(passage: str) -> list[str]:
+    """What may be said of a passage: each sentence, and each clause of it (between semicolons) that
+    does not point back to the rest of the sentence."""
+    units = []
+    for sentence in _sentences(passage):
+        clauses = [c.strip() for c in sentence.split(";") if c.strip()]
+        units.append(sentence)
+        if len(clauses) > 1:
+            units += [_ended(c[0].upper() + c[1:]) for c in clauses if not _POINTS_BACK.search(c)]
+    return list(dict.fromkeys(units))
+
+
+def _ended(clause: str) -> str:
+    return clause if clause[-1] in ".!?" else clause + "."
 
 
 def _covered(forms: dict[str, set[str]], terms: set[str]) -> float:

@@ -1,0 +1,138 @@
+"""The sentence that answers, said as written: passages matched by words or by meaning, the clause
+chosen, the unsure line for a guess, follow-ups looked up with the question before them, and the LLM
+kept to small talk unless the model may restate facts (a fake embedder: words of one sense share a
+direction)."""
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from parley.config import load_settings
+from parley.core.events import TurnDone
+from parley.reply.history import History
+from parley.reply.knowledge import Knowledge, Passage, answer_units
+from testbed.serve import write_stack
+from tests.conftest import DETERMINISTIC
+from tests.fakes import ScriptedLLM, SenseEmbedder, ToneTTS, fake_parley
+
+FACTS = [
+    "The main library is in Hartley Hall, open 8 am to 10 pm on weekdays and 10 am to 6 pm at weekends.",
+    "The student centre, with the cafeteria and the bookshop, is next to the north car park.",
+    "Admissions is on the ground floor of the Old Building; campus tours leave from there at 11 am and 2 pm.",
+    "The sports centre has a pool and a gym; a student card gets you in.",
+]
+SENSES = [{"lunch", "eat", "cafeteria", "food"}, {"workout", "gym", "exercise"}, {"books", "library", "read"}]
+# The fake's vectors are plainer than a network's: a shared sense among a fact's many words is a
+# smaller cosine than MiniLM gives it.
+CLOSE = 0.15
+
+
+def knowledge(**kwargs) -> Knowledge:
+    return Knowledge([Passage(f, "facts") for f in FACTS], embed=SenseEmbedder(SENSES).embed,
+                     **{"min_similarity": CLOSE, **kwargs})
+
+
+def test_units_are_sentences_and_the_clauses_that_stand_alone():
+    units = answer_units(FACTS[2])
+    assert units == [FACTS[2], "Admissions is on the ground floor of the Old Building."]  # "from there": not alone
+    assert "A student card gets you in." in answer_units(FACTS[3])
+
+
+def test_a_question_in_other_words_matches_by_meaning_and_is_not_sure():
+    passages, sure = knowledge().match("Where can I grab some lunch?")
+    assert passages == [Passage(FACTS[1], "facts")] and not sure
+
+
+def test_a_question_in_the_facts_own_words_is_sure():
+    passages, sure = knowledge().match("Where is the cafeteria?")
+    assert passages[0].text == FACTS[1] and sure
+
+
+def test_a_question_near_two_passages_alike_matches_neither():
+    """Meaning alone must lead the next passage by the margin: a tie is no match."""
+    k = knowledge(min_margin=0.5)
+    assert k.match("Where can I eat and exercise?") == ([], False)
+
+
+def test_the_answer_is_the_clause_that_answers():
+    k = knowledge()
+    assert k.answer("What do I need for the workout room?", [Passage(FACTS[3], "facts")]) in (
+        FACTS[3], "The sports centre has a pool and a gym.", "A student card gets you in.")
+    assert k.answer("Which floor is Admissions on?", [Passage(FACTS[2], "facts")]) == (
+        "Admissions is on the ground floor of the Old Building.")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    return load_settings(write_stack(tmp_path_factory.mktemp("stack"), **DETERMINISTIC))
+
+
+def reply(settings, question, history=None, restate=None, says="The library is in Hartley Hall."):
+    grounding = settings.persona.grounding.model_copy(update={"min_similarity": CLOSE})
+    settings = settings.model_copy(update={"persona": settings.persona.model_copy(update={"grounding": grounding})})
+    stack = settings.stack
+    if restate is not None:
+        stack = stack.model_copy(update={"llm": stack.llm.model_copy(update={"restate_facts": restate})})
+    settings = settings.model_copy(update={"stack": stack})
+    llm = ScriptedLLM(says)
+    conv = fake_parley(settings, llm, ToneTTS(), grounded=True, embedder=SenseEmbedder(SENSES)).conversation()
+    if history:
+        conv.history.add(*history)
+
+    async def run():
+        return [e async for e in conv.reply(question)]
+
+    done = asyncio.run(run())[-1]
+    assert isinstance(done, TurnDone)
+    return done, llm
+
+
+def test_the_small_default_model_never_words_a_fact(stack):
+    done, llm = reply(stack, "Where is the main library?")
+    assert done.grounding == "quoted" and done.reply.startswith("The main library is in Hartley Hall")
+    assert llm.prompts == []  # said as written, without the LLM
+
+
+def test_the_same_question_gets_the_same_answer_every_time(stack):
+    assert len({reply(stack, "When does the library open on weekdays?")[0].reply for _ in range(3)}) == 1
+
+
+def test_small_talk_still_goes_to_the_llm(stack):
+    done, llm = reply(stack, "Hello!", says="Hello! How can I help you?")
+    assert len(llm.prompts) == 1 and done.grounding == "answered"
+
+
+def test_a_model_that_may_restate_facts_writes_the_answer(stack):
+    done, llm = reply(stack, "Where is the main library?", restate=True)
+    assert len(llm.prompts) == 1 and done.reply == "The library is in Hartley Hall."
+
+
+def test_a_guess_by_meaning_is_said_with_the_unsure_line(stack):
+    done, _ = reply(stack, "Where can I grab some lunch?")
+    assert done.grounding == "unsure" and done.reply.startswith("I'm not sure that's what you're asking, but: ")
+    assert "cafeteria" in done.reply
+
+
+def test_a_follow_up_is_answered_from_the_question_before_it(stack):
+    done, _ = reply(stack, "And at weekends?", history=("When is the library open?", "8 am to 10 pm."))
+    assert "Hartley Hall" in done.reply and done.grounding in ("quoted", "unsure")
+
+
+def test_a_question_on_its_own_is_not_joined_to_the_one_before(stack):
+    """"Is there" asks whether something exists: it points back to nothing."""
+    done, _ = reply(stack, "Is there a cash machine on campus?",
+                    history=("Where is the library?", "The main library is in Hartley Hall."))
+    assert "Hartley Hall" not in done.reply
+
+
+def test_plans_read_the_history_but_never_write_it(stack):
+    parley = fake_parley(stack, ScriptedLLM("Hi."), ToneTTS(), grounded=True, embedder=SenseEmbedder(SENSES))
+    history = History()
+    parley.conversation().generation.plan("Where is the library?", history)
+    assert history.exchanges == []
+
+
+def test_an_embedder_turns_texts_into_unit_rows():
+    rows = SenseEmbedder(SENSES).embed(["lunch at the cafeteria", "gym"])
+    assert rows.shape[0] == 2 and np.allclose(np.linalg.norm(rows, axis=1), 1.0)
