@@ -81,7 +81,11 @@ class Conversation:
             return
         history = self.history.plus(said)
         try:
-            await self.llm_threads.run(lambda: self._llm.prefill(self.generation.prompt(history, "")))
+            # Loaded here, not in the LLM's thread, if no reply has needed it yet (a fact is said without
+            # it): llama.cpp points the process's stdout at /dev/null while a model loads, and what
+            # another thread prints meanwhile (`parley chat`'s reply) would be lost.
+            llm = self._llm
+            await self.llm_threads.run(lambda: llm.prefill(self.generation.prompt(history, "")))
         except Exception as exc:  # the next reply meets the same failure and reports it
             log.debug("no head start for the next reply: %s", exc)
 
