@@ -60,13 +60,18 @@ class Generation:
     def __init__(self, settings: Settings, knowledge: Knowledge, llm: Callable[[], LLMEngine]) -> None:
         self.settings = settings
         self.knowledge = knowledge
-        self._llm = llm  # loaded on first use: a reply said without the LLM does not load it
+        self._load_llm = llm  # loaded on first use: a reply said without the LLM does not load it
         self.grounded = settings.persona.grounding.mode == "strict"
         self.restates = settings.restate_facts
         self.prompts = PromptBuilder(settings.persona, settings.prompt_style, knowledge)
 
+    @property
+    def llm(self) -> LLMEngine:
+        """The stack's LLM, loaded if no reply has needed it yet."""
+        return self._load_llm()
+
     def prompt(self, history: History, user_text: str, passages: list[Passage] = ()) -> Prompt:
-        llm = self._llm()
+        llm = self.llm
         budget = llm.context_size - self.settings.stack.llm.max_tokens
         return self.prompts.build(history, user_text, llm.count_tokens, budget, passages)
 
@@ -125,7 +130,7 @@ class Generation:
         the LLM's thread). Stops between tokens once ``cancel`` is set."""
         timings.llm_started_ms = ms()
         splitter = ClauseSplitter(self.settings.stack.splitter)
-        pieces = self._llm().stream(plan.prompt, self.settings.stack.llm.max_tokens, cancel)
+        pieces = self.llm.stream(plan.prompt, self.settings.stack.llm.max_tokens, cancel)
         try:
             for piece in pieces:
                 if timings.llm_first_token_ms is None:

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from parley.config import Settings
 from parley.core.clauses import SIZE, Clauses, call_soon
 from parley.core.events import TextDelta, TurnDone, TurnTimings
-from parley.core.interfaces import CancelToken, LLMEngine
+from parley.core.interfaces import CancelToken
 from parley.core.speech import SpokenChunk
 from parley.core.threads import StageExecutor
 from parley.reply.generation import Generation
@@ -56,10 +56,6 @@ class Conversation:
     def knowledge(self) -> Knowledge:
         return self.generation.knowledge
 
-    @property
-    def _llm(self) -> LLMEngine:
-        return self.generation._llm()
-
     async def say(self, text: str, cancel: CancelToken | None = None) -> AsyncIterator:
         """Speak a fixed line (the apology after a failed reply), clause by clause: each clause's
         ``TextDelta`` (for the captions), then its ``SpokenChunk``."""
@@ -70,7 +66,7 @@ class Conversation:
 
     def warm_up(self) -> None:
         """Prefill the persona's prompt, so the first reply does not wait for it (blocking)."""
-        self._llm.prefill(self.generation.prompt(self.history, ""))
+        self.generation.llm.prefill(self.generation.prompt(self.history, ""))
 
     async def prepare_next(self, said: Exchange) -> None:
         """Prefill, while the caller listens to it, the prompt the next reply will start with: the
@@ -84,7 +80,7 @@ class Conversation:
             # Loaded here, not in the LLM's thread, if no reply has needed it yet (a fact is said without
             # it): llama.cpp points the process's stdout at /dev/null while a model loads, and what
             # another thread prints meanwhile (`parley chat`'s reply) would be lost.
-            llm = self._llm
+            llm = self.generation.llm
             await self.llm_threads.run(lambda: llm.prefill(self.generation.prompt(history, "")))
         except Exception as exc:  # the next reply meets the same failure and reports it
             log.debug("no head start for the next reply: %s", exc)
