@@ -15,6 +15,9 @@ function say(text) {
 
 async function viaWebRTC(offer) {
   const pc = new RTCPeerConnection();
+  // Set before the answer is sent: ICE can connect before its HTTP reply comes back.
+  watch.via = "webrtc";
+  watch.pc = pc;
   const remote = new MediaStream();
   pc.ontrack = (event) => {
     remote.addTrack(event.track);
@@ -36,8 +39,6 @@ async function viaWebRTC(offer) {
     body: JSON.stringify({ token, viewer: offer.viewer, sdp: pc.localDescription.sdp }),
   });
   if (!response.ok) throw new Error(await response.text());
-  watch.via = "webrtc";
-  watch.pc = pc;
   window.addEventListener("pagehide", () => pc.close());
 }
 
