@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import wave
 
 import av
 import numpy as np
@@ -110,6 +111,21 @@ def test_avatar_init_finds_the_same_face(tmp_path):
     for name, point in shipped.landmarks.points.items():
         assert np.allclose(made.landmarks.points[name], point, atol=1.0), name
     assert made.crop == shipped.crop
+
+
+def test_a_photo_avatar_made_without_a_voice_speaks_on_the_shipped_stack(tmp_path):
+    proc = run_init(str(REPO_AVATARS / "portrait" / "portrait.png"), "--name", "newcomer", "--licence", "x",
+                    "--out-root", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "voice: piper-en_US-joe-medium (the avatar names none" in proc.stdout and "--voice VOICE" in proc.stdout
+    for name in ("newcomer", "newcomer-3d"):
+        avatar = tmp_path / name / "avatar.yaml"
+        said = subprocess.run([sys.executable, "-m", "parley.cli", "say", "Hello there.", "--avatar", str(avatar),
+                               "--out", str(tmp_path / f"{name}-out")], capture_output=True, text=True, timeout=300)
+        assert said.returncode == 0, said.stderr
+        with wave.open(str(tmp_path / f"{name}-out" / "speech.wav")) as wav:
+            assert wav.getframerate() == 22050  # Piper's: the default voice, not the portrait's hibari-heart
+            assert wav.getnframes() > 0.3 * wav.getframerate()
 
 
 def test_avatar_init_refuses_images_without_a_face_and_non_images(tmp_path):

@@ -2,7 +2,8 @@ import re
 
 import pytest
 
-from parley.config import ConfigError, load_settings
+from parley.config import ConfigError, TTSConfig, load_settings
+from parley.config.voice import choose_voice
 from testbed.serve import write_stack
 from tests.conftest import CONFIGS
 
@@ -74,13 +75,46 @@ def test_a_voice_and_an_engine_that_cannot_play_it_are_named(tmp_path):
         load_settings(write_stack(tmp_path, **{"tts.engine": "triton"}))
 
 
-def test_no_voice_anywhere_says_where_to_name_one(tmp_path):
+def mute_avatar(tmp_path):
+    """A 3D avatar whose avatar.yaml names no voice, as `parley avatar init` without --voice writes it."""
     avatar = tmp_path / "mute" / "avatar.yaml"
     avatar.parent.mkdir()
     glb = CONFIGS.parent / "avatars" / "head3d" / "head.glb"
     avatar.write_text(f"name: mute\nkind: glb\nmodel: {glb}\nlicence: test\n")
-    with pytest.raises(ConfigError, match="tts.voice: no voice; name one here .* or as voice: in the avatar"):
-        load_settings(write_stack(tmp_path, **{"face.avatar": str(avatar)}))
+    return avatar
+
+
+@pytest.mark.parametrize("stack, avatar, default, chosen", [
+    ("piper-en_US-joe-medium", "hibari-heart", "hibari-heart", ("piper-en_US-joe-medium", "stack")),
+    (None, "hibari-heart", "piper-en_US-joe-medium", ("hibari-heart", "avatar")),
+    (None, None, "piper-en_US-joe-medium", ("piper-en_US-joe-medium", "default")),
+    (None, None, None, None),
+])
+def test_the_voice_is_the_stacks_then_the_avatars_then_the_stacks_default(stack, avatar, default, chosen):
+    assert choose_voice(TTSConfig(voice=stack, default_voice=default), avatar) == chosen
+
+
+def test_an_avatar_without_a_voice_speaks_with_the_shipped_default(tmp_path):
+    avatar = str(mute_avatar(tmp_path))
+    s = load_settings(write_stack(tmp_path, **{"face.avatar": avatar}))
+    assert (s.stack.tts.engine, s.stack.tts.voice) == ("piper", "piper-en_US-joe-medium")
+    s = load_settings(write_stack(tmp_path, **{"face.avatar": avatar, "tts.default_voice": "hibari-heart"}))
+    assert (s.stack.tts.engine, s.stack.tts.voice) == ("hibari", "hibari-heart")
+
+
+def test_no_voice_anywhere_says_where_to_name_one(tmp_path):
+    avatar = mute_avatar(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        load_settings(write_stack(tmp_path, **{"face.avatar": str(avatar), "tts.default_voice": None}))
+    msg = str(err.value)
+    assert "tts.default_voice: no voice for the avatar" in msg and f"voice: in {avatar}" in msg
+    assert "(piper-en_US-joe-medium, hibari-heart)" in msg
+
+
+def test_an_unknown_default_voice_is_named_even_when_the_avatar_has_its_own(tmp_path):
+    path = write_stack(tmp_path, **{"tts.default_voice": "piper-en_GB-nobody"})
+    with pytest.raises(ConfigError, match=r"tts.default_voice: unknown tts model 'piper-en_GB-nobody'; known: "):
+        load_settings(path)
 
 
 def test_the_settings_take_the_avatars_voice_and_leave_its_model_to_the_face(tmp_path):

@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--name-3d", help="the 3D avatar's name (default: NAME-3d)")
     init.add_argument("--licence", required=True, help="the image's licence, recorded in the YAML")
     init.add_argument("--voice", help="the voice this person speaks with, a tts model of configs/models.yaml "
-                      "(hibari-heart: a woman's; piper-en_US-joe-medium: a man's); without it, the stack's tts.voice")
+                      "(hibari-heart: a woman's; piper-en_US-joe-medium: a man's); without it, the stack's "
+                      "tts.default_voice")
     init.add_argument("--out-root", help="where avatar folders go (default: the repository's avatars/)")
     init.set_defaults(func=cmd_avatar)
 

@@ -48,7 +48,8 @@ def _selected(args, settings: Settings) -> list[str]:
         return args.names
     stack = settings.stack
     served_llm = stack.llm.engine == "openai"  # its model lives on its server
-    voices = [] if stack.tts.engine == "openai" else [stack.tts.voice]  # a served voice lives on its server
+    # A served voice lives on its server; the default voice is fetched too, for the avatars made without one.
+    voices = [] if stack.tts.engine == "openai" else [stack.tts.voice, *filter(None, [stack.tts.default_voice])]
     turn_model = [stack.turn_taking.turn_model] if stack.turn_taking.turn_model else []
     embedding = [stack.retrieval.embedding] if stack.retrieval.embedding else []
     models = [*([] if served_llm else [stack.llm.model]), *voices, stack.tts.align_voice, stack.asr.model,

@@ -91,16 +91,34 @@ def _write_face(parley, avatar, out: Path, speech, wav: Path) -> None:
 
 
 def cmd_avatar(args) -> int:
+    from parley.config.avatar import REPO_AVATARS
+    from parley.config.loader import voice_for
     from parley.face.avatars import AvatarError
     from parley.face.make.init import init_avatars
 
+    out_root = Path(args.out_root) if args.out_root else REPO_AVATARS
+    # Checked before anything is made, so a voice the stack cannot play writes no avatar.
+    voice = voice_for(args.config, args.voice, out_root / args.name / "avatar.yaml", "--voice")
     try:
-        portrait, head = init_avatars(Path(args.image), args.name, args.licence, voice=args.voice,
-                                      name_3d=args.name_3d,
-                                      **({"out_root": Path(args.out_root)} if args.out_root else {}))
+        portrait, head = init_avatars(Path(args.image), args.name, args.licence, out_root, voice=args.voice,
+                                      name_3d=args.name_3d)
     except AvatarError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"{portrait} (2D: --avatar {portrait.parent.name}, face.avatar)")
-    print(f"{head} (3D: --avatar {head.parent.name}, face.avatar3d)")
+    # An avatar is found by name only under the repository's avatars/; elsewhere by its file.
+    ref = (lambda p: p.parent.name) if out_root.resolve() == REPO_AVATARS.resolve() else str
+    print(f"{portrait} (2D: --avatar {ref(portrait)}, face.avatar)")
+    print(f"{head} (3D: --avatar {ref(head)}, face.avatar3d)")
+    print(_voice_note(voice, f"{portrait} and {head}"))
     return 0
+
+
+def _voice_note(voice, files: str) -> str:
+    """Which voice the new avatars speak with on the stack, and how to choose another."""
+    own = f"--voice VOICE, or voice: VOICE in {files}"
+    why, other = {
+        "default": (f"the avatar names none, so {voice.key}", f"another: {own}"),
+        "avatar": (f"--voice, written in {files}", "another: voice: VOICE there"),
+        "stack": (f"{voice.key}, every avatar's on that stack", f"the avatar's own: remove it there, then {own}"),
+    }[voice.source]
+    return f"voice: {voice.name} ({why}); {other}; voices: {', '.join(voice.known)}"

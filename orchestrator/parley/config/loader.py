@@ -12,6 +12,7 @@ from parley.config.base import ConfigError, load_model
 from parley.config.persona import Persona
 from parley.config.registry import ModelRegistry
 from parley.config.stack import StackConfig
+from parley.config.voice import Voice, checked_voice
 
 REPO_CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 
@@ -66,27 +67,15 @@ def load_persona(path: Path) -> Persona:
     return persona.model_copy(update={"documents": str(folder)})
 
 
-def _with_voice(path: Path, stack: StackConfig, registry: ModelRegistry, registry_path: Path) -> StackConfig:
-    """The stack with its TTS engine and voice filled in: the stack's own, else the avatar's voice and
-    the engine that plays it."""
-    tts = stack.tts
-    voice = tts.voice or read_avatar(avatar_yaml(stack.face.avatar)).voice
-    if voice is None:
-        raise ConfigError(f"{path}: tts.voice: no voice; name one here (a tts model of {registry_path}) or as "
-                          f"voice: in the avatar {stack.face.avatar!r}'s avatar.yaml")
-    engine = tts.engine
-    if engine != "openai":
-        try:
-            played_by = registry.get(voice, "tts").engine
-        except KeyError as exc:
-            raise ConfigError(f"{path}: tts.voice: {exc.args[0]} (in {registry_path})") from None
-        if engine == "triton" and played_by != "piper":
-            raise ConfigError(f"{path}: tts.voice: {voice} is a {played_by} voice; Triton serves Piper voices")
-        if engine not in (None, "triton") and engine != played_by:
-            raise ConfigError(f"{path}: tts.engine: {voice} is played by the {played_by} engine, not {engine}; "
-                              f"set tts.engine: {played_by}, or leave tts.engine out")
-        engine = engine or played_by
-    return stack.model_copy(update={"tts": tts.model_copy(update={"engine": engine, "voice": voice})})
+def voice_for(path: Path | str | None, avatar_voice: str | None, avatar: Path, avatar_key: str) -> Voice:
+    """The voice the stack at ``path`` (default: ``default_config_path()``) gives an avatar not yet made,
+    whose avatar.yaml will be ``avatar`` and whose own voice ``avatar_voice`` is given as ``avatar_key``,
+    checked against the stack's registry."""
+    path = Path(path) if path else default_config_path()
+    stack = load_model(path, StackConfig)
+    registry_path = path.parent / stack.models
+    return checked_voice(path, stack.tts, avatar, avatar_voice, load_registry(registry_path), registry_path,
+                         avatar_key)
 
 
 def _with_face_model(path: Path, stack: StackConfig) -> StackConfig:
@@ -116,11 +105,16 @@ def load_settings(path: Path | str | None = None, avatar: str | None = None) -> 
     persona = load_persona(base / stack.persona)
     registry_path = base / stack.models
     registry = load_registry(registry_path)
-    stack = _with_voice(path, stack, registry, registry_path)
+    avatar_path = avatar_yaml(stack.face.avatar)
+    voice = checked_voice(path, stack.tts, avatar_path, read_avatar(avatar_path).voice, registry, registry_path)
+    stack = stack.model_copy(update={"tts": stack.tts.model_copy(update={"engine": voice.engine,
+                                                                         "voice": voice.name})})
     stack = _with_face_model(path, stack)
     references = (
         *([("llm.model", stack.llm.model, "llm")] if stack.llm.engine != "openai" else []),
         ("tts.align_voice", stack.tts.align_voice, "tts"),
+        *([("tts.default_voice", stack.tts.default_voice, "tts")]
+          if stack.tts.default_voice and stack.tts.engine != "openai" else []),
         ("asr.model", stack.asr.model, "asr"),
         ("vad.model", stack.vad.model, "vad"),
     )

@@ -73,8 +73,12 @@ class TTSConfig(Strict):
     # openai is any server speaking the OpenAI-compatible /v1/audio/speech (its audio is aligned here).
     engine: str | None = None
     # piper, hibari, triton: a voice of the registry. openai: the voice's name on that server.
-    # Unset: the avatar's own voice (``voice:`` in its avatar.yaml).
+    # Unset: the avatar's own voice (``voice:`` in its avatar.yaml), else default_voice. Set: every avatar
+    # on this stack speaks with it.
     voice: str | None = None
+    # The voice of an avatar that names none (one made from a photo without --voice). null: such an
+    # avatar cannot speak on this stack until its avatar.yaml names a voice.
+    default_voice: str | None = "piper-en_US-joe-medium"
     length_scale: float | None = Field(None, gt=0)
     # piper: the voice's randomness (0: the same text gives the same audio).
     noise_scale: float | None = Field(None, ge=0)
