@@ -53,9 +53,9 @@ def test_the_face_is_never_frozen_and_blinks(renderer):
     a, b = renderer.frame(1.0), renderer.frame(2.0)
     assert np.abs(a.astype(int) - b.astype(int)).mean() > 0.5  # head sway and breathing
     blink = renderer._blinks[0]
-    centre, (ax, ay), _ = renderer._eyes[0]
-    x, y = int(centre[0]), int(centre[1])
-    eye = lambda f: f[y - int(ay) : y + int(ay), x - int(ax) : x + int(ax)].astype(int)  # noqa: E731
+    top, bottom = (renderer.to_output(renderer.avatar.landmarks.p(f"left_eye_{k}")).astype(int)
+                   for k in ("top", "bottom"))
+    eye = lambda f: f[top[1] : bottom[1], top[0] - 8 : top[0] + 8].astype(int)  # noqa: E731
     assert np.abs(eye(renderer.frame(blink)) - eye(renderer.frame(blink - 0.3))).mean() > 10
 
 

@@ -3,9 +3,10 @@
 Each frame is one ``cv2.remap`` of the portrait. The sampling map is the output grid moved by a
 slow head sway and breathing (a global affine), minus a sum of smooth displacement fields built
 once from the landmarks: jaw drop (lower lip and chin), mouth width (corners), lip closure, lip
-rounding, and eyelids for blinks. Each field is scaled per frame by a curve value, so a frame costs
-a few multiply-adds over the image plus the remap. Where the jaw opens, a mouth interior (dark
-cavity with a row of upper teeth) is drawn inside the displaced inner-lip contour.
+rounding. Each field is scaled per frame by a curve value, so a frame costs a few multiply-adds over
+the image plus the remap. Where the jaw opens, a mouth interior (dark cavity with a row of upper
+teeth) is drawn inside the displaced inner-lip contour; for a blink, lids of the person's skin
+(parley.face.lids).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from parley.config.avatar import Avatar
 from parley.core.speech import SpokenChunk, VisemeTrack
 from parley.face.avatars import AvatarError
+from parley.face.lids import Eyelids
 from parley.face.video import frames_on_clock
 
 
@@ -86,19 +88,10 @@ class WarpFace:
         lower_y = (P["lower_lip_inner"][1] + P["lower_lip_bottom"][1]) / 2
         self._w_upper = _gauss((xx - mouth_c[0]) ** 2 / 2.2 + (yy - upper_y) ** 2, 0.2 * w)
         self._w_lower = _gauss((xx - mouth_c[0]) ** 2 / 2.2 + (yy - lower_y) ** 2, 0.2 * w)
-        # Eyelids: for a blink, each eye is covered by a lid of the skin just above it.
+        # Eyelids for blinks, of the skin in the unmoved face.
         rest = cv2.remap(self.image, (self._origin[0] + xx * self._scale).astype(np.float32),
                          (self._origin[1] + yy * self._scale).astype(np.float32), cv2.INTER_LINEAR)
-        self._eyes = []
-        for side in ("left", "right"):
-            top, bottom = P[f"{side}_eye_top"], P[f"{side}_eye_bottom"]
-            outer, inner = P[f"{side}_eye_outer"], P[f"{side}_eye_inner"]
-            centre = (outer + inner) / 2
-            axes = (abs(inner[0] - outer[0]) * 0.62, max(bottom[1] - top[1], 2.0) * 1.1)
-            patch_y = int(min(bottom[1] + 1.2 * axes[1], self.size - 3))  # the cheek under the eye
-            skin = np.median(rest[patch_y : patch_y + 3, int(centre[0] - axes[0] / 2) : int(centre[0] + axes[0] / 2)]
-                             .reshape(-1, 3), axis=0).astype(np.float32) * 0.8  # lids sit in shadow
-            self._eyes.append((centre, axes, skin))
+        self._lids = Eyelids(P, rest)
 
         self._jaw_drop = 0.42 * s  # pixels of chin travel at jawOpen = 1
         # Where the mouth's controls at their largest move a pixel by more than a twentieth of one:
@@ -191,31 +184,8 @@ class WarpFace:
                 self._draw_mouth(out, a, jaw_px, dx, dy)
         blink = self._blink(t)
         if blink > 0:
-            self._draw_lids(out, a, blink)
+            self._lids.draw(out, cv2.invertAffineTransform(a), blink)
         return out
-
-    def _draw_lids(self, out: np.ndarray, affine: np.ndarray, closure: float) -> None:
-        forward = cv2.invertAffineTransform(affine)
-        for centre, (ax, ay), skin in self._eyes:
-            cx, cy = forward[:, :2] @ centre + forward[:, 2]
-            x0, y0 = int(cx - ax - 4), int(cy - ay - 4)
-            x1, y1 = int(cx + ax + 4), int(cy + ay + 4)
-            if x0 < 0 or y0 < 0 or x1 > self.size or y1 > self.size:
-                continue
-            mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-            # The lid comes down from the top of the eye: a growing upper part of the ellipse.
-            lid_bottom = int(round(cy - ay + 2 * ay * closure)) - y0
-            cv2.ellipse(mask, (int(cx) - x0, int(cy) - y0), (int(ax), int(ay)), 0, 0, 360, 255, -1, cv2.LINE_AA)
-            mask[max(lid_bottom, 0):] = 0
-            soft = cv2.GaussianBlur(mask, (5, 5), 0).astype(np.float32)[..., None] / 255.0
-            roi = out[y0:y1, x0:x1].astype(np.float32)
-            roi = roi * (1 - soft) + skin * soft
-            if closure > 0.5 and 0 < lid_bottom < roi.shape[0]:  # the lashes along the lid's edge
-                lash = np.zeros_like(mask)
-                cv2.ellipse(lash, (int(cx) - x0, int(cy) - y0), (int(ax), int(ay * 0.35)), 0, 0, 180, 255, 2, cv2.LINE_AA)
-                lash_a = lash.astype(np.float32)[..., None] / 255.0 * (closure - 0.5) * 1.6
-                roi = roi * (1 - lash_a) + np.array([60, 40, 30], np.float32) * lash_a
-            out[y0:y1, x0:x1] = np.clip(roi, 0, 255).astype(np.uint8)
 
     def _draw_mouth(self, out: np.ndarray, affine: np.ndarray, jaw_px: float, dx: np.ndarray, dy: np.ndarray) -> None:
         """The gap the jaw opened: a cavity, darker towards the back and shadowed under the lips, and,
