@@ -131,10 +131,11 @@ function onMessage(message) {
   }
 }
 
-// The server admits only the calls it can serve well; a busy one answers 429 with Retry-After.
-// The page says so kindly, counts down and tries again by itself.
+// The server admits only the calls it can serve well: a full or shutting-down one answers 503, and
+// one asked too often from this address 429, each with Retry-After. The page says so kindly, counts
+// down and tries again by itself.
 async function admitted(response) {
-  if (response.status !== 429) return true;
+  if (![429, 503].includes(response.status) || !response.headers.has("Retry-After")) return true;
   const wait = Number(response.headers.get("Retry-After")) || 30;
   const message = await response.text();
   state.busy.push({ wait, message });

@@ -1,4 +1,4 @@
-"""Admission: a full server and a hasty address are told when to come back."""
+"""Admission: a full server, a hasty address and a draining server tell callers when to come back."""
 
 from parley.live.admission import Admission
 
@@ -12,11 +12,11 @@ class Clock:
 
 
 def test_a_full_server_refuses_and_counts_it():
-    admission = Admission(max_sessions=2, per_minute=60)
+    admission = Admission(max_sessions=2, per_minute=60, name="Ada")
     assert admission.check(1, "a") is None
-    refusal = admission.check(2, "b", name="Ada")
+    refusal = admission.check(2, "b")
     assert refusal.reason == "full" and refusal.retry_after_s > 0 and "Ada is in 2 calls right now" in refusal.message
-    assert admission.refused == {"full": 1, "rate": 0}
+    assert admission.refused == {"full": 1, "rate": 0, "draining": 0}
 
 
 def test_an_address_gets_a_burst_then_its_rate_and_others_are_not_affected():
@@ -45,3 +45,12 @@ def test_idle_addresses_are_forgotten():
     clock.now += 3600
     admission.check(0, "fresh")
     assert len(admission._buckets) == 1
+
+
+def test_a_draining_server_refuses_everyone_soon_to_come_back():
+    admission = Admission(max_sessions=5, per_minute=60)
+    admission.draining = True
+    refusals = [admission.check(0, "a"), admission.check(0)]
+    assert all(r.reason == "draining" and 0 < r.retry_after_s <= 10 for r in refusals)
+    assert "shutting down" in refusals[0].message and admission.refused["draining"] == 2
+    assert admission._buckets == {}  # a refused caller spends none of its address's allowance

@@ -11,7 +11,7 @@ from parley.models.store import ModelFetchError
 
 
 def cmd_serve(args) -> int:
-    from parley.live.app import serve
+    from parley.live.serving import serve
 
     parley = parley_from(args)
     settings = parley.settings

@@ -28,13 +28,18 @@ class ServerConfig(Strict):
     # STUN/TURN servers (e.g. "stun:stun.example.org:3478") for callers behind NAT; none by default,
     # so the server looks nothing up outside the machine.
     ice_servers: list[str] = []
-    # Calls served at once; more are told to try again later (HTTP 429). Default: one per CPU core,
+    # Calls served at once; more are told to try again later (HTTP 503). Default: one per CPU core,
     # what keeps every call's face at full frame rate (docs/benchmarks.md, capacity).
     max_sessions: int | None = Field(None, ge=1)
     # New calls one client address may start per minute (ten seconds' worth, at least 3, at once).
     calls_per_minute: float = Field(6, gt=0)
-    # An offer whose peer has not connected after this long is closed.
+    # An offer whose peer has not connected after this long is closed and its place freed (it counts
+    # against max_sessions from the moment it is taken).
     connect_timeout_s: float = Field(20, gt=0)
+    # After SIGTERM (or Ctrl-C) the server takes no new calls and lets those in progress go on for at
+    # most this long, then closes them and exits; a second signal closes them at once. An orchestrator
+    # in Kubernetes needs a terminationGracePeriodSeconds a little longer than this.
+    drain_s: float = Field(300, ge=0)
     # Bearer token for /metrics and /api/stats (or $PARLEY_OPERATOR_TOKEN); unset: they are off.
     operator_token: str | None = None
     # Shared by the orchestrators behind one proxy, so any of them accepts a link another issued

@@ -1,7 +1,8 @@
-"""Who gets a call: at most ``max_sessions`` at once, and a limit on how fast one address asks.
+"""Who gets a call: at most ``max_sessions`` at once, a limit on how fast one address asks, and none
+while the server drains.
 
-A caller turned away is told when to come back (HTTP 429 with Retry-After), never left waiting on a
-server that cannot serve them at full quality.
+A caller turned away is told when to come back (HTTP 503, or 429 for a hasty address, with
+Retry-After), never left waiting on a server that cannot serve them at full quality.
 """
 
 from __future__ import annotations
@@ -10,30 +11,39 @@ import math
 import time
 from dataclasses import dataclass
 
+# A draining server's callers are sent back soon: behind a proxy their retry reaches another node once
+# this one's readiness has failed, and a lone server that restarts is back within a minute or so.
+DRAINING_RETRY_S = 5
+
 
 @dataclass(frozen=True)
 class Refusal:
-    reason: str  # "full" or "rate"
+    reason: str  # "full", "rate" or "draining"
     message: str
     retry_after_s: int
 
 
 class Admission:
-    def __init__(self, max_sessions: int, per_minute: float, clock=time.monotonic) -> None:
+    def __init__(self, max_sessions: int, per_minute: float, name: str = "the avatar", clock=time.monotonic) -> None:
         self.max_sessions = max_sessions
         self.per_minute = per_minute
+        self.name = name
         self.burst = max(3, int(per_minute // 6))  # ten seconds' worth at once, and at least three
         self.clock = clock
+        self.draining = False
         self._buckets: dict[str, tuple[float, float]] = {}  # address → (tokens, when)
-        self.refused: dict[str, int] = {"full": 0, "rate": 0}
+        self.refused: dict[str, int] = {"full": 0, "rate": 0, "draining": 0}
 
-    def check(self, live: int, address: str | None = None, name: str = "the avatar") -> Refusal | None:
-        """Whether one more call fits with ``live`` running; with ``address``, also whether that
-        address may start another so soon (asked when a session is created, not again at its offer)."""
+    def check(self, live: int, address: str | None = None) -> Refusal | None:
+        """Whether one more call fits with ``live`` held; with ``address``, also whether that address
+        may start another so soon (asked when a session is created, not again at its offer)."""
+        if self.draining:
+            return self._refuse("draining", "this server is shutting down and takes no new calls; "
+                                            "please try again in a moment", DRAINING_RETRY_S)
         if live >= self.max_sessions:
             calls = "one call" if live == 1 else f"{live} calls"
-            return self._refuse("full", f"{name} is in {calls} right now, as many as this server can serve "
-                                        "well; please try again in a minute", 30)
+            return self._refuse("full", f"{self.name} is in {calls} right now, as many as this server can "
+                                        "serve well; please try again in a minute", 30)
         if address is None:
             return None
         now = self.clock()

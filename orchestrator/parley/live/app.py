@@ -2,7 +2,9 @@
 
 Engines are loaded once (``parley.assemble``) and shared by every call; each call has its own VAD
 state, history, queues and media. An offer is checked before anything is created for it, a call is
-admitted only while the server can serve it well, and a call that ends leaves nothing running.
+admitted only while the server can serve it well (counted from the moment its offer is taken, so a
+rush of offers cannot slip past the limit while they are being answered), none is admitted while the
+server drains, and a call that ends leaves nothing running.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import asyncio
 import logging
 import os
 import secrets
-import ssl
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiortc import RTCSessionDescription
 
 from parley.assemble import Parley
 from parley.config import ConfigError
@@ -30,11 +33,10 @@ from parley.live.broadcast import Broadcast, BroadcastError
 from parley.live.broadcast.janus import JanusError
 from parley.live.call import Call, ice_configuration
 from parley.live.ladder import Ladder
-from parley.live.memory import keep_memory_flat
 from parley.live.metrics import Metrics
-from parley.live.offer import OfferError, check_offer
+from parley.live.offer import Offer, OfferError, check_offer
 from parley.live.placement import Placement, placements
-from parley.live.protect import AccessLog, content_policy, operator_token, require_operator, secure_headers
+from parley.live.protect import content_policy, operator_token, require_operator, secure_headers
 from parley.live.tokens import TokenError, Tokens
 
 REPO = Path(__file__).resolve().parents[3]
@@ -66,9 +68,11 @@ class Server:
         self.tokens = Tokens(secret.encode() if secret else None)
         self.node = cfg.node or os.environ.get("PARLEY_NODE")
         self.ice = ice_configuration(cfg.ice_servers)
-        self.admission = Admission(cfg.max_sessions or os.cpu_count() or 1, cfg.calls_per_minute)
+        self.admission = Admission(cfg.max_sessions or os.cpu_count() or 1, cfg.calls_per_minute,
+                                   settings.persona.name)
         self.operator = operator_token(cfg.operator_token)
         self.sessions: dict[str, Call] = {}
+        self._answering: Counter[str] = Counter()  # session id → its offers being answered right now
         self._ended = {"frames_sent": 0, "frames_skipped": 0}  # of calls that have ended
         self._watchers: set[asyncio.Task] = set()
         self.metrics = Metrics(self._metrics_state)
@@ -99,6 +103,23 @@ class Server:
                                   "max_sessions": self.admission.max_sessions,
                                   "stages": {p.stage: p.label for p in stages}})
 
+    async def ready(self, request: web.Request) -> web.Response:
+        """Public: whether to send this server new callers (a draining one's calls go on meanwhile)."""
+        return web.json_response({"ready": not self.draining}, status=503 if self.draining else 200)
+
+    @property
+    def draining(self) -> bool:
+        return self.admission.draining
+
+    def drain(self) -> None:
+        """Take no new calls; those in progress (and their reconnects) go on."""
+        self.admission.draining = True
+
+    def held(self) -> set[str]:
+        """The sessions that count against max_sessions: a call, live or waiting for its peer, or an
+        offer being answered."""
+        return self.sessions.keys() | self._answering.keys()
+
     async def _placements(self) -> list[Placement]:
         """The last answer at once; a stale one is asked of Triton again in the background (a Triton that
         does not answer must slow neither the health check nor calls)."""
@@ -120,7 +141,8 @@ class Server:
         require_operator(request, self.operator)
         return web.json_response({"sessions": {sid: s.stats() for sid, s in self.sessions.items()},
                                   "stages": [p.wire() for p in await self._placements()],
-                                  "refused": self.admission.refused, "tasks": len(asyncio.all_tasks()),
+                                  "refused": self.admission.refused, "draining": self.draining,
+                                  "tasks": len(asyncio.all_tasks()),
                                   "threads": threading.active_count(),
                                   "llm_waiting": self.parley.engines.executor("llm").waiting})
 
@@ -129,9 +151,11 @@ class Server:
         return web.Response(body=self.metrics.text(), content_type="text/plain", charset="utf-8")
 
     def _refuse_if_busy(self, address: str | None = None) -> None:
-        refusal = self.admission.check(len(self.sessions), address, self.settings.persona.name)
+        refusal = self.admission.check(len(self.held()), address)
         if refusal is not None:
-            raise web.HTTPTooManyRequests(text=refusal.message, headers={"Retry-After": str(refusal.retry_after_s)})
+            # A hasty address is asking too often (429); otherwise this server cannot take the call (503).
+            error = web.HTTPTooManyRequests if refusal.reason == "rate" else web.HTTPServiceUnavailable
+            raise error(text=refusal.message, headers={"Retry-After": str(refusal.retry_after_s)})
 
     def _client(self, request: web.Request) -> str:
         """The caller's address: the peer's, or the one a trusted proxy forwarded."""
@@ -174,9 +198,20 @@ class Server:
             offer = check_offer(body["sdp"], body["type"])
         except OfferError as exc:
             raise web.HTTPBadRequest(text=str(exc)) from None
-        old = self.sessions.get(session_id)
-        if old is None:  # a reconnect replaces its own call; a new call must fit
+        if session_id not in self.held():  # a reconnect keeps its call's place; a new call must fit
             self._refuse_if_busy()
+        # Held from here, before the first await: offers that arrive together cannot all see room.
+        self._answering[session_id] += 1
+        try:
+            answer = await self._answer(session_id, offer)
+        finally:
+            self._answering[session_id] -= 1
+            if not self._answering[session_id]:
+                del self._answering[session_id]
+        return web.json_response({"sdp": answer.sdp, "type": answer.type})
+
+    async def _answer(self, session_id: str, offer: Offer) -> RTCSessionDescription:
+        """A call for the offer, kept in place of the session's last one only once it is answered."""
         call = self.new_session(session_id)
         try:
             answer = await call.answer(offer)
@@ -184,14 +219,19 @@ class Server:
             await call.close()
             log.info("offer refused: %s: %s", type(exc).__name__, exc)
             raise web.HTTPBadRequest(text=f"the offer could not be answered: {exc or type(exc).__name__}") from None
+        except BaseException:  # the request was cancelled: nothing half-made is kept either
+            await call.close()
+            raise
+        # Read only now: another offer of this session may have been answered meanwhile.
+        old = self.sessions.get(session_id)
+        self.sessions[session_id] = call
         if old is not None:
             await old.close()
-        self.sessions[session_id] = call
         call.expire_unless_connected(self.settings.stack.server.connect_timeout_s)
         watcher = asyncio.ensure_future(self._forget_when_closed(call))
         self._watchers.add(watcher)
         watcher.add_done_callback(self._watchers.discard)
-        return web.json_response({"sdp": answer.sdp, "type": answer.type})
+        return answer
 
     async def watch_page(self, request: web.Request) -> web.StreamResponse:
         response = web.FileResponse(REPO / "web" / "watch.html")
@@ -199,12 +239,15 @@ class Server:
         return response
 
     async def _json(self, request: web.Request, *keys: str) -> dict:
+        wanted = f"send a JSON object with {', '.join(keys)}"
         try:
             body = await request.json()
-            if not isinstance(body, dict) or any(k not in body for k in keys):
-                raise ValueError
-        except ValueError:  # bad JSON, bad UTF-8, or not the keys asked for
-            raise web.HTTPBadRequest(text=f"send a JSON object with {', '.join(keys)}") from None
+        except ValueError:  # bad JSON or bad UTF-8
+            raise web.HTTPBadRequest(text=f"the body is not JSON: {wanted}") from None
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest(text=f"the body is JSON but not an object: {wanted}")
+        if missing := [k for k in keys if k not in body]:
+            raise web.HTTPBadRequest(text=f"{', '.join(missing)} missing: {wanted}")
         return body
 
     def _watched(self, token) -> Call:
@@ -258,7 +301,7 @@ class Server:
         fallbacks = {kind: engine.switch.failovers for kind, engine in self.parley.engines.loaded().items()
                      if hasattr(engine, "switch")}
         return {"sessions": len(live), "max_sessions": self.admission.max_sessions,
-                "refused": self.admission.refused, "fallbacks": fallbacks,
+                "refused": self.admission.refused, "draining": self.draining, "fallbacks": fallbacks,
                 "frames_sent": self._ended["frames_sent"] + sum(c.video.frames_sent for c in live),
                 "frames_skipped": self._ended["frames_skipped"] + sum(c.video.frames_skipped for c in live)}
 
@@ -272,6 +315,7 @@ class Server:
         app = web.Application(client_max_size=1 << 20)
         app.router.add_get("/", self.index)
         app.router.add_get("/healthz", self.health)
+        app.router.add_get("/readyz", self.ready)
         app.router.add_get("/metrics", self.metrics_page)
         app.router.add_get("/api/stats", self.stats)
         app.router.add_post("/api/sessions", self.create_session)
@@ -297,37 +341,3 @@ class Server:
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
-
-
-def _offer_only(addresses: list[str]) -> None:
-    """aioice has no setting for which interfaces to gather host candidates on: replace its lookup."""
-    import aioice.ice
-
-    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [
-        a for a in addresses if (":" in a and use_ipv6) or (":" not in a and use_ipv4)]
-
-
-def serve(parley: Parley, host: str | None = None, port: int | None = None) -> None:
-    keep_memory_flat()
-    settings = parley.settings
-    cfg = settings.stack.server
-    if cfg.ice_addresses:
-        _offer_only(cfg.ice_addresses)
-    host, port = host or cfg.host, cfg.port if port is None else port
-    ssl_context = None
-    if cfg.tls_cert and cfg.tls_key:
-        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ssl_context.load_cert_chain(cfg.tls_cert, cfg.tls_key)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    server = Server(parley)
-    app = server.app()
-
-    async def close_engines(app: web.Application) -> None:
-        parley.close()
-
-    app.on_cleanup.append(close_engines)
-    scheme = "https" if ssl_context else "http"
-    print(f"Parley: {settings.persona.name} at {scheme}://{host}:{port}/ "
-          f"(at most {server.admission.max_sessions} calls at once)", flush=True)
-    web.run_app(app, host=host, port=port, ssl_context=ssl_context, print=None,
-                access_log_class=AccessLog, shutdown_timeout=5)

@@ -26,7 +26,7 @@ _BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 
 class Metrics:
     def __init__(self, state: Callable[[], dict]) -> None:
-        """``state()`` gives the scrape-time numbers: sessions, capacity, refused, frames, fallbacks."""
+        """``state()`` gives the scrape-time numbers: sessions, capacity, draining, refused, frames, fallbacks."""
         self.registry = CollectorRegistry()
         self.turns = Counter("parley_turns", "Turns by outcome", ["outcome"], registry=self.registry)
         self.stage = Histogram("parley_stage_seconds", "Latency of each stage of a turn", ["stage"],
@@ -60,6 +60,8 @@ class Metrics:
         state = self._state()
         yield GaugeMetricFamily("parley_sessions", "Live calls", value=state["sessions"])
         yield GaugeMetricFamily("parley_max_sessions", "Calls admitted at most", value=state["max_sessions"])
+        yield GaugeMetricFamily("parley_draining", "1 while the server takes no new calls and lets those in "
+                                "progress end (after SIGTERM)", value=int(state["draining"]))
         refused = CounterMetricFamily("parley_admissions_refused", "Calls turned away", labels=["reason"])
         for reason, count in state["refused"].items():
             refused.add_metric([reason], count)
