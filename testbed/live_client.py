@@ -48,8 +48,9 @@ class Served:
 @contextmanager
 def serving(tmp_path, stack: dict | None = None, **server):
     """`parley serve` on the default stack (with ``stack`` edits, dotted keys) and ``server`` settings."""
+    # A short drain: stopping the server ends within it even if a test left a call open.
     settings = {"server.ice_addresses": ["127.0.0.1"], "server.operator_token": OPERATOR,
-                "server.calls_per_minute": 600, **{f"server.{k}": v for k, v in server.items()}}
+                "server.calls_per_minute": 600, "server.drain_s": 10, **{f"server.{k}": v for k, v in server.items()}}
     config = write_stack(tmp_path, **(stack or {}), **settings)
     log_path = tmp_path / "server.log"
     with open(log_path, "w") as log:
