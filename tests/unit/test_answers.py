@@ -10,6 +10,7 @@ import pytest
 
 from parley.config import load_settings
 from parley.core.events import TurnDone
+from parley.reply.asks import asked_kind, gives
 from parley.reply.history import History
 from parley.reply.knowledge import Knowledge, Passage, answer_units
 from testbed.serve import write_stack
@@ -61,6 +62,25 @@ def test_the_answer_is_the_clause_that_answers():
         FACTS[3], "The sports centre has a pool and a gym.", "A student card gets you in.")
     assert k.answer("Which floor is Admissions on?", [Passage(FACTS[2], "facts")]) == (
         "Admissions is on the ground floor of the Old Building.")
+
+
+def test_the_answer_gives_the_kind_asked_for():
+    assert asked_kind("How much is the bus fare?") == "price" and asked_kind("How much space is there?") is None
+    assert asked_kind("How long do I wait?") == "duration" and asked_kind("What time do tours leave?") == "clock"
+    assert gives("Wait two minutes.", "duration") and not gives("Laptops are collected from the ground floor.",
+                                                                 "duration")
+    assert gives("Replacements are free.", "price") and gives("Anything.", None)
+    # Of a passage's clauses, the one that holds the time is the answer to "what time?".
+    assert knowledge().answer("What time do the tours go?", [Passage(FACTS[2], "facts")]) == FACTS[2]
+
+
+def test_a_follow_up_takes_the_clause_its_own_words_ask_for():
+    """The passage was found with the question before; the clause is what the follow-up asks."""
+    circle = "Area of a circle is pi times the radius squared; circumference is two times pi times the radius."
+    k = Knowledge([Passage(circle, "facts")], embed=SenseEmbedder([{"circumference", "around"}]).embed)
+    topic = "I have worked out the area of my circle. And the circumference?"
+    assert k.answer("And the circumference?", [Passage(circle, "facts")], topic) == (
+        "Circumference is two times pi times the radius.")
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +137,11 @@ def test_a_guess_by_meaning_is_said_with_the_unsure_line(stack):
 def test_a_follow_up_is_answered_from_the_question_before_it(stack):
     done, _ = reply(stack, "And at weekends?", history=("When is the library open?", "8 am to 10 pm."))
     assert "Hartley Hall" in done.reply and done.grounding in ("quoted", "unsure")
+
+
+def test_a_price_asked_of_a_passage_without_one_is_a_guess(stack):
+    done, _ = reply(stack, "How much does the gym cost?")
+    assert done.grounding == "unsure" and "sports centre" in done.reply
 
 
 def test_a_question_on_its_own_is_not_joined_to_the_one_before(stack):

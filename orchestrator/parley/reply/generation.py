@@ -25,6 +25,7 @@ from parley.config import Settings
 from parley.core.clauses import Clauses
 from parley.core.events import TurnTimings
 from parley.core.interfaces import CancelToken, LLMEngine, Prompt
+from parley.reply.asks import asked_kind, gives
 from parley.reply.grounding import Grounding
 from parley.reply.history import History
 from parley.reply.knowledge import Knowledge, Passage
@@ -94,8 +95,13 @@ class Generation:
         if not passages:  # nothing known matches: decline, unless there is no subject ("thanks!")
             if self.knowledge.asks_for_facts(user_text):
                 plan.outcome, plan.script = "declined", persona.decline
-        elif not self.restates or not sure:  # the sentence that answers, as the knowledge words it
-            answer = self.knowledge.answer(user_text, passages, topic)
+            else:
+                plan.prompt = self.prompt(history, user_text)  # small talk
+            return plan
+        answer = self.knowledge.answer(user_text, passages, topic)
+        # About the right thing but not what was asked ("how much?" and no price in it): a guess.
+        sure = sure and gives(answer, asked_kind(user_text))
+        if not self.restates or not sure:  # the sentence that answers, as the knowledge words it
             plan.outcome, plan.script = ("quoted", persona.fallback) if sure else ("unsure", persona.unsure)
             plan.script = plan.script.format(passage=answer)
         elif self.knowledge.coverage(topic, passages) < persona.grounding.llm_min_coverage:

@@ -28,6 +28,7 @@ import bm25s
 import numpy as np
 
 from parley.config import ConfigError, Persona
+from parley.reply.asks import asked_kind, gives
 from parley.reply.words import STOPWORDS, content_terms, name_phrases, stemmer
 
 DOCUMENT_SUFFIXES = (".md", ".markdown", ".txt")
@@ -183,15 +184,20 @@ class Knowledge:
 
     def answer(self, question: str, passages: list[Passage], topic: str | None = None) -> str:
         """The sentence or self-contained clause of ``passages`` that answers ``question`` best, as
-        written: by meaning where there is a model, else by the question's words it contains. For a
-        follow-up, ``topic`` (the question with the one before it) counts as much as its own words."""
+        written: one that gives the kind of answer asked for (``parley.reply.asks``) if any does, then
+        by meaning where there is a model, else by the question's words it contains. The passages of a
+        follow-up were found with ``topic`` (the question with the one before it); which of their
+        sentences answers is up to what the follow-up itself asks ("and the distance around it?"),
+        unless it names nothing."""
         units = [unit for p in passages for unit in answer_units(p.text)]
-        wanted = self._forms(content_terms(topic or question))
+        kind = asked_kind(question)
+        units = [u for u in units if gives(u, kind)] or units
+        asks = question if content_terms(question) else topic or question
+        wanted = self._forms(content_terms(asks))
         words = np.array([_covered(wanted, content_terms(u)) if wanted else 0.0 for u in units])
         if self._unit_vectors is None or len(units) == 1:
             return units[int(np.argmax(words))]
-        asked = self._embed([question] if topic in (None, question) else [question, topic]).sum(axis=0)
-        closeness = np.stack([self._unit_vectors[u] for u in units]) @ asked
+        closeness = np.stack([self._unit_vectors[u] for u in units]) @ self._embed([asks])[0]
         return units[int(np.argmax(closeness + words / 4))]
 
 

@@ -1,0 +1,44 @@
+"""What kind of answer a question asks for, and whether a sentence gives one.
+
+"How much is the bus fare?" asks for a price; a sentence about the bus with no price in it is about
+the right thing and still no answer. A question that asks for a duration, a price, a time of day or
+a count is only answered by a sentence that holds one: one that does not is said as a guess.
+"""
+
+from __future__ import annotations
+
+import re
+
+_NUMBER = (r"\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
+           r"forty|fifty|sixty|ninety|a hundred|a few|several")
+_COUNT = rf"{_NUMBER}|an?|half an?"
+_UNIT = r"(?:second|minute|hour|day|week|month|year|working day|business day)s?"
+_CLOCK = r"\b\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.)|\b\d{1,2}:\d\d\b|\bo'clock\b|\bnoon\b|\bmidnight\b"
+
+# Each kind: what a question that asks for it says, and what a sentence that gives it holds.
+_KINDS: dict[str, tuple[re.Pattern, re.Pattern]] = {
+    "duration": (re.compile(r"\bhow long\b|\bhow many (?:seconds|minutes|hours|days|weeks)\b", re.I),
+                 re.compile(rf"\b(?:{_COUNT})\s+{_UNIT}\b|{_CLOCK}|\bovernight\b|\bstraight away\b", re.I)),
+    "price": (re.compile(r"\bhow much (?:is|are|does|do|will|would|did|to|for)\b|\b(?:cost|costs|price|fare|fee|"
+                         r"fees|charge|pay|paid)\b", re.I),
+              re.compile(r"[£$€¥]\s*\d|\b\d+(?:\.\d+)?\s*(?:pounds|dollars|euros|pence|cents|p)\b|\bfree\b"
+                         r"|\b(?:costs?|charged?|price|fee)\b", re.I)),
+    "clock": (re.compile(r"\bwhat time\b|\b(?:when|until when|how late|how early)\b.*\b(?:open|opens|close|"
+                         r"closes|shut|shuts|start|starts|leave|leaves|run|runs)\b", re.I),
+              re.compile(rf"{_CLOCK}|\b(?:every|each)\s+(?:{_COUNT})\s+{_UNIT}\b", re.I)),
+    "count": (re.compile(r"\bhow many\b", re.I),
+              re.compile(rf"\b(?:{_NUMBER})\b|\bno\b", re.I)),
+}
+
+
+def asked_kind(question: str) -> str | None:
+    """The kind of answer ``question`` asks for ("duration", "price", "clock", "count"), or None."""
+    for kind, (asks, _) in _KINDS.items():
+        if asks.search(question):
+            return kind
+    return None
+
+
+def gives(text: str, kind: str | None) -> bool:
+    """Whether ``text`` holds an answer of ``kind`` (always, for a question of no particular kind)."""
+    return kind is None or bool(_KINDS[kind][1].search(text))
