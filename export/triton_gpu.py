@@ -34,7 +34,8 @@ from parley.config import Settings
 from parley.models.store import registry_parameter
 
 # NGC release of both images: 24.11 is the first whose TensorRT-LLM (0.15) takes Whisper's encoder
-# features; it is Triton 2.52 (the tritonclient pin), CUDA 12.6, TensorRT 10.6, Python 3.10.
+# features; it is Triton 2.52 (the tritonclient pin), CUDA 12.6, TensorRT 10.6. The -py3 image is
+# Ubuntu 24.04 with Python 3.12; the Python models must import under the TensorRT-LLM image's too.
 RELEASE = "24.11"
 LLM_IMAGE = f"nvcr.io/nvidia/tritonserver:{RELEASE}-trtllm-python-py3"
 MEDIA_IMAGE = f"nvcr.io/nvidia/tritonserver:{RELEASE}-py3"
@@ -42,8 +43,9 @@ MEDIA_IMAGE = f"nvcr.io/nvidia/tritonserver:{RELEASE}-py3"
 # tts_voice).
 LLM_SERVER = ("llm", "tensorrt_llm", "asr", "whisper_tensorrt_llm")
 MEDIA_SERVER = ("vad", "tts", "tts_voice", "visemes", "speak", "lipsync", "musetalk")
-# Where TensorRT engines built at load time are kept across restarts (the engines volume, writable;
-# the repository is mounted read-only).
+# Where TensorRT engines built at load time are kept across restarts (the engines volume, writable).
+# onnxruntime makes only the last folder of a cache path: models-init makes the rest
+# (deploy/orchestrator/gpu_repository.py).
 ORT_ENGINE_CACHE = "/engines/ort"
 # Longest phoneme sequence one TTS request may send (a clause of the reply, with room to spare).
 MAX_PHONEMES = 2048
@@ -236,6 +238,20 @@ def _musetalk() -> mc.ModelConfig:
 def _instances(config: mc.ModelConfig, count: int) -> mc.ModelConfig:
     config.instance_group[0].count = count
     return config
+
+
+# Beside the models (Triton reads only folders there): what served_files returns, for models-init.
+SERVED_FILES = "served_files.json"
+
+
+def served_files(settings: Settings) -> dict[str, str]:
+    """The files models serve straight from the model store, which models-init copies into their version
+    folders: each version folder's file by the store's path of it (``MODEL/FILE`` under ``$PARLEY_HOME/models``)."""
+    def onnx_of(name: str) -> str:
+        return f"{name}/{next(f.name for f in settings.registry.get(name).files if f.name.endswith('.onnx'))}"
+
+    return {"vad/1/model.onnx": onnx_of(settings.stack.vad.model),
+            "tts_voice/1/model.onnx": onnx_of(settings.stack.tts.voice)}
 
 
 def gpu_models(settings: Settings) -> dict[str, mc.ModelConfig]:

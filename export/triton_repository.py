@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import sys
 from pathlib import Path
 
 from google.protobuf import text_format
 from triton_contract import CONTRACT, CPU, dynamic_batching, model_config, settings_of, speak, visemes
-from triton_gpu import gpu_repository
+from triton_gpu import SERVED_FILES, gpu_repository, served_files
 from tritonclient.grpc import model_config_pb2 as mc
 
 from parley.config import REPO_CONFIGS, Settings, load_settings
@@ -75,16 +76,15 @@ def render(config: mc.ModelConfig, stack: str) -> str:
 SHARED_CODE = ("tts", "visemes")
 
 
-def variant_models(variant: str) -> tuple[dict[str, mc.ModelConfig], dict[str, dict[str, bytes]]]:
-    """A variant's configs, and the warm-up data files of each model that has some."""
-    settings = load_settings(REPO_CONFIGS / STACKS[variant])
-    return (cpu_models(settings), {}) if variant == "cpu" else gpu_repository(settings)
-
-
 def expected_files() -> dict[Path, str | bytes]:
     files = {}
     for variant, stack in STACKS.items():
-        configs, warmups = variant_models(variant)
+        settings = load_settings(REPO_CONFIGS / stack)
+        if variant == "cpu":
+            configs, warmups = cpu_models(settings), {}
+        else:
+            configs, warmups = gpu_repository(settings)
+            files[ROOT / variant / SERVED_FILES] = json.dumps(served_files(settings), indent=2) + "\n"
         for name, config in configs.items():
             files[ROOT / variant / name / "config.pbtxt"] = render(config, stack)
             for file_name, data in warmups.get(name, {}).items():

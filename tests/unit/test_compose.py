@@ -170,11 +170,16 @@ def test_the_gpu_profile_serves_every_model_on_a_server_that_has_its_backend(con
         assert (bls in _loaded(llm)) == (engine in _loaded(llm)), bls
     for service in (llm, media):
         assert service["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
-        assert (f"{ROOT}/model_repository/gpu", "/repository", True) in _mounts(service)
+        # models-init assembles the repository they serve in the models volume (tests/unit/test_gpu_repository.py).
+        assert ("models", "/models", False) in _mounts(service) and "--model-repository=/models/triton-gpu" in \
+            service["command"]
         # The servers' Python models read registry models: the volume is filled before they start.
         assert service["depends_on"]["models-init"]["condition"] == "service_completed_successfully"
     assert ("engines", "/engines", False) in _mounts(media)  # onnxruntime's TensorRT engine cache
-    assert services["models-init"]["entrypoint"] == ["parley", "models", "fetch"]
+    init = services["models-init"]
+    assert "parley models fetch && python deploy/orchestrator/gpu_repository.py" in " ".join(init["entrypoint"])
+    assert (f"{ROOT}/model_repository/gpu", "/repository", True) in _mounts(init)
+    assert ("engines", "/engines", False) in _mounts(init)  # it makes the TensorRT cache folders
     assert ("127.0.0.1", 8011, 8011) in _ports(media) and "--grpc-port=8011" in media["command"]
     assert "8010/v2/health/ready" in " ".join(media["healthcheck"]["test"])
     orchestrator = services["orchestrator-gpu"]
