@@ -32,6 +32,8 @@ class TritonServer:
     ports: dict[str, int] = field(default_factory=dict)
     # Load only these models (the others cost memory and CPU); empty: the whole repository.
     models: tuple[str, ...] = ()
+    # More of tritonserver's options, e.g. --exit-on-error=false to serve what loads.
+    options: tuple[str, ...] = ()
     process: subprocess.Popen | None = None
     started_in_s: float | None = None
 
@@ -67,6 +69,7 @@ class TritonServer:
             args += [f"--{kind}-address=127.0.0.1", f"--{kind}-port={port}"]
         if self.models:
             args += ["--model-control-mode=explicit", *(f"--load-model={m}" for m in self.models)]
+        args += self.options
         # The Python backend's shared memory outlives a killed server: named per server, so kill() can free it.
         args.append(f"--backend-config=python,shm-region-prefix-name={self._shm_prefix}")
         with self.log.open("ab") as log:

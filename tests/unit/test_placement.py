@@ -27,14 +27,32 @@ def repository(variant: str):
 
 def test_served_models_are_placed_where_their_backend_runs_following_bls_calls():
     gpu, cpu = repository("gpu"), repository("cpu")
+    from parley.engines.triton.client import bls_chain
+
     for name, chain in (("asr", "asr → whisper_tensorrt_llm"), ("llm", "llm → tensorrt_llm"),
                         ("tts", "tts → tts_voice"), ("lipsync", "lipsync"), ("musetalk", "musetalk"),
                         ("vad", "vad")):
-        device, how = served_on(gpu, name)
+        device, how = served_on(bls_chain(name, gpu))
         assert device == "GPU" and how.startswith(chain), (name, how)
-    assert served_on(gpu, "visemes")[0] == "CPU"
+    assert served_on(bls_chain("visemes", gpu))[0] == "CPU"
     for name in ("asr", "llm", "tts", "lipsync"):
-        assert served_on(cpu, name)[0] == "CPU", name
+        assert served_on(bls_chain(name, cpu))[0] == "CPU", name
+
+
+def test_a_model_that_a_stage_calls_and_that_cannot_serve_is_named_with_the_way_to_it():
+    from parley.engines.triton.client import NotServing, bls_chain
+
+    gpu = repository("gpu")
+
+    def loaded_but_voice(name: str) -> dict:
+        if name == "tts_voice":
+            raise NotServing("model tts_voice is not loaded on Triton at here")
+        return gpu(name)
+
+    with pytest.raises(NotServing, match="^tts → tts_voice: model tts_voice is not loaded on Triton at here$"):
+        bls_chain("tts", loaded_but_voice)
+    with pytest.raises(NotServing, match="^model tts_voice is not loaded"):
+        bls_chain("tts_voice", loaded_but_voice)
 
 
 def test_the_cpu_stack_runs_every_stage_in_process(tmp_path):
@@ -55,7 +73,7 @@ def test_a_triton_stack_with_no_triton_says_which_stages_fall_back_and_which_can
                                       "face.runtime": "triton"})
     stages = {p.stage: p for p in placements(load_settings(config))}
     assert stages["asr"].label == "fallback-cpu" and stages["asr"].engine == "faster_whisper"
-    assert f"not ready on Triton at {url}" in stages["asr"].why
+    assert f"Triton at {url} failed" in stages["asr"].why
     assert stages["llm"].runs == "none" and "no fallback" in stages["llm"].why
     assert stages["face"].label == "fallback-cpu" and stages["face"].engine == "warp"
 

@@ -11,8 +11,6 @@ from dataclasses import asdict, dataclass
 from parley.config import Settings, TritonConfig
 from parley.core.stages import IN_PROCESS, SERVED
 
-# Parameters of a Python model that name the model it calls (BLS): the work runs where that one does.
-_CALLS = ("engine_model", "voice_model")
 _GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 
 
@@ -33,44 +31,39 @@ class Placement:
         return asdict(self)
 
 
-def served_on(config_of, name: str) -> tuple[str, str]:
-    """(GPU or CPU, how) of model ``name`` given ``config_of`` (a model's config as Triton's JSON),
-    following BLS calls: a Python model's work runs where the model it calls runs."""
-    seen = [name]
-    config = config_of(name)
-    while (called := next((config["parameters"][p]["string_value"] for p in _CALLS
-                           if p in config.get("parameters", {})), None)) and called not in seen:
-        seen.append(called)
-        config = config_of(called)
+def served_on(chain: list[tuple[str, dict]]) -> tuple[str, str]:
+    """(GPU or CPU, how) of a model given its BLS chain (``engines.triton.client.bls_chain``): a Python
+    model's work runs where the model it calls runs."""
+    config = chain[-1][1]
     kinds = sorted({g.get("kind", "KIND_AUTO") for g in config.get("instance_group", [])})
     accelerated = config.get("optimization", {}).get("execution_accelerators", {}).get("gpu_execution_accelerator")
     backend = config.get("backend") or config.get("platform", "")
     on_gpu = backend in ("tensorrtllm", "tensorrt_plan") or "KIND_GPU" in kinds or bool(accelerated)
-    return ("GPU" if on_gpu else "CPU"), f"{' → '.join(seen)} ({backend}, {', '.join(kinds) or 'no instances'})"
+    how = f"{' → '.join(name for name, _ in chain)} ({backend}, {', '.join(kinds) or 'no instances'})"
+    return ("GPU" if on_gpu else "CPU"), how
 
 
 def triton_device(config: TritonConfig, name: str) -> tuple[str | None, str]:
-    """(GPU or CPU, why) of model ``name`` on its Triton; (None, why) when it is not there to ask."""
-    from parley.engines.triton.client import TritonModel  # tritonclient only for Triton stacks
+    """(GPU or CPU, why) of model ``name`` on its Triton; (None, why) when it, or a model it calls, is not
+    there to serve: an unloaded model is reported, never raised, for a server must start without it."""
+    from parley.engines.triton.client import NotServing, TritonModel  # tritonclient only for Triton stacks
 
     model = TritonModel(config, name)
     try:
-        if not model.ready():
-            return None, f"model {name} is not ready on Triton at {model.url}"
-        timeout = config.connect_timeout_s
-        device, how = served_on(
-            lambda n: model.client.get_model_config(n, as_json=True, client_timeout=timeout)["config"], name)
+        device, how = served_on(model.chain())
         return device, f"{how} on Triton at {model.url}"
+    except NotServing as exc:
+        return None, str(exc)
     finally:
         model.client.close()
 
 
 def _triton(stage: str, settings: Settings, model_name: str, switch, fallback: str | None) -> Placement:
     config = settings.stack.triton
-    if switch is not None and not switch.on_primary:
-        return Placement(stage, "fallback", "CPU", switch.backup_name, f"{switch.reason}; Triton is asked again "
-                                                                       f"every {config.probe_interval_s:g} s")
     device, why = triton_device(config, model_name)
+    if switch is not None and not switch.on_primary:
+        return Placement(stage, "fallback", "CPU", switch.backup_name,
+                         f"{switch.reason} (now: {why}); Triton is asked again every {config.probe_interval_s:g} s")
     if device is not None:
         return Placement(stage, "triton", device, "triton", why)
     if fallback is None:

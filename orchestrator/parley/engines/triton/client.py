@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 import numpy as np
 import tritonclient.grpc as grpcclient
@@ -30,6 +31,50 @@ class TritonStalled(InferenceServerException):
 
 # What counts as Triton failing (as opposed to a bug or a cancelled turn): the caller falls back.
 TRITON_ERRORS = (InferenceServerException,)
+
+# Parameters of a Python model that name the model it calls (BLS): the stage serves only when that does.
+_CALLS = ("engine_model", "voice_model")
+
+
+class NotServing(Exception):
+    """A model of a stage's chain cannot serve now; the message says which, where and why."""
+
+
+def calls(config: dict) -> str | None:
+    """The model that a model (its config as Triton's JSON) calls by BLS, if any."""
+    params = config.get("parameters", {})
+    return next((params[p]["string_value"] for p in _CALLS if p in params), None)
+
+
+def bls_chain(name: str, config_of: Callable[[str], dict]) -> list[tuple[str, dict]]:
+    """``name`` and each model it calls by BLS, with its config (``config_of``), the one doing the work
+    last. A stage serves only when all of them do: a Python model loads without the model it calls, and
+    then fails every request. ``NotServing`` from ``config_of`` is raised with the path to that model."""
+    chain: list[tuple[str, dict]] = []
+    called: str | None = name
+    while called is not None and all(n != called for n, _ in chain):
+        try:
+            config = config_of(called)
+        except NotServing as exc:
+            if not chain:
+                raise
+            raise NotServing(f"{' → '.join([n for n, _ in chain] + [called])}: {exc}") from exc
+        chain.append((called, config))
+        called = calls(config)
+    return chain
+
+
+def _load_failure(client: grpcclient.InferenceServerClient, name: str, timeout: float) -> str:
+    """Why Triton did not load ``name``, as its repository index says (nothing where it cannot say)."""
+    try:
+        index = client.get_model_repository_index(as_json=True, client_timeout=timeout).get("models", [])
+    except InferenceServerException:
+        return ""
+    entry = next((m for m in index if m.get("name") == name), None)
+    if entry is None:
+        return " (it is not in the repository)"
+    said = [entry.get("state"), *(entry.get("reason") or "").strip().splitlines()[:1]]
+    return f" ({': '.join(filter(None, said))})" if any(said) else ""
 
 
 def describe(exc: BaseException) -> str:
@@ -80,14 +125,32 @@ class TritonModel:
     def new_client(self) -> grpcclient.InferenceServerClient:
         return grpcclient.InferenceServerClient(self.url)
 
-    def ready(self, client: grpcclient.InferenceServerClient | None = None) -> bool:
+    def chain(self, client: grpcclient.InferenceServerClient | None = None) -> list[tuple[str, dict]]:
+        """This model and each model it calls by BLS (``bls_chain``), asked of the server; ``NotServing``
+        where the server or one of them cannot serve."""
         client = client or self.client
         timeout = self.config.connect_timeout_s
+
+        def config_of(name: str) -> dict:
+            if not client.is_model_ready(name, client_timeout=timeout):
+                raise NotServing(f"model {name} is not loaded on Triton at {self.url}"
+                                 f"{_load_failure(client, name, timeout)}")
+            return client.get_model_config(name, as_json=True, client_timeout=timeout)["config"]
+
         try:
-            return bool(client.is_server_ready(client_timeout=timeout)
-                        and client.is_model_ready(self.name, client_timeout=timeout))
-        except InferenceServerException:
+            if not client.is_server_ready(client_timeout=timeout):
+                raise NotServing(f"Triton at {self.url} is not ready")
+            return bls_chain(self.name, config_of)
+        except InferenceServerException as exc:
+            raise NotServing(f"Triton at {self.url} failed ({describe(exc)})") from exc
+
+    def ready(self, client: grpcclient.InferenceServerClient | None = None) -> bool:
+        """Whether the whole chain serves (``chain``)."""
+        try:
+            self.chain(client)
+        except NotServing:
             return False
+        return True
 
     def reconnect(self) -> bool:
         """Whether the server and model are ready, asked on a new channel, which then serves later calls:
