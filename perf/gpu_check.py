@@ -17,7 +17,9 @@ What it measures, all with random weights of the real architectures (speed, neve
 
 Needs PyTorch with CUDA, transformers and diffusers, and orchestrator/ on PYTHONPATH where Parley is
 not installed. The device machine has no package registry: diffusers travels as a wheel
-(docs/benchmarks.md has the command). Writes DIR/gpu_check.json and prints the tables.
+(docs/benchmarks.md has the command). Writes DIR/gpu_check.json after each section (wav2lip, musetalk,
+sessions, whisper, llm), so a section that fails keeps the numbers before it and says what it lacked in
+its place; the run then exits 1. Prints the tables.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import random
 import statistics
 import sys
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -143,34 +146,31 @@ def bench_network(torch, name: str, model, make_inputs: Callable[[int], list], b
     return rows
 
 
-def faces(torch, device: str, quick: bool, iters: int) -> tuple[list[dict], dict[str, Callable[[int], float]]]:
-    from export.networks.musetalk import TEST_UNET_CONFIG, TEST_VAE_CONFIG, FrameModel, build_unet, build_vae
-    from export.networks.wav2lip import Wav2Lip
-
+def face_network(torch, name: str, device: str, quick: bool, iters: int) -> tuple[list[dict], Callable[[int], float]]:
+    """One face network's rows, and its batch latency (s) for the sessions' simulation."""
     dtype = torch.float16 if device == "cuda" else torch.float32
     torch.manual_seed(0)
-    wav2lip = Wav2Lip().eval().to(device, dtype)
-    unet, vae = (build_unet(TEST_UNET_CONFIG), build_vae(TEST_VAE_CONFIG)) if quick else (build_unet(), build_vae())
-    musetalk = FrameModel(unet.eval().to(device, dtype), vae.eval().to(device, dtype)).to(device)
-    nets = {
-        "wav2lip": (wav2lip, lambda b: [torch.rand(b, 1, 80, 16, device=device, dtype=dtype),
-                                        torch.rand(b, 6, 96, 96, device=device, dtype=dtype)]),
-        "musetalk": (musetalk, lambda b: [torch.randn(b, 8, 32, 32, device=device),
-                                          torch.randn(b, 50, 384, device=device)]),
-    }
+    if name == "wav2lip":
+        from export.networks.wav2lip import Wav2Lip
+
+        model = Wav2Lip().eval().to(device, dtype)
+        make = lambda b: [torch.rand(b, 1, 80, 16, device=device, dtype=dtype),  # noqa: E731
+                          torch.rand(b, 6, 96, 96, device=device, dtype=dtype)]
+    else:
+        from export.networks.musetalk import TEST_UNET_CONFIG, TEST_VAE_CONFIG, FrameModel, build_unet, build_vae
+
+        unet, vae = (build_unet(TEST_UNET_CONFIG), build_vae(TEST_VAE_CONFIG)) if quick else (build_unet(), build_vae())
+        model = FrameModel(unet.eval().to(device, dtype), vae.eval().to(device, dtype)).to(device)
+        make = lambda b: [torch.randn(b, 8, 32, 32, device=device), torch.randn(b, 50, 384, device=device)]  # noqa: E731
     batches = [1, 2, 4] if quick else sorted({*range(1, MAX_BATCH + 1), 48, 64})
-    rows, latency = [], {}
-    for name, (model, make) in nets.items():
-        measured = bench_network(torch, name, model, make, batches, device, iters)
-        rows += measured
-        key = "graph_ms" if device == "cuda" else "eager_ms"
-        table = {r["batch"]: r[key] / 1000 for r in measured}
-        # Batches not measured (quick runs) cost as the next measured size up.
-        latency[name] = lambda b, table=table: table[min((k for k in table if k >= b), default=max(table))]
-        del model
-        if device == "cuda":
-            torch.cuda.empty_cache()
-    return rows, latency
+    rows = bench_network(torch, name, model, make, batches, device, iters)
+    key = "graph_ms" if device == "cuda" else "eager_ms"
+    table = {r["batch"]: r[key] / 1000 for r in rows}
+    del model
+    if device == "cuda":
+        torch.cuda.empty_cache()
+    # Batches not measured (quick runs) cost as the next measured size up.
+    return rows, lambda b: table[min((k for k in table if k >= b), default=max(table))]
 
 
 def whisper_tiny(torch, device: str, iters: int) -> list[dict]:
@@ -222,6 +222,41 @@ def llm_half_b(torch, device: str, quick: bool, iters: int) -> list[dict]:
     return rows
 
 
+# What a section needs that a bare device machine may lack, and how to get it there.
+NEEDS = {
+    "diffusers": "carry its wheel to the device machine (docs/benchmarks.md, GPU check)",
+    "transformers": "pip install transformers (the test extra's version)",
+    "parley": "run from the repository root with orchestrator/ on PYTHONPATH",
+    "export": "run from the repository root: python -m perf.gpu_check",
+}
+
+
+def failure(exc: BaseException) -> str:
+    """What a failed section writes in place of its numbers: what is missing and how to get it, or the error."""
+    if isinstance(exc, ImportError) and exc.name:
+        top = exc.name.split(".")[0]
+        return f"{top} is missing here: {NEEDS.get(top, f'install {top}')}"
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def run_sections(sections: dict[str, Callable[[], object]], result: dict, path: Path) -> list[str]:
+    """Each section's numbers into ``result``, the file written after each: a section that fails records
+    why and the next still run, so one missing package or failed capture loses no other number. Returns
+    the failed sections."""
+    failed = []
+    for name, section in sections.items():
+        try:
+            result[name] = section()
+        except Exception as exc:  # noqa: BLE001 - reported in the file and on stderr, and the run exits 1
+            traceback.print_exc()
+            result[name] = {"error": failure(exc)}
+            failed.append(name)
+            print(f"{name}: {result[name]['error']}", file=sys.stderr, flush=True)
+        save(result, path)
+    return failed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
@@ -229,8 +264,11 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the script runs, measures nothing")
     parser.add_argument("--iters", type=int, default=20)
     args = parser.parse_args()
-    import torch
-
+    try:
+        import torch
+    except ImportError:
+        print("PyTorch is missing here: pip install torch (with CUDA on the GPU machine)", file=sys.stderr)
+        return 2
     if args.device == "cuda" and not torch.cuda.is_available():
         print("no CUDA device here: run on the GPU machine, or --device cpu --quick to check the script",
               file=sys.stderr)
@@ -238,23 +276,36 @@ def main() -> int:
     torch.backends.cudnn.benchmark = True
     iters = 3 if args.quick else args.iters
     started = time.time()
-    face_rows, latency = faces(torch, args.device, args.quick, iters)
-    capacity = [{"network": name, "fps": fps, "sessions_p99_within_a_frame": sessions_within_a_frame(lat, fps)}
+    latency: dict[str, Callable[[int], float]] = {}
+
+    def face(name: str) -> Callable[[], list[dict]]:
+        def run() -> list[dict]:
+            rows, latency[name] = face_network(torch, name, args.device, args.quick, iters)
+            return rows
+        return run
+
+    def sessions() -> list[dict]:
+        rows = [{"network": name, "fps": fps, "sessions_p99_within_a_frame": sessions_within_a_frame(lat, fps)}
                 for name, lat in latency.items() for fps in (25, 30)]
-    for row in capacity:
-        print(row, flush=True)
-    result = {
-        "machine": {"gpu": torch.cuda.get_device_name(0) if args.device == "cuda" else platform.processor(),
-                    "torch": torch.__version__, "python": platform.python_version(), "quick": args.quick},
-        "faces": face_rows,
-        "sessions": capacity,
-        "whisper": whisper_tiny(torch, args.device, iters),
-        "llm": llm_half_b(torch, args.device, args.quick, iters),
-        "seconds": time.time() - started,
-    }
+        for row in rows:
+            print(row, flush=True)
+        if not rows:
+            raise RuntimeError("no face network was measured")
+        return rows
+
+    result = {"machine": {"gpu": torch.cuda.get_device_name(0) if args.device == "cuda" else platform.processor(),
+                          "torch": torch.__version__, "python": platform.python_version(), "quick": args.quick}}
+    failed = run_sections({
+        "wav2lip": face("wav2lip"),
+        "musetalk": face("musetalk"),
+        "sessions": sessions,
+        "whisper": lambda: whisper_tiny(torch, args.device, iters),
+        "llm": lambda: llm_half_b(torch, args.device, args.quick, iters),
+    }, result, args.out / "gpu_check.json")
+    result["seconds"] = time.time() - started
     save(result, args.out / "gpu_check.json")
-    print(f"in {result['seconds']:.0f} s")
-    return 0
+    print(f"in {result['seconds']:.0f} s" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -106,11 +106,14 @@ class FrameModel(nn.Module):
         super().__init__()
         self.unet, self.vae = unet, vae
         self.register_buffer("pe", positional_encoding(), persistent=False)
+        # A tensor on the model's device, not the int 0: diffusers copies a Python number to the device
+        # at every call, which a CUDA graph cannot capture.
+        self.register_buffer("timestep", torch.zeros((), dtype=torch.long), persistent=False)
 
     def forward(self, latents: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
         dtype = _dtype(self.unet)
         tokens = (audio + self.pe).to(dtype)
-        predicted = self.unet(latents.to(dtype), 0, encoder_hidden_states=tokens, return_dict=False)[0]
+        predicted = self.unet(latents.to(dtype), self.timestep, encoder_hidden_states=tokens, return_dict=False)[0]
         image = self.vae.decode(predicted / self.vae.config.scaling_factor, return_dict=False)[0]
         return (image.float() / 2 + 0.5).clamp(0, 1)
 
