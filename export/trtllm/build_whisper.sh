@@ -31,11 +31,14 @@ trtllm-build --checkpoint_dir "$checkpoint/encoder" --output_dir "$out/encoder" 
   --moe_plugin disable --gemm_plugin disable --bert_attention_plugin "$precision" \
   --max_batch_size "$max_batch" --max_input_len 3000 --max_seq_len 3000
 
-# The decoder's prompt is a handful of special tokens (start, language, task, no-timestamps) plus
-# an optional vocabulary prompt; Whisper's text context is 448 tokens.
+# The longest prompt model_repository/gpu/asr sends: <|startofprev|>, the vocabulary prompt's last 223
+# tokens (as faster-whisper keeps them), <|startoftranscript|>, language and task (multilingual models)
+# and <|notimestamps|>: 228 (tests/served/test_models_gpu_python.py checks it against the model's own
+# prompts). Whisper's text context is 448 tokens, prompt and transcript together.
+max_prompt=228
 trtllm-build --checkpoint_dir "$checkpoint/decoder" --output_dir "$out/decoder" \
   --moe_plugin disable --gemm_plugin "$precision" --bert_attention_plugin "$precision" \
   --gpt_attention_plugin "$precision" --max_beam_width "$max_beam" --max_batch_size "$max_batch" \
-  --max_input_len 224 --max_seq_len 448 --max_encoder_input_len 3000
+  --max_input_len "$max_prompt" --max_seq_len 448 --max_encoder_input_len 3000
 
 echo "Whisper engines in $out/encoder and $out/decoder"

@@ -135,3 +135,24 @@ def test_asr_transcribes_audio_over_30_s_window_by_window_and_drops_repeats(sett
     model.decode = decode
     assert model.transcribe(np.zeros(16000 * 65, np.float32), None) == "Where is the library?"
     assert heard == [16000 * 30, 16000 * 30, 16000 * 5]
+
+
+def test_whispers_decoder_is_built_for_the_longest_prompt_asr_sends(settings, store):
+    """A prompt longer than the engine's --max_input_len is refused by TensorRT-LLM: the asr model keeps
+    the vocabulary prompt's last tokens, and the build takes the longest prompt that leaves."""
+    import re
+
+    import tokenizers
+    from faster_whisper.tokenizer import Tokenizer
+
+    script = (ROOT / "export" / "trtllm" / "build_whisper.sh").read_text()
+    built = int(re.search(r"^max_prompt=(\d+)$", script, re.MULTILINE).group(1))
+    assert '--max_input_len "$max_prompt"' in script.split('--checkpoint_dir "$checkpoint/decoder"')[1]
+    model = initialized(load_model("asr"), "asr")
+    hf = tokenizers.Tokenizer.from_file(str(store.require("whisper-tiny.en") / "tokenizer.json"))
+    vocabulary = ", ".join(f"Hall {n}" for n in range(1000))  # far more than any prompt keeps
+    longest = 0
+    for multilingual in (False, True):  # English-only models have one start token, the others three
+        model.tokenizer = Tokenizer(hf, multilingual, task="transcribe", language="en")
+        longest = max(longest, len(model.prompt_ids(vocabulary)))
+    assert longest == built
