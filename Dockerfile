@@ -33,19 +33,25 @@ RUN npm ci --no-audit --no-fund --loglevel=error
 # docker-compose.yml builds it twice with TRITON_GPU_IMAGE: NVIDIA's TensorRT-LLM image (the LLM and
 # Whisper) and its general image (onnxruntime and TensorRT: VAD, voice, faces), which the other lacks.
 # 24.11: Triton 2.52, CUDA 12.6 (driver 560+, or a data-center forward-compatible one), TensorRT 10.6,
-# TensorRT-LLM 0.15 (the first whose backend takes Whisper's encoder features; Ampere or newer),
-# Python 3.10. Engines and plans must be built in the image that serves them (export/trtllm/ in the
-# TensorRT-LLM one, export/wav2lip.py --tensorrt in the general one): a plan loads only in the TensorRT
-# that built it. The repository's Python models import parley (its code only: each model's registry
-# entries are parameters of its config.pbtxt, and the models themselves are in PARLEY_HOME); they need
-# only these of its dependencies, at the versions pyproject.toml pins. The images' Python is 3.10,
-# older than parley's 3.11: those modules import under 3.10 (docs/deploy.md).
+# TensorRT-LLM 0.15 (the first whose backend takes Whisper's encoder features; Ampere or newer).
+# The -py3 image is Ubuntu 24.04 with Python 3.12; the TensorRT-LLM image's Python may be older than
+# parley's 3.11, so the modules the Python models import keep to 3.10 (docs/deploy.md). Engines and
+# plans must be built in the image that serves them (export/trtllm/ in the TensorRT-LLM one,
+# export/wav2lip.py --tensorrt in the general one): a plan loads only in the TensorRT that built it.
+# The repository's Python models import parley (its code only: each model's registry entries are
+# parameters of its config.pbtxt, and the models themselves are in PARLEY_HOME); they need only these
+# of its dependencies, at the versions pyproject.toml pins. numpy stays below 2: TensorRT-LLM
+# requires it (numpy<2 in its requirements) and the Python backend's stub reads string tensors only
+# under numpy 1, while these packages would pull numpy 2 in over the image's. Ubuntu 24.04's pip
+# refuses a system-wide install without PIP_BREAK_SYSTEM_PACKAGES (PEP 668); older pips ignore it.
 FROM ${TRITON_GPU_IMAGE} AS triton-gpu
 COPY pyproject.toml /tmp/pyproject.toml
-RUN pip install --no-cache-dir $(sed -n 's/^ *"\(pydantic[^"]*\|pyyaml[^"]*\|piper-tts==[0-9.]*\|faster-whisper==[0-9.]*\)".*/\1/p' /tmp/pyproject.toml)
+RUN PIP_BREAK_SYSTEM_PACKAGES=1 pip install --no-cache-dir "numpy<2" \
+    $(sed -n 's/^ *"\(pydantic[^"]*\|pyyaml[^"]*\|piper-tts==[0-9.]*\|faster-whisper==[0-9.]*\)".*/\1/p' /tmp/pyproject.toml)
 COPY orchestrator /opt/parley/orchestrator
 ENV PYTHONPATH=/opt/parley/orchestrator PARLEY_HOME=/models
-CMD ["tritonserver", "--model-repository=/repository"]
+# models-init (docker-compose.yml) assembles the served repository in the models volume.
+CMD ["tritonserver", "--model-repository=/models/triton-gpu"]
 
 # --- Debian's Janus Gateway -----------------------------------------------------------------------------
 FROM debian:bookworm-slim AS janus

@@ -34,16 +34,25 @@ def export_onnx(model: Wav2Lip, out: Path) -> None:
     )
 
 
+# Where NVIDIA's TensorRT and Triton images keep trtexec: not on PATH in the Triton -py3 image.
+TRTEXEC = Path("/usr/src/tensorrt/bin/trtexec")
+
+
+def find_trtexec() -> str | None:
+    return shutil.which("trtexec") or (str(TRTEXEC) if TRTEXEC.is_file() else None)
+
+
 def build_tensorrt(onnx_file: Path, plan: Path, max_batch: int, fp16: bool) -> None:
     """Build a plan with trtexec (in NVIDIA's TensorRT and Triton containers); needs a GPU."""
-    trtexec = shutil.which("trtexec")
+    trtexec = find_trtexec()
     shapes = lambda b: f"audio:{b}x1x80x16,face:{b}x6x96x96"  # noqa: E731
-    cmd = [trtexec or "trtexec", f"--onnx={onnx_file}", f"--saveEngine={plan}", f"--minShapes={shapes(1)}",
+    cmd = [trtexec or str(TRTEXEC), f"--onnx={onnx_file}", f"--saveEngine={plan}", f"--minShapes={shapes(1)}",
            f"--optShapes={shapes(max(1, max_batch // 2))}", f"--maxShapes={shapes(max_batch)}"]
     if fp16:
         cmd.append("--fp16")
     if trtexec is None:
-        sys.exit("trtexec (TensorRT) is not installed here: run on a GPU machine, e.g. in the Triton image:\n  "
+        sys.exit(f"trtexec (TensorRT) is neither on PATH nor at {TRTEXEC} here: run on the GPU machine in the "
+                 "image that will serve the plan (parley-triton-gpu-media), or put TensorRT's bin/ on PATH:\n  "
                  + " ".join(cmd))
     subprocess.run(cmd, check=True)
 
