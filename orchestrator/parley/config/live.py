@@ -60,6 +60,16 @@ class ServerConfig(Strict):
         return self
 
 
+class ReportsConfig(Strict):
+    """Where every call's report is kept (its turns, timings and fallbacks, without the words)."""
+
+    enabled: bool = True
+    # Relative to the stack file; none: $PARLEY_HOME/reports (the models' home, ~/.cache/parley).
+    folder: Path | None = None
+    # Reports older than this are deleted as new ones are written.
+    keep_days: float = Field(30, gt=0)
+
+
 class LadderConfig(Strict):
     """When the live face steps down (neural lip-sync → 2D warp → 3D drawn by the browser → audio and
     captions) and back."""

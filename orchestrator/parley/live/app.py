@@ -17,7 +17,6 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiortc import RTCSessionDescription
@@ -37,6 +36,8 @@ from parley.live.metrics import Metrics
 from parley.live.offer import Offer, OfferError, check_offer
 from parley.live.placement import Placement, placements
 from parley.live.protect import content_policy, operator_token, require_operator, secure_headers
+from parley.live.report import CallReport
+from parley.live.reports import Reports
 from parley.live.tokens import TokenError, Tokens
 
 REPO = Path(__file__).resolve().parents[3]
@@ -71,6 +72,7 @@ class Server:
         self.admission = Admission(cfg.max_sessions or os.cpu_count() or 1, cfg.calls_per_minute,
                                    settings.persona.name)
         self.operator = operator_token(cfg.operator_token)
+        self.reports = Reports(stack.reports, settings.path.parent)
         self.sessions: dict[str, Call] = {}
         self._answering: Counter[str] = Counter()  # session id → its offers being answered right now
         self._ended = {"frames_sent": 0, "frames_skipped": 0}  # of calls that have ended
@@ -88,7 +90,9 @@ class Server:
                     Broadcast(stack.broadcast, session_id, fps=stack.visemes.fps, ice=self.ice), self.ice,
                     echo=EchoGuard() if stack.turn_taking.echo_guard else None,
                     face_threads=self.parley.engines.executor("face"), idle_fps=stack.face.idle_fps,
-                    metrics=self.metrics, mic_reorder_packets=stack.server.mic_reorder_packets)
+                    metrics=self.metrics, mic_reorder_packets=stack.server.mic_reorder_packets,
+                    report=CallReport(session_id, self.avatar.name, self.settings.persona.name, self._failovers,
+                                      self.reports.write))
 
     # --- routes --------------------------------------------------------------------------------
 
@@ -226,7 +230,7 @@ class Server:
         old = self.sessions.get(session_id)
         self.sessions[session_id] = call
         if old is not None:
-            await old.close()
+            await old.close("replaced")
         call.expire_unless_connected(self.settings.stack.server.connect_timeout_s)
         watcher = asyncio.ensure_future(self._forget_when_closed(call))
         self._watchers.add(watcher)
@@ -296,17 +300,20 @@ class Server:
         self._ended["frames_sent"] += call.video.frames_sent
         self._ended["frames_skipped"] += call.video.frames_skipped
 
+    def _failovers(self) -> dict[str, int]:
+        return {kind: engine.switch.failovers for kind, engine in self.parley.engines.loaded().items()
+                if hasattr(engine, "switch")}
+
     def _metrics_state(self) -> dict:
         live = list(self.sessions.values())
-        fallbacks = {kind: engine.switch.failovers for kind, engine in self.parley.engines.loaded().items()
-                     if hasattr(engine, "switch")}
-        return {"sessions": len(live), "max_sessions": self.admission.max_sessions,
-                "refused": self.admission.refused, "draining": self.draining, "fallbacks": fallbacks,
+        return {"sessions": len(live), "max_sessions": self.admission.max_sessions, "fallbacks": self._failovers(),
+                "refused": self.admission.refused, "draining": self.draining, "reports_failed": self.reports.failed,
                 "frames_sent": self._ended["frames_sent"] + sum(c.video.frames_sent for c in live),
                 "frames_skipped": self._ended["frames_skipped"] + sum(c.video.frames_skipped for c in live)}
 
     async def shutdown(self, app: web.Application) -> None:
-        await asyncio.gather(*(s.close() for s in list(self.sessions.values())), return_exceptions=True)
+        how = "drained" if self.draining else "server_stopped"
+        await asyncio.gather(*(s.close(how) for s in list(self.sessions.values())), return_exceptions=True)
         for watcher in list(self._watchers):
             watcher.cancel()
         await asyncio.gather(*self._watchers, return_exceptions=True)
@@ -324,10 +331,11 @@ class Server:
         app.router.add_get("/watch", self.watch_page)
         app.router.add_post("/api/watch", self.watch)
         app.router.add_post("/api/watch/answer", self.watch_answer)
+        app.router.add_routes(self.reports.routes(self.operator))
         app.router.add_static("/web/", REPO / "web")
         app.router.add_static("/avatars/", REPO / "avatars")
         rtmp = self.settings.stack.broadcast.rtmp
-        hls = [_origin(rtmp.hls_url)] if rtmp is not None and rtmp.hls_url else []
+        hls = [rtmp.hls_url] if rtmp is not None and rtmp.hls_url else []
         app.on_response_prepare.append(secure_headers(content_policy(sorted((REPO / "web").glob("*.html")), hls)))
         app.on_startup.append(self.name_media_pool)
         app.on_shutdown.append(self.shutdown)
@@ -337,7 +345,3 @@ class Server:
         """aiortc encodes and decodes on asyncio's default pool: named, its CPU shows apart from the loop's."""
         asyncio.get_running_loop().set_default_executor(named_pool("parley-media"))
 
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"

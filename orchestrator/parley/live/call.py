@@ -6,7 +6,8 @@
                  ◄── the face's rung (ladder, fed by the tracks' lateness)                    └─► broadcast
     data channel ──► typed text (VoiceSession), the caller's 2D/3D view (ladder)
 
-Everything a call starts (tasks, tracks, relay, broadcast, peer) is stopped by ``close``.
+Everything a call starts (tasks, tracks, relay, broadcast, peer) is stopped by ``close``, which then
+hands the call's report (``live/report.py``, fed with the events read here) to be written.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from parley.live.broadcast import Broadcast
 from parley.live.ladder import Ladder
 from parley.live.media import RATE, AvatarAudioTrack, AvatarVideoTrack, MediaClock
 from parley.live.offer import Offer
+from parley.live.report import CallReport
 from parley.session.voice import VoiceSession
 
 log = logging.getLogger("parley.session")
@@ -56,8 +58,10 @@ class Call:
     def __init__(self, session_id: str, voice: Callable[[SpeechOutput], VoiceSession], faces: dict[str, Face],
                  ladder: Ladder, broadcast: Broadcast, ice: RTCConfiguration, echo: EchoGuard | None = None,
                  face_threads: StageExecutor | None = None, idle_fps: float | None = None, metrics=None,
-                 mic_reorder_packets: int = 4) -> None:
+                 mic_reorder_packets: int = 4, report: CallReport | None = None) -> None:
         self.id = session_id
+        self.report = report
+        self._session_failed = False
         self.ladder = ladder
         self.metrics = metrics
         self.broadcast = broadcast
@@ -117,7 +121,7 @@ class Call:
             if pc.connectionState == "connected":
                 self.connected.set()
             elif pc.connectionState in ("failed", "closed"):
-                await self.close()
+                await self.close("connection_lost" if pc.connectionState == "failed" else "hung_up")
 
         pc.addTrack(self._relayed(self.audio))
         if offer.video:  # an audio-only client gets the voice and the captions
@@ -144,7 +148,7 @@ class Call:
                 await asyncio.wait_for(self.connected.wait(), timeout_s)
             except asyncio.TimeoutError:
                 log.info("session %s: not connected after %g s; closed", self.id, timeout_s)
-                await self.close()
+                await self.close("connection_lost")
 
         self._spawn(watch())
 
@@ -194,8 +198,8 @@ class Call:
                 # A browser sends audio (silence included) all the time: none for a while means it
                 # is gone without saying so (crashed, network lost).
                 frame = await asyncio.wait_for(track.recv(), MIC_TIMEOUT_S)
-            except (MediaStreamError, asyncio.TimeoutError):
-                self._spawn(self.close())
+            except (MediaStreamError, asyncio.TimeoutError) as exc:
+                self._spawn(self.close("hung_up" if isinstance(exc, MediaStreamError) else "connection_lost"))
                 break
             pcm = resampler.convert(frame)
             self._offer_mic(self.echo.filter(pcm) if self.echo is not None else pcm)
@@ -215,6 +219,8 @@ class Call:
             async for event in self.voice.run(self._frames()):
                 if isinstance(event, SpokenChunk):  # the media carries those
                     continue
+                if self.report is not None:
+                    self.report.observe(event)
                 if self.metrics is not None and isinstance(event, TurnDone):
                     self.metrics.turn_done(event)
                 elif self.metrics is not None and isinstance(event, TurnFailed):
@@ -224,6 +230,7 @@ class Call:
                 self.send(event)
         except Exception:
             log.exception("session %s failed", self.id)
+            self._session_failed = True
             self.send(Problem("the session failed; reconnect"))
 
     def _chunk_started(self, chunk: SpokenChunk) -> None:
@@ -251,8 +258,10 @@ class Call:
                 "connected": self.connected.is_set(),
                 "echo_frames_silenced": self.echo.frames_silenced if self.echo is not None else 0}
 
-    async def close(self) -> None:
-        """Stop the turn, every task, the avatar's tracks, the broadcast and the peer."""
+    async def close(self, how: str = "hung_up") -> None:
+        """Stop the turn, every task, the avatar's tracks, the broadcast and the peer; then write the
+        report of a call that connected, ended ``how`` (``live/report.py``: ENDINGS) or by its
+        session's failure. An offer that never connected was no call: it has no report."""
         if self.closed.is_set():
             return
         self.closed.set()
@@ -272,3 +281,7 @@ class Call:
         self.audio.stop()
         self.video.stop()
         await self.pc.close()
+        if self.report is not None and self.connected.is_set():
+            lipsync = self.faces.get("lipsync")
+            await self.report.end("failed" if self._session_failed else how, self.stats(), self.ladder.changes,
+                                  lipsync.failures if isinstance(lipsync, FallbackFace) else 0)

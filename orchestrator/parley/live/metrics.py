@@ -26,7 +26,8 @@ _BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 
 class Metrics:
     def __init__(self, state: Callable[[], dict]) -> None:
-        """``state()`` gives the scrape-time numbers: sessions, capacity, draining, refused, frames, fallbacks."""
+        """``state()`` gives the scrape-time numbers: sessions, capacity, draining, refused, frames, fallbacks,
+        reports that failed."""
         self.registry = CollectorRegistry()
         self.turns = Counter("parley_turns", "Turns by outcome", ["outcome"], registry=self.registry)
         self.stage = Histogram("parley_stage_seconds", "Latency of each stage of a turn", ["stage"],
@@ -75,6 +76,8 @@ class Metrics:
         for stage, count in state["fallbacks"].items():
             fallbacks.add_metric([stage], count)
         yield fallbacks
+        yield CounterMetricFamily("parley_reports_failed", "Call reports that could not be written (disk full, a "
+                                  "folder that cannot be written to); the calls went on", value=state["reports_failed"])
 
     def text(self) -> bytes:
         return generate_latest(self.registry)

@@ -9,6 +9,7 @@ import hmac
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
@@ -22,17 +23,17 @@ _HEADERS = {
 }
 
 
-def content_policy(pages: list[Path], media_origins: list[str] = ()) -> str:
+def content_policy(pages: list[Path], media_urls: list[str] = ()) -> str:
     """The pages load only their own scripts (three.js and hls.js are served from web/), styles and
-    media, plus the HLS server's playlists and segments (``media_origins``); their inline import maps
-    are allowed by hash, nothing else inline runs."""
+    media, plus the HLS server's playlists and segments (from the origins of ``media_urls``); their
+    inline import maps are allowed by hash, nothing else inline runs."""
     hashes = []
     for page in pages:
         for script in re.findall(r"<script[^>]*>(.*?)</script>", page.read_text(), re.S):
             if script.strip():
                 digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
                 hashes.append(f"'sha256-{digest}'")
-    media = " ".join(media_origins)
+    media = " ".join(f"{urlsplit(url).scheme}://{urlsplit(url).netloc}" for url in media_urls)
     # connect-src blob: the 3D head's texture is an image inside the GLB, which three.js fetches as a blob.
     return (f"default-src 'self'; script-src 'self' {' '.join(hashes)}; img-src 'self' data: blob:; "
             f"media-src 'self' blob: {media}; worker-src 'self' blob:; connect-src 'self' blob: {media}; "
