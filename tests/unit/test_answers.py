@@ -74,6 +74,15 @@ def test_the_answer_gives_the_kind_asked_for():
     assert knowledge().answer("What time do the tours go?", [Passage(FACTS[2], "facts")]) == FACTS[2]
 
 
+def test_an_answer_must_be_the_one_of_its_kind_that_was_asked_about():
+    lights = "A red light means no internet; a blinking white light means the router is starting."
+    k = Knowledge([Passage(lights, "facts"), Passage("Restart: unplug the router for 30 seconds.", "facts")])
+    assert not k.names_which("What does a solid green light mean?", "A red light means no internet.")
+    assert k.names_which("What does a flashing white light mean?", "A blinking white light means the router is starting.")
+    assert k.names_which("What does the red light mean?", "A red light means no internet.")
+    assert k.names_which("How do I restart it?", "Restart: unplug the router for 30 seconds.")
+
+
 def test_a_follow_up_takes_the_clause_its_own_words_ask_for():
     """The passage was found with the question before; the clause is what the follow-up asks."""
     circle = "Area of a circle is pi times the radius squared; circumference is two times pi times the radius."

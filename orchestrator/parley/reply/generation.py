@@ -99,8 +99,9 @@ class Generation:
                 plan.prompt = self.prompt(history, user_text)  # small talk
             return plan
         answer = self.knowledge.answer(user_text, passages, topic)
-        # About the right thing but not what was asked ("how much?" and no price in it): a guess.
-        sure = sure and gives(answer, asked_kind(user_text))
+        # About the right thing but not what was asked ("how much?" and no price in it), or not which
+        # of its kind ("a green light" when the knowledge has a red one and a white one): a guess.
+        sure = sure and gives(answer, asked_kind(user_text)) and self.knowledge.names_which(topic, answer)
         if not self.restates or not sure:  # the sentence that answers, as the knowledge words it
             plan.outcome, plan.script = ("quoted", persona.fallback) if sure else ("unsure", persona.unsure)
             plan.script = plan.script.format(passage=answer)

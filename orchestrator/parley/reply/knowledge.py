@@ -99,6 +99,8 @@ class Knowledge:
         # ``embed`` (texts → unit rows; ``remember``: kept on disk). None: words alone.
         self._embed = embed
         self._units = {unit for p in passages for unit in answer_units(p.text)}
+        self._clauses = [content_terms(c) for p in passages for sentence in _sentences(p.text)
+                         for c in sentence.split(";")]
         self._vectors = self._unit_vectors = None
         if embed is not None and passages:
             self._vectors = embed([p.text for p in passages], remember=True)
@@ -169,6 +171,19 @@ class Knowledge:
         chosen = chosen[: self.max_passages]
         sure = any(i in worded or similarity[i] >= self.sure_similarity for i in chosen)
         return [self.passages[i] for i in chosen], sure
+
+    def names_which(self, question: str, answer: str) -> bool:
+        """Whether ``question`` tells ``answer`` from the other clauses of the knowledge that share its
+        words with it: asked what "a solid green light" means, the clauses about the red and the white
+        light both share "light", and only a word of one of them ("red") says which the caller means."""
+        forms = self._forms(content_terms(question))
+        mine = content_terms(answer)
+        shared = set().union(set(), *(f & mine for f in forms.values()))
+        siblings = [terms for terms in self._clauses if terms & shared and not terms <= mine]
+        if not siblings:
+            return True
+        own = mine - set().union(*siblings)
+        return any(f & own for f in forms.values())
 
     def _coverages(self, wanted: set[str]) -> dict[int, float]:
         """The share of the question's content words (``wanted``) each passage BM25 finds contains."""
