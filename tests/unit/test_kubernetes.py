@@ -376,3 +376,12 @@ def test_the_router_config_is_valid_nginx(helm, tmp_path):
                           capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode == 0, done.stderr
     assert "geo $parley_node" in conf and "$cookie_parley_node" in conf
+
+
+def test_ant_media_takes_the_rtmp_push_and_serves_hls(helm, tmp_path):
+    # docs/deploy.md's form: Ant Media Server Community Edition ingests RTMP (WHIP is Enterprise only).
+    docs = render(helm, [], "orchestrator.stack.broadcast.rtmp.url=rtmp://ams.example.com:1935/LiveApp",
+                  "orchestrator.stack.broadcast.rtmp.hls_url=https://ams.example.com:5443/LiveApp/streams")
+    rtmp = served_stack(docs, tmp_path).broadcast.rtmp
+    assert rtmp.url == "rtmp://ams.example.com:1935/LiveApp"
+    assert rtmp.hls_url == "https://ams.example.com:5443/LiveApp/streams"
