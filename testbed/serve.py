@@ -19,6 +19,8 @@ def write_stack(tmp_path: Path, base: Path = REPO_CONFIGS / "cpu.yaml", **overri
     data = yaml.safe_load(base.read_text())
     data["persona"] = str(base.parent / data["persona"])
     data["models"] = str(base.parent / data.get("models", "models.yaml"))
+    # A test's call reports stay with the test, not in the user's $PARLEY_HOME.
+    data.setdefault("reports", {}).setdefault("folder", str(tmp_path / "reports"))
     for dotted, value in overrides.items():
         node = data
         *parents, last = dotted.split(".")
