@@ -3,10 +3,11 @@ where the avatar is broadcast to viewers."""
 
 from __future__ import annotations
 
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, IPvAnyNetwork, model_validator
 
 from parley.config.base import Strict
 
@@ -48,8 +49,17 @@ class ServerConfig(Strict):
     # This orchestrator's name behind a proxy (or $PARLEY_NODE): sent as the parley_node cookie so the
     # proxy keeps a call's requests on the orchestrator that holds it.
     node: str | None = None
-    # Proxies whose X-Forwarded-For names the caller (for the per-address limit); others are the caller.
-    trusted_proxies: list[str] = []
+    # Proxies whose X-Forwarded-For names the caller (for the per-address limit), as addresses or
+    # subnets (a router's pods come and go in one); any other peer is the caller.
+    trusted_proxies: list[IPvAnyNetwork] = []
+
+    def trusts(self, address: str) -> bool:
+        """Whether ``address`` is a trusted proxy's (False for anything that is not an IP address)."""
+        try:
+            ip = ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.trusted_proxies)
 
     @model_validator(mode="after")
     def _tls_off_loopback(self) -> "ServerConfig":

@@ -35,7 +35,7 @@ from parley.live.ladder import Ladder
 from parley.live.metrics import Metrics
 from parley.live.offer import Offer, OfferError, check_offer
 from parley.live.placement import Placement, placements
-from parley.live.protect import content_policy, operator_token, require_operator, secure_headers
+from parley.live.protect import caller_address, content_policy, operator_token, require_operator, secure_headers
 from parley.live.report import CallReport
 from parley.live.reports import Reports
 from parley.live.tokens import TokenError, Tokens
@@ -161,16 +161,8 @@ class Server:
             error = web.HTTPTooManyRequests if refusal.reason == "rate" else web.HTTPServiceUnavailable
             raise error(text=refusal.message, headers={"Retry-After": str(refusal.retry_after_s)})
 
-    def _client(self, request: web.Request) -> str:
-        """The caller's address: the peer's, or the one a trusted proxy forwarded."""
-        remote = request.remote or ""
-        forwarded = request.headers.get("X-Forwarded-For")
-        if forwarded and remote in self.settings.stack.server.trusted_proxies:
-            return forwarded.split(",")[-1].strip()
-        return remote
-
     async def create_session(self, request: web.Request) -> web.Response:
-        self._refuse_if_busy(self._client(request))
+        self._refuse_if_busy(caller_address(request, self.settings.stack.server))
         session_id = secrets.token_urlsafe(9)
         persona = self.settings.persona
         response = web.json_response({

@@ -8,11 +8,14 @@ import hashlib
 import hmac
 import os
 import re
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+
+from parley.config import ServerConfig
 
 _HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -66,10 +69,56 @@ def operator_token(configured: str | None) -> str | None:
     return configured or os.environ.get("PARLEY_OPERATOR_TOKEN") or None
 
 
-def require_operator(request: web.Request, token: str | None) -> None:
+# The operator's browser holds a cookie, not the token: signed with the token (so every orchestrator
+# sharing the token accepts it, and changing the token ends every login), readable by no script
+# (HttpOnly), sent by no other site (SameSite=Strict), and good for half an hour.
+OPERATOR_COOKIE = "parley_operator"
+OPERATOR_COOKIE_S = 1800
+
+
+def operator_cookie(token: str, now: float | None = None) -> str:
+    """A login's cookie value: when it expires and its signature."""
+    expires = str(int((time.time() if now is None else now) + OPERATOR_COOKIE_S))
+    return f"{expires}.{_sign(token, expires)}"
+
+
+def _sign(token: str, expires: str) -> str:
+    return hmac.new(token.encode(), f"parley-operator-cookie:{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def cookie_valid(value: str, token: str, now: float | None = None) -> bool:
+    """Whether ``value`` is a cookie this token signed and it has not expired."""
+    expires, _, signature = value.partition(".")
+    if not expires.isdigit() or not hmac.compare_digest(signature.encode(), _sign(token, expires).encode()):
+        return False
+    return int(expires) > (time.time() if now is None else now)
+
+
+def token_matches(given: str, token: str) -> bool:
+    return hmac.compare_digest(given.encode(), token.encode())
+
+
+def require_operator(request: web.Request, token: str | None) -> str:
+    """How the operator proved it (``header`` or ``cookie``); 403 when the operator's pages are off,
+    401 without the token."""
     if token is None:
         raise web.HTTPForbidden(text="operator pages are off: set server.operator_token or PARLEY_OPERATOR_TOKEN")
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), token.encode()):
-        raise web.HTTPUnauthorized(text="send the operator token as 'Authorization: Bearer TOKEN'",
-                                   headers={"WWW-Authenticate": "Bearer"})
+    if given and token_matches(given, token):
+        return "header"
+    if cookie_valid(request.cookies.get(OPERATOR_COOKIE, ""), token):
+        return "cookie"
+    raise web.HTTPUnauthorized(text="send the operator token as 'Authorization: Bearer TOKEN', or log in at "
+                                    "/operator (a login lasts half an hour)", headers={"WWW-Authenticate": "Bearer"})
+
+
+def require_same_origin(request: web.Request) -> None:
+    """A POST a browser sends with the operator's cookie must come from a page of this server: another
+    site's page can make the browser send it, but not with this server's Origin. The host alone is
+    compared, for a proxy in front may end TLS."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        raise web.HTTPForbidden(text="this request has no Origin header; send it from the /operator page, or "
+                                     "with 'Authorization: Bearer TOKEN'")
+    if urlsplit(origin).netloc != request.host:
+        raise web.HTTPForbidden(text=f"this request comes from {origin}, not from this server's pages")
