@@ -69,6 +69,20 @@ def operator_token(configured: str | None) -> str | None:
     return configured or os.environ.get("PARLEY_OPERATOR_TOKEN") or None
 
 
+def caller_address(request: web.Request, server: ServerConfig) -> str:
+    """The address a caller is counted by: the peer's, or behind trusted proxies the last address
+    forwarded that no trusted proxy holds (what a caller wrote in front of that is theirs to forge)."""
+    address = request.remote or ""
+    if not server.trusts(address):
+        return address
+    hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",") if hop.strip()]
+    for hop in reversed(hops):
+        address = hop
+        if not server.trusts(hop):
+            break
+    return address
+
+
 # The operator's browser holds a cookie, not the token: signed with the token (so every orchestrator
 # sharing the token accepts it, and changing the token ends every login), readable by no script
 # (HttpOnly), sent by no other site (SameSite=Strict), and good for half an hour.
