@@ -1,7 +1,8 @@
 """What an operator watches, in Prometheus's text format (``GET /metrics`` with the operator token).
 
 Counters and histograms are observed as things happen; gauges (sessions, fallbacks, frames skipped)
-are read from the server's state when scraped, so they cannot drift from it.
+are read from the server's state when scraped, so they cannot drift from it. The same turns feed the
+operator page's last hour (``trends``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from parley.core.events import TurnDone
+from parley.live.trends import Trends
 
 # Stage latencies of a turn, in seconds: TurnTimings (ms) and the key it is read from.
 _STAGES = {
@@ -39,12 +41,14 @@ class Metrics:
                              "the endpoint confirmed them (used) or not (dropped)", ["outcome"], registry=self.registry)
         self.ladder = Counter("parley_ladder_changes", "Face rung changes, by the rung moved to", ["rung"],
                               registry=self.registry)
+        self.trends = Trends()
         self._state = state
         self.registry.register(self)
 
     def turn_done(self, done: TurnDone) -> None:
         self.turns.labels("interrupted" if done.timings.interrupted else "answered").inc()
         self.grounding.labels(done.grounding).inc()
+        self.trends.turn_done(done)
         timings = done.timings.to_dict()
         for stage, key in _STAGES.items():
             if timings.get(key) is not None:
