@@ -34,6 +34,7 @@ from parley.live.call import Call, ice_configuration
 from parley.live.ladder import Ladder
 from parley.live.metrics import Metrics
 from parley.live.offer import Offer, OfferError, check_offer
+from parley.live.operator import Operator
 from parley.live.placement import Placement, placements
 from parley.live.protect import caller_address, content_policy, operator_token, require_operator, secure_headers
 from parley.live.report import CallReport
@@ -102,7 +103,7 @@ class Server:
     async def health(self, request: web.Request) -> web.Response:
         """Public: whether the server is up, how full it is and where each stage runs (triton-gpu,
         in-process-cpu, fallback-cpu …); why is the operator's (/api/stats)."""
-        stages = await self._placements()
+        stages = await self.current_placements()
         return web.json_response({"ok": True, "sessions": len(self.sessions),
                                   "max_sessions": self.admission.max_sessions,
                                   "stages": {p.stage: p.label for p in stages}})
@@ -124,7 +125,7 @@ class Server:
         offer being answered."""
         return self.sessions.keys() | self._answering.keys()
 
-    async def _placements(self) -> list[Placement]:
+    async def current_placements(self) -> list[Placement]:
         """The last answer at once; a stale one is asked of Triton again in the background (a Triton that
         does not answer must slow neither the health check nor calls)."""
         if time.monotonic() - self._placed[0] > PLACEMENT_TTL_S and self._placing is None:
@@ -144,7 +145,7 @@ class Server:
     async def stats(self, request: web.Request) -> web.Response:
         require_operator(request, self.operator)
         return web.json_response({"sessions": {sid: s.stats() for sid, s in self.sessions.items()},
-                                  "stages": [p.wire() for p in await self._placements()],
+                                  "stages": [p.wire() for p in await self.current_placements()],
                                   "refused": self.admission.refused, "draining": self.draining,
                                   "tasks": len(asyncio.all_tasks()),
                                   "threads": threading.active_count(),
@@ -324,6 +325,7 @@ class Server:
         app.router.add_post("/api/watch", self.watch)
         app.router.add_post("/api/watch/answer", self.watch_answer)
         app.router.add_routes(self.reports.routes(self.operator))
+        app.router.add_routes(Operator(self).routes())
         app.router.add_static("/web/", REPO / "web")
         app.router.add_static("/avatars/", REPO / "avatars")
         rtmp = self.settings.stack.broadcast.rtmp

@@ -19,8 +19,8 @@ from parley.core.events import BargeIn, EarlyReply, Event, TurnDone, TurnFailed,
 SCHEMA = 1
 # How a call ended: the caller hung up, the connection was lost (the peer failed, or its microphone
 # fell silent), its session failed, another offer of the same session replaced it, the server
-# stopped after draining (or at once).
-ENDINGS = ("hung_up", "connection_lost", "failed", "replaced", "drained", "server_stopped")
+# stopped after draining (or at once), the operator ended it.
+ENDINGS = ("hung_up", "connection_lost", "failed", "replaced", "drained", "server_stopped", "ended_by_operator")
 
 
 def _utc(seconds: float) -> str:
