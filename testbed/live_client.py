@@ -14,6 +14,7 @@ import subprocess
 import time
 import urllib.request
 from contextlib import contextmanager
+from pathlib import Path
 
 import aiohttp
 import aioice.ice
@@ -21,6 +22,7 @@ import psutil
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
 
+from parley.config import REPO_CONFIGS
 from testbed.serve import start_serve, write_stack
 
 # This process's peers gather host candidates on loopback only (the server is told the same).
@@ -46,12 +48,12 @@ class Served:
 
 
 @contextmanager
-def serving(tmp_path, stack: dict | None = None, **server):
-    """`parley serve` on the default stack (with ``stack`` edits, dotted keys) and ``server`` settings."""
+def serving(tmp_path, stack: dict | None = None, base: Path = REPO_CONFIGS / "cpu.yaml", **server):
+    """`parley serve` on the ``base`` stack (with ``stack`` edits, dotted keys) and ``server`` settings."""
     # A short drain: stopping the server ends within it even if a test left a call open.
     settings = {"server.ice_addresses": ["127.0.0.1"], "server.operator_token": OPERATOR,
                 "server.calls_per_minute": 600, "server.drain_s": 10, **{f"server.{k}": v for k, v in server.items()}}
-    config = write_stack(tmp_path, **(stack or {}), **settings)
+    config = write_stack(tmp_path, base, **(stack or {}), **settings)
     log_path = tmp_path / "server.log"
     with open(log_path, "w") as log:
         process, port = start_serve(config, log)
