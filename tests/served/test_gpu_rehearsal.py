@@ -11,12 +11,14 @@ import shutil
 import subprocess
 import sys
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import yaml
 
-from parley.config import REPO_CONFIGS
+from parley.cli.doctor import stage_checks
+from parley.config import REPO_CONFIGS, load_settings
 from parley.models.store import parley_home
 from testbed.live_client import Caller, serving
 from testbed.triton_server import ROOT, TritonServer
@@ -161,23 +163,82 @@ def test_compose_gives_the_servers_the_addresses_the_gpu_stack_calls():
         assert url.endswith(f":{compose_command(MEDIA_SERVER)['ports']['grpc']}")
 
 
-def test_a_call_is_answered_by_the_gpu_repository(servers, tmp_path):
-    before = {s: stats(server) for s, server in servers.items()}
-
-    async def call():
+def call(servers, tmp_path) -> tuple[dict, int, dict, dict]:
+    """A typed question through `parley serve` on the GPU stack: the answer, the video frames the
+    caller got, /healthz, and each stage's placement with why (the operator's /api/stats)."""
+    async def ask(served):
         caller = await Caller(served.base).connect()
         try:
             caller.type("Where is the library?")
-            return await caller.answered(1, timeout=150), caller.frames
+            return (await caller.answered(1, timeout=150))[0], caller.frames
         finally:
             await caller.close()
 
     with serving(tmp_path, gpu_stack(servers), base=REPO_CONFIGS / "triton-gpu.yaml") as served:
+        answer, frames = asyncio.run(asyncio.wait_for(ask(served), 200))
         health = served.get("/healthz")
-        answers, frames = asyncio.run(asyncio.wait_for(call(), 200))
-    assert answers[0]["reply"] and frames > 0
+        stages = {s["stage"]: s for s in served.get("/api/stats", operator=True)["stages"]}
+    return answer, frames, health, stages
+
+
+def doctor(tmp_path) -> dict:
+    """`parley doctor`'s stage checks of the stack the call was served with."""
+    return {c.name: c for c in stage_checks(load_settings(tmp_path / "stack.yaml"))}
+
+
+@contextmanager
+def unloaded(server: TritonServer, model: str):
+    """``model`` unloaded from ``server`` (explicit model control), loaded again afterwards."""
+    def control(action: str) -> None:
+        request = urllib.request.Request(f"{server.http_url}/v2/repository/models/{model}/{action}",
+                                         data=b"{}", method="POST")
+        urllib.request.urlopen(request, timeout=120).read()
+
+    control("unload")
+    try:
+        yield
+    finally:
+        control("load")
+
+
+def test_a_call_is_answered_by_the_gpu_repository(servers, tmp_path):
+    before = {s: stats(server) for s, server in servers.items()}
+    answer, frames, health, _ = call(servers, tmp_path)
+    assert answer["reply"] and frames > 0
     after = {s: stats(server) for s, server in servers.items()}
     served_by = {(s, m) for s in after for m in after[s] if after[s][m] > before[s].get(m, 0)}
     for pair in [(LLM_SERVER, "llm"), (LLM_SERVER, "tensorrt_llm"), (MEDIA_SERVER, "tts"),
                  (MEDIA_SERVER, "tts_voice"), (MEDIA_SERVER, "lipsync")]:
         assert pair in served_by, (pair, served_by, health)
+
+
+def test_without_the_voice_model_the_call_is_answered_by_the_fallback_voice(servers, tmp_path):
+    with unloaded(servers[MEDIA_SERVER], "tts_voice"):
+        answer, frames, health, stages = call(servers, tmp_path)
+        checks = doctor(tmp_path)
+    assert answer["reply"] and frames > 0
+    assert health["stages"]["tts"] == "fallback-cpu", health
+    assert "tts_voice is not loaded" in stages["tts"]["why"], stages["tts"]
+    assert not checks["tts"].ok and "tts_voice is not loaded" in checks["tts"].detail
+
+
+def test_without_whisper_speech_falls_back_and_the_call_goes_on(servers, tmp_path):
+    with unloaded(servers[LLM_SERVER], "whisper_tensorrt_llm"):
+        answer, _, health, stages = call(servers, tmp_path)
+        checks = doctor(tmp_path)
+    assert answer["reply"]
+    assert health["stages"]["asr"] == "fallback-cpu", health
+    assert "whisper_tensorrt_llm is not loaded" in stages["asr"]["why"], stages["asr"]
+    assert not checks["asr"].ok and "whisper_tensorrt_llm is not loaded" in checks["asr"].detail
+
+
+def test_with_the_media_server_down_the_call_is_still_answered(servers, tmp_path):
+    media = servers[MEDIA_SERVER]
+    media.kill()
+    try:
+        answer, frames, health, stages = call(servers, tmp_path)
+    finally:
+        media.restart()
+    assert answer["reply"] and frames > 0  # the voice in-process, the face drawn by the warp
+    assert health["stages"]["tts"] == "fallback-cpu", health
+    assert media.url in stages["tts"]["why"], stages["tts"]
