@@ -20,6 +20,7 @@ import aiohttp
 import aioice.ice
 import psutil
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
 
 from parley.config import REPO_CONFIGS
@@ -75,9 +76,10 @@ class Refused(Exception):
 
 
 class Caller:
-    def __init__(self, base: str, video: bool = True) -> None:
+    def __init__(self, base: str, video: bool = True, microphone: Path | None = None) -> None:
         self.base = base
         self.video = video
+        self.microphone = microphone  # an audio file the caller says, in real time; None: silence
         self.events: list[dict] = []
         self.frames = 0  # video frames decoded
         self.audio_frames = 0
@@ -98,7 +100,7 @@ class Caller:
                     raise Refused(response.status, await response.text(), response.headers.get("Retry-After"))
                 self.session = await response.json()
             self.pc = pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-            pc.addTrack(AudioStreamTrack())  # a microphone that hears silence
+            pc.addTrack(MediaPlayer(str(self.microphone)).audio if self.microphone else AudioStreamTrack())
             if self.video:
                 pc.addTransceiver("video", direction="recvonly")
             self.channel = pc.createDataChannel("parley")
