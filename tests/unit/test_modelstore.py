@@ -116,3 +116,20 @@ def test_registry_change_marks_cache_stale(tmp_path, package):
     newer = ModelStore(registry([PKG_SOURCE], content=A + B + b"v2"), home=home)
     assert "different file" in newer.state("toy").problems[0]
     assert (newer.fetch("toy") / "model.bin").read_bytes() == A + B + b"v2"
+
+
+def test_a_package_whose_dependencies_would_clash_is_installed_alone(tmp_path, monkeypatch):
+    import subprocess
+
+    from parley.models import store as store_module
+
+    commands = []
+    monkeypatch.setattr(store_module.subprocess, "run",
+                        lambda cmd, **kw: commands.append(cmd) or subprocess.CompletedProcess(cmd, 1, "", "offline"))
+    source = {**PKG_SOURCE, "requirement": "parley-no-such-package-xyz==9.9",
+              "files": {"model.bin": ["parley_no_such_package_xyz:data/x"]}}
+    for no_deps in (False, True):
+        with pytest.raises(ModelFetchError, match="offline"):
+            ModelStore(registry([{**source, "no_deps": no_deps}]), home=tmp_path).fetch("toy")
+    assert ["--no-deps" in cmd for cmd in commands] == [False, True]
+    assert all(cmd[-1] == "parley-no-such-package-xyz==9.9" for cmd in commands)

