@@ -1,6 +1,7 @@
 """The model store against real sources: a package directory on sys.path and a local HTTP server."""
 
 import hashlib
+import importlib.util
 import http.server
 import sys
 import threading
@@ -133,3 +134,37 @@ def test_a_package_whose_dependencies_would_clash_is_installed_alone(tmp_path, m
             ModelStore(registry([{**source, "no_deps": no_deps}]), home=tmp_path).fetch("toy")
     assert ["--no-deps" in cmd for cmd in commands] == [False, True]
     assert all(cmd[-1] == "parley-no-such-package-xyz==9.9" for cmd in commands)
+
+
+def toy_wheel(folder: Path) -> bytes:
+    """A real (tiny) wheel in a folder pip can be pointed at, as the anny wheel is on PyPI."""
+    import zipfile
+
+    folder.mkdir()
+    path = folder / "toy_mesh-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("toy_mesh/base.obj", "v 0 0 0\n")
+        z.writestr("toy_mesh-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: toy-mesh\nVersion: 1.0\n")
+        z.writestr("toy_mesh-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        z.writestr("toy_mesh-1.0.dist-info/RECORD", "")
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("tampered", [False, True])
+def test_a_wheel_is_downloaded_whole_and_checked_not_installed(tmp_path, monkeypatch, tampered):
+    wheel = toy_wheel(tmp_path / "index")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "index"))
+    source = {"kind": "wheel", "requirement": "toy-mesh==1.0", "wheel": "toy_mesh-1.0-py3-none-any.whl"}
+    reg = ModelRegistry.model_validate({"models": {"mesh": {
+        "kind": "mesh", "description": "toy", "license": "CC0-1.0",
+        "files": [{"name": source["wheel"], "sha256": sha(wheel + b"x" if tampered else wheel)}],
+        "sources": [source]}}})
+    store = ModelStore(reg, home=tmp_path / "home")
+    if tampered:
+        with pytest.raises(ModelFetchError, match="toy_mesh-1.0-py3-none-any.whl from wheel toy-mesh==1.0 has SHA-256"):
+            store.fetch("mesh")
+        return
+    path = store.fetch("mesh")
+    assert (path / source["wheel"]).read_bytes() == wheel and store.state("mesh", check_hashes=True).ok
+    assert importlib.util.find_spec("toy_mesh") is None  # read as a zip, never installed

@@ -7,6 +7,7 @@ import sys
 
 from parley.cli.common import EXIT_USAGE, parley_from
 from parley.config import ConfigError, Settings
+from parley.config.avatar import HEAD_BASE_MODEL
 from parley.models.store import ModelFetchError
 
 
@@ -52,8 +53,10 @@ def _selected(args, settings: Settings) -> list[str]:
     voices = [] if stack.tts.engine == "openai" else [stack.tts.voice, *filter(None, [stack.tts.default_voice])]
     turn_model = [stack.turn_taking.turn_model] if stack.turn_taking.turn_model else []
     embedding = [stack.retrieval.embedding] if stack.retrieval.embedding else []
+    # The 3D head's base mesh, for `parley avatar init`, where the stack's registry has it.
+    head = [HEAD_BASE_MODEL] if HEAD_BASE_MODEL in settings.registry.models else []
     models = [*([] if served_llm else [stack.llm.model]), *voices, stack.tts.align_voice, stack.asr.model,
-              stack.vad.model, *turn_model, *embedding]
+              stack.vad.model, *turn_model, *embedding, *head]
     return list(dict.fromkeys(models))
 
 

@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from parley.config.base import ConfigError, load_model
 
 REPO_AVATARS = Path(__file__).resolve().parents[3] / "avatars"
+# The registry's model a photo's 3D head is built on (parley/face/make/fullhead.py).
+HEAD_BASE_MODEL = "makehuman-head"
 
 # The points a portrait's landmarks name, by their MediaPipe face-mesh index (image left = the
 # subject's right).

