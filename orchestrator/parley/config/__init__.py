@@ -10,6 +10,7 @@ from parley.config.live import (
     FaceConfig,
     JanusTarget,
     LadderConfig,
+    RecordingConfig,
     ReportsConfig,
     RtmpTarget,
     ServerConfig,
@@ -34,7 +35,7 @@ from parley.config.stack import (
 __all__ = [
     "ASRConfig", "AudioInConfig", "BroadcastConfig", "ConfigError", "Example", "FaceConfig", "JanusTarget",
     "LadderConfig", "LLMConfig", "ModelEntry", "ModelFile", "ModelRegistry", "PackageSource", "Persona",
-    "REPO_CONFIGS", "ReportsConfig", "RtmpTarget", "ServerConfig", "Settings", "SplitterConfig", "StackConfig",
+    "RecordingConfig", "REPO_CONFIGS", "ReportsConfig", "RtmpTarget", "ServerConfig", "Settings", "SplitterConfig", "StackConfig",
     "TritonConfig", "TTSConfig", "TurnTakingConfig", "UrlSource", "VADConfig", "VisemeConfig", "WhipTarget",
     "default_config_path", "load_model", "load_registry", "load_settings",
 ]

@@ -80,6 +80,17 @@ class ReportsConfig(Strict):
     keep_days: float = Field(30, gt=0)
 
 
+class RecordingConfig(Strict):
+    """Calls recorded with their caller's consent: one media file (both voices, the avatar's video),
+    its captions and a transcript. Off unless turned on; the caller's page then asks before the call."""
+
+    enabled: bool = False
+    # Relative to the stack file; none: $PARLEY_HOME/recordings (beside the reports).
+    folder: Path | None = None
+    # Recordings older than this are deleted as new ones are made.
+    keep_days: float = Field(30, gt=0)
+
+
 class LadderConfig(Strict):
     """When the live face steps down (neural lip-sync → 2D warp → 3D drawn by the browser → audio and
     captions) and back."""

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from parley.config.base import Strict
-from parley.config.live import BroadcastConfig, FaceConfig, ReportsConfig, ServerConfig
+from parley.config.live import BroadcastConfig, FaceConfig, RecordingConfig, ReportsConfig, ServerConfig
 from parley.core.stages import SERVED
 from parley.engines import ENGINE_NAMES
 
@@ -264,6 +264,7 @@ class StackConfig(Strict):
     face: FaceConfig = FaceConfig()
     server: ServerConfig = ServerConfig()
     reports: ReportsConfig = ReportsConfig()
+    recording: RecordingConfig = RecordingConfig()
     broadcast: BroadcastConfig = BroadcastConfig()
     visemes: VisemeConfig = VisemeConfig()
     splitter: SplitterConfig = SplitterConfig()

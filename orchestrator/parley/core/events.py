@@ -82,6 +82,9 @@ class TurnDone(Event):
     reply: str
     timings: TurnTimings
     grounding: str = "off"
+    # The persona's passages the reply was grounded in, as (text, source) pairs: kept in a call's
+    # recording transcript, not sent to the page.
+    passages: tuple[tuple[str, str], ...] = ()
 
     def wire(self) -> dict:
         return {"type": self.type, "user": self.user, "reply": self.reply, "timings": self.timings.to_dict(),

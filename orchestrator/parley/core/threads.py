@@ -22,7 +22,7 @@ from parley.core.errors import ParleyError
 T = TypeVar("T")
 
 
-def _start_worker(name: str, nice: int) -> None:
+def start_worker(name: str, nice: int) -> None:
     """Give the calling thread ``name`` in the OS too (``top -H``, /proc), not only in Python, and
     lower its CPU priority by ``nice``. Native workers a stage starts (llama.cpp's, onnxruntime's)
     inherit both, so a stage's whole CPU shows under its name."""
@@ -40,7 +40,7 @@ def all_cores_but_one() -> int:
 
 
 def named_pool(name: str, workers: int | None = None, nice: int = 0) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(workers, thread_name_prefix=name, initializer=_start_worker, initargs=(name, nice))
+    return ThreadPoolExecutor(workers, thread_name_prefix=name, initializer=start_worker, initargs=(name, nice))
 
 
 class Busy(ParleyError):

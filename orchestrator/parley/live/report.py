@@ -23,7 +23,18 @@ SCHEMA = 1
 ENDINGS = ("hung_up", "connection_lost", "failed", "replaced", "drained", "server_stopped", "ended_by_operator")
 
 
-def _utc(seconds: float) -> str:
+def turn_entry(at_s: float, event: TurnDone | TurnFailed) -> dict:
+    """A finished or failed turn as a report keeps it: when, its input, outcome, grounding and timings
+    (or its error); never its words."""
+    if isinstance(event, TurnFailed):
+        return {"at_s": at_s, "outcome": "failed", "error": event.error}
+    timings = event.timings.to_dict()
+    return {"at_s": at_s, "input": "spoken" if "asr_ms" in timings else "typed",
+            "outcome": "interrupted" if event.timings.interrupted else "answered", "grounding": event.grounding,
+            "timings": timings}
+
+
+def utc(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds")
 
 
@@ -48,13 +59,8 @@ class CallReport:
 
     def observe(self, event: Event) -> None:
         """One of the session's events; those that say how a turn went are kept, minus their words."""
-        if isinstance(event, TurnDone):
-            timings = event.timings.to_dict()
-            self.turns.append({"at_s": self._since_start(), "input": "spoken" if "asr_ms" in timings else "typed",
-                               "outcome": "interrupted" if event.timings.interrupted else "answered",
-                               "grounding": event.grounding, "timings": timings})
-        elif isinstance(event, TurnFailed):
-            self.turns.append({"at_s": self._since_start(), "outcome": "failed", "error": event.error})
+        if isinstance(event, (TurnDone, TurnFailed)):
+            self.turns.append(turn_entry(self._since_start(), event))
         elif isinstance(event, BargeIn):
             self.counts["barge_ins"] += 1
         elif isinstance(event, EarlyReply):
@@ -73,7 +79,7 @@ class CallReport:
         now_failovers = self._failovers()
         fallbacks = {stage: count - self._failovers_before.get(stage, 0) for stage, count in now_failovers.items()}
         return {
-            "schema": SCHEMA, "call": self.call_id, "started": _utc(self.started), "ended": _utc(now),
+            "schema": SCHEMA, "call": self.call_id, "started": utc(self.started), "ended": utc(now),
             "duration_s": round(duration, 3), "how": ended, "avatar": self.avatar, "persona": self.persona,
             "turns": self.turns, "counts": dict(self.counts),
             "fallbacks": {"engines": {s: n for s, n in fallbacks.items() if n}, "face_frames": face_failures},

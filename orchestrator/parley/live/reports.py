@@ -14,7 +14,7 @@ import os
 import re
 import tempfile
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from aiohttp import web
@@ -28,9 +28,26 @@ _ID = re.compile(r"\d{8}T\d{9}Z-[A-Za-z0-9_-]{1,64}")  # the start (UTC, to the 
 MAX_LISTED = 1000
 
 
+def file_id(started: float, call: str) -> str:
+    """A call's files are named by its start (UTC, to the millisecond) and its session: sorted by name,
+    the newest come last."""
+    at = datetime.fromtimestamp(started, timezone.utc)
+    return at.strftime("%Y%m%dT%H%M%S") + f"{at.microsecond // 1000:03d}Z-{call}"
+
+
 def report_id(report: dict) -> str:
-    started = datetime.fromisoformat(report["started"])
-    return started.strftime("%Y%m%dT%H%M%S") + f"{started.microsecond // 1000:03d}Z-{report['call']}"
+    return file_id(datetime.fromisoformat(report["started"]).timestamp(), report["call"])
+
+
+def prune_older(folder: Path, keep_s: float, pattern: str) -> None:
+    """Delete the files of ``folder`` matching ``pattern`` last written more than ``keep_s`` ago."""
+    oldest = time.time() - keep_s
+    for path in folder.glob(pattern):
+        try:
+            if path.stat().st_mtime < oldest:
+                path.unlink()
+        except FileNotFoundError:  # another orchestrator sharing the folder pruned it first
+            pass
 
 
 class Reports:
@@ -59,7 +76,7 @@ class Reports:
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)
                 raise
-            self._prune()
+            prune_older(self.folder, self.keep_s, "*.json")
             return path
         except OSError as exc:
             if not self.failed:
@@ -67,15 +84,6 @@ class Reports:
                             "parley_reports_failed counts them", self.folder, exc)
             self.failed += 1
             return None
-
-    def _prune(self) -> None:
-        oldest = time.time() - self.keep_s
-        for path in self.folder.glob("*.json"):
-            try:
-                if path.stat().st_mtime < oldest:
-                    path.unlink()
-            except FileNotFoundError:  # another orchestrator sharing the folder pruned it first
-                pass
 
     def listing(self) -> list[dict]:
         """The newest reports first (at most ``MAX_LISTED``): id, when written, bytes."""

@@ -136,4 +136,5 @@ class Conversation:
                 raise result
         timings.total_ms = ms()
         timings.interrupted = cancel.cancelled
-        yield TurnDone(user=user_text, reply=" ".join(spoken), timings=timings, grounding=plan.outcome)
+        yield TurnDone(user=user_text, reply=" ".join(spoken), timings=timings, grounding=plan.outcome,
+                       passages=tuple((p.text, p.source) for p in plan.passages))
