@@ -10,7 +10,7 @@ import pytest
 
 from parley.config import load_settings
 from parley.core.events import TurnDone
-from parley.reply.asks import asked_kind, gives
+from parley.reply.asks import asked_kind, days_asked, gives
 from parley.reply.history import History
 from parley.reply.knowledge import Knowledge, Passage, answer_units
 from testbed.serve import write_stack
@@ -78,9 +78,20 @@ def test_an_answer_must_be_the_one_of_its_kind_that_was_asked_about():
     lights = "A red light means no internet; a blinking white light means the router is starting."
     k = Knowledge([Passage(lights, "facts"), Passage("Restart: unplug the router for 30 seconds.", "facts")])
     assert not k.names_which("What does a solid green light mean?", "A red light means no internet.")
-    assert k.names_which("What does a flashing white light mean?", "A blinking white light means the router is starting.")
+    white = "A blinking white light means the router is starting."
+    assert k.names_which("What does a flashing white light mean?", white)
     assert k.names_which("What does the red light mean?", "A red light means no internet.")
     assert k.names_which("How do I restart it?", "Restart: unplug the router for 30 seconds.")
+
+
+def test_asked_about_one_part_of_the_week_the_other_parts_hours_are_not_said():
+    library = [Passage(FACTS[0], "facts")]
+    k = knowledge()
+    assert k.answer("Is the library open at 9 on a Thursday night?", library) == (
+        "The main library is in Hartley Hall, open 8 am to 10 pm on weekdays.")
+    assert k.answer("Is the library open on Sunday?", library) == FACTS[0]  # what comes first stays
+    assert k.answer("When is the library open?", library) == FACTS[0]
+    assert days_asked("on Saturdays and Mondays") == {"weekday", "weekend"}
 
 
 def test_a_follow_up_takes_the_clause_its_own_words_ask_for():

@@ -42,3 +42,31 @@ def asked_kind(question: str) -> str | None:
 def gives(text: str, kind: str | None) -> bool:
     """Whether ``text`` holds an answer of ``kind`` (always, for a question of no particular kind)."""
     return kind is None or bool(_KINDS[kind][1].search(text))
+
+
+_WEEKDAY = re.compile(r"\b(?:weekdays?|mondays?|tuesdays?|wednesdays?|thursdays?|fridays?|mon|tue|tues|wed|thu|thur|"
+                      r"thurs|fri)\b", re.I)
+_WEEKEND = re.compile(r"\b(?:weekends?|saturdays?|sundays?|sat|sun)\b", re.I)
+_JOINT = re.compile(r"(?:,\s*|\s+)(?:and|but|while)\s+|;\s*")  # where a sentence's conjuncts meet
+
+
+def days_asked(text: str) -> set[str]:
+    """Which part of the week ``text`` names: "weekday", "weekend", both or neither."""
+    return {name for name, days in (("weekday", _WEEKDAY), ("weekend", _WEEKEND)) if days.search(text)}
+
+
+def cut_to_days(sentence: str, question: str) -> str:
+    """``sentence`` without its last conjuncts when they are about the other part of the week than the
+    one ``question`` asks about ("… on weekdays and 10 am to 6 pm at weekends" asked about a Thursday):
+    said whole, the other days' hours are a wrong answer waiting to be misheard."""
+    asked = days_asked(question)
+    if len(asked) != 1:
+        return sentence
+    body = sentence.rstrip(".!? ")
+    end = len(body)
+    for joint in reversed(list(_JOINT.finditer(body))):
+        told = days_asked(body[joint.end():end])
+        if not told or told & asked:
+            break
+        end = joint.start()
+    return sentence if end == len(body) else body[:end] + "."

@@ -28,7 +28,7 @@ import bm25s
 import numpy as np
 
 from parley.config import ConfigError, Persona
-from parley.reply.asks import asked_kind, gives
+from parley.reply.asks import asked_kind, cut_to_days, gives
 from parley.reply.words import STOPWORDS, content_terms, name_phrases, stemmer
 
 DOCUMENT_SUFFIXES = (".md", ".markdown", ".txt")
@@ -179,7 +179,7 @@ class Knowledge:
         forms = self._forms(content_terms(question))
         mine = content_terms(answer)
         shared = set().union(set(), *(f & mine for f in forms.values()))
-        siblings = [terms for terms in self._clauses if terms & shared and not terms <= mine]
+        siblings = [terms for terms in self._clauses if terms & shared and not (terms <= mine or mine <= terms)]
         if not siblings:
             return True
         own = mine - set().union(*siblings)
@@ -203,7 +203,7 @@ class Knowledge:
         by meaning where there is a model, else by the question's words it contains. The passages of a
         follow-up were found with ``topic`` (the question with the one before it); which of their
         sentences answers is up to what the follow-up itself asks ("and the distance around it?"),
-        unless it names nothing."""
+        unless it names nothing. Asked about one part of the week, the other's hours are cut off."""
         units = [unit for p in passages for unit in answer_units(p.text)]
         kind = asked_kind(question)
         units = [u for u in units if gives(u, kind)] or units
@@ -211,9 +211,9 @@ class Knowledge:
         wanted = self._forms(content_terms(asks))
         words = np.array([_covered(wanted, content_terms(u)) if wanted else 0.0 for u in units])
         if self._unit_vectors is None or len(units) == 1:
-            return units[int(np.argmax(words))]
+            return cut_to_days(units[int(np.argmax(words))], asks)
         closeness = np.stack([self._unit_vectors[u] for u in units]) @ self._embed([asks])[0]
-        return units[int(np.argmax(closeness + words / 4))]
+        return cut_to_days(units[int(np.argmax(closeness + words / 4))], asks)
 
 
 # A clause that points back to what its sentence named before it cannot be said alone.
