@@ -99,18 +99,34 @@ def cmd_avatar(args) -> int:
     out_root = Path(args.out_root) if args.out_root else REPO_AVATARS
     # Checked before anything is made, so a voice the stack cannot play writes no avatar.
     voice = voice_for(args.config, args.voice, out_root / args.name / "avatar.yaml", "--voice")
+    base, note = head_base(args.config)
     try:
         portrait, head = init_avatars(Path(args.image), args.name, args.licence, out_root, voice=args.voice,
-                                      name_3d=args.name_3d)
+                                      name_3d=args.name_3d, base=base)
     except AvatarError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     # An avatar is found by name only under the repository's avatars/; elsewhere by its file.
     ref = (lambda p: p.parent.name) if out_root.resolve() == REPO_AVATARS.resolve() else str
     print(f"{portrait} (2D: --avatar {ref(portrait)}, face.avatar)")
-    print(f"{head} (3D: --avatar {ref(head)}, face.avatar3d)")
+    print(f"{head} (3D: --avatar {ref(head)}, face.avatar3d; {note})")
     print(_voice_note(voice, f"{portrait} and {head}"))
     return 0
+
+
+def head_base(config) -> tuple[Path | None, str]:
+    """The wheel the 3D head is built on, or none when it is not fetched, with what the user gets."""
+    from parley.config import load_settings
+    from parley.config.avatar import HEAD_BASE_MODEL
+    from parley.models.store import ModelStore
+
+    store = ModelStore(load_settings(config).registry)
+    state = store.state(HEAD_BASE_MODEL)
+    if state.ok:
+        entry = store.registry.get(HEAD_BASE_MODEL)
+        return state.path / entry.files[0].name, "a whole head on the MakeHuman base mesh"
+    return None, (f"the MakeHuman base mesh is not fetched, so a face-mesh head without ears, hair or neck; "
+                  f"`parley models fetch {HEAD_BASE_MODEL}` and run this again for a whole head")
 
 
 def _voice_note(voice, files: str) -> str:

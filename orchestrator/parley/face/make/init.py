@@ -10,15 +10,18 @@ from pathlib import Path
 import yaml
 
 from parley.config.avatar import REPO_AVATARS
+from parley.face.make.fullhead import build_full_head
 from parley.face.make.head3d import build_head
 from parley.face.make.photo import check_face, face_crop, face_mesh, landmarks_of, read_photo
 
 
 def init_avatars(image_file: Path, name: str, licence: str, out_root: Path = REPO_AVATARS,
-                 voice: str | None = None, name_3d: str | None = None) -> tuple[Path, Path]:
+                 voice: str | None = None, name_3d: str | None = None, base: Path | None = None) -> tuple[Path, Path]:
     """Both avatars of one photo: ``out_root/name`` (the 2D portrait) and ``out_root/name_3d`` (default
-    ``name-3d``: the 3D head, ``parley.face.make.head3d``), speaking with ``voice`` (a TTS model of the
-    registry) if given. Returns their ``avatar.yaml`` paths; on any error nothing is left behind."""
+    ``name-3d``: the 3D head), speaking with ``voice`` (a TTS model of the registry) if given. The head
+    is the whole one on the MakeHuman base in the wheel ``base`` (``parley.face.make.fullhead``), or
+    without it the photo's face mesh closed into a head (``parley.face.make.head3d``). Returns their
+    ``avatar.yaml`` paths; on any error nothing is left behind."""
     name_3d = name_3d or f"{name}-3d"
     rgb = read_photo(image_file)
     mesh = face_mesh(rgb)
@@ -50,10 +53,15 @@ def init_avatars(image_file: Path, name: str, licence: str, out_root: Path = REP
         (partials[name] / "avatar.yaml").write_text(
             f"{header}; landmarks are MediaPipe face-mesh points in image pixels.\n"
             + yaml.safe_dump(portrait, sort_keys=False, default_flow_style=None))
-        build_head(rgb, mesh, partials[name_3d] / "head.glb")
-        (partials[name_3d] / "avatar.yaml").write_text(
-            f"{header}: the photo's face mesh, textured with the photo and closed into a head "
-            "(parley/face/make/head3d.py).\n" + yaml.safe_dump(head, sort_keys=False))
+        if base is not None:
+            build_full_head(rgb, mesh, base, partials[name_3d] / "head.glb")
+            made = ("the MakeHuman base head fitted to the photo's face and painted with it "
+                    "(parley/face/make/fullhead.py)")
+        else:
+            build_head(rgb, mesh, partials[name_3d] / "head.glb")
+            made = ("the photo's face mesh, textured with the photo and closed into a head "
+                    "(parley/face/make/head3d.py)")
+        (partials[name_3d] / "avatar.yaml").write_text(f"{header}: {made}.\n" + yaml.safe_dump(head, sort_keys=False))
         for folder, partial in partials.items():
             _swap_in(partial, out_root / folder)
     finally:
