@@ -24,7 +24,7 @@ from parley.config.avatar import MESH_POINTS
 from parley.face.make.glb_writer import MeshData, write_glb
 from parley.face.make.mesh import face_triangles, fan, linear, smooth, strip
 from parley.face.make.motion import FACE_WIDTH_M, MOTIONS, FaceMotion
-from parley.face.make.photo import INNER_LIPS
+from parley.face.make.photo import INNER_LIPS, mean_colours
 
 SHELL_RINGS = 8
 TEXTURE_MAX = 1024
@@ -60,14 +60,7 @@ class HeadBuilder(FaceMotion):
         return jpeg.tobytes(), np.array([left, top, side], np.float64)
 
     def colour_at(self, px: np.ndarray, radius: int = 3) -> np.ndarray:
-        """The photo's mean sRGB colour (0..1) around each pixel position."""
-        h, w = self.image.shape[:2]
-        out = []
-        for x, y in np.atleast_2d(px):
-            x, y = int(np.clip(x, 0, w - 1)), int(np.clip(y, 0, h - 1))
-            patch = self.image[max(0, y - radius): y + radius + 1, max(0, x - radius): x + radius + 1, :3]
-            out.append(patch.reshape(-1, 3).mean(axis=0) / 255.0)
-        return np.array(out)
+        return mean_colours(self.image, px, radius)
 
     # -- the parts -------------------------------------------------------------------------------
     def build(self) -> tuple[list[MeshData], bytes]:

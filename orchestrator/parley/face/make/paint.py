@@ -12,7 +12,8 @@ import numpy as np
 
 from parley.config.avatar import MESH_POINTS
 from parley.face.make.bake import bleed, interpolate, rasterise
-from parley.face.make.mesh import contour, connections, smooth
+from parley.face.make.mesh import connections, contour, smooth
+from parley.face.make.photo import mean_colours
 
 LIGHT = np.array([0.25, 0.45, 1.0]) / np.linalg.norm([0.25, 0.45, 1.0])
 
@@ -35,14 +36,7 @@ class PhotoColours:
                                  axis=0)
 
     def at(self, px: np.ndarray, radius: int = 3) -> np.ndarray:
-        """The mean sRGB colour (0..1) around each pixel position (clamped into the photo)."""
-        h, w = self.image.shape[:2]
-        out = []
-        for x, y in np.atleast_2d(px):
-            x, y = int(np.clip(x, 0, w - 1)), int(np.clip(y, 0, h - 1))
-            patch = self.image[max(0, y - radius): y + radius + 1, max(0, x - radius): x + radius + 1, :3]
-            out.append(patch.reshape(-1, 3).mean(axis=0) / 255.0)
-        return np.array(out)
+        return mean_colours(self.image, px, radius)
 
     def inside_face(self, px: np.ndarray) -> np.ndarray:
         """How far inside the face's outline each pixel is, 0 at the outline to 1 well inside."""

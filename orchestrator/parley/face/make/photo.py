@@ -98,3 +98,14 @@ def face_crop(landmarks: PortraitLandmarks, width: int, height: int) -> tuple[in
     x = int(np.clip(cx - size / 2, 0, width - size))
     y = int(np.clip(cy - size / 2, 0, height - size))
     return x, y, size
+
+
+def mean_colours(image: np.ndarray, px: np.ndarray, radius: int = 3) -> np.ndarray:
+    """The photo's mean sRGB colour (0..1) around each pixel position (clamped into the photo)."""
+    h, w = image.shape[:2]
+    out = []
+    for x, y in np.atleast_2d(px):
+        x, y = int(np.clip(x, 0, w - 1)), int(np.clip(y, 0, h - 1))
+        patch = image[max(0, y - radius): y + radius + 1, max(0, x - radius): x + radius + 1, :3]
+        out.append(patch.reshape(-1, 3).mean(axis=0) / 255.0)
+    return np.array(out)
