@@ -35,7 +35,7 @@ from parley.face.avatars import load_avatar
 from parley.face.video import frame_count
 from parley.speak.visemes import ARKIT_MIX, VISEMES
 from perf.harness import REPO, arguments, load, machine, percentiles, report_path, save
-from testbed.chromium import CHROMIUM_ARGS
+from testbed.chromium import CHROMIUM_ARGS, POSED_FRAME_MS
 
 TEXT = ("Welcome to Northfield University! The main library is in Hartley Hall, open from eight in the "
         "morning until ten at night. Campus tours leave from Admissions at eleven and at two.")
@@ -125,14 +125,8 @@ def bench_3d(glb: Path) -> tuple[dict, dict]:
             page.wait_for_function("window.parley && (window.parley.ready || window.parley.error)", timeout=60_000)
             if page.evaluate("window.parley.error"):
                 raise SystemExit(f"the 3D page could not load {glb}: {page.evaluate('window.parley.error')}")
-            timing = page.evaluate("""() => {
-              const names = ['viseme_aa', 'viseme_O', 'viseme_E', 'viseme_PP', 'viseme_U'];
-              const canvas = document.getElementById('stage');
-              const run = (n) => { for (let i = 0; i < n; i++) window.parley.pose({[names[i % 5]]: (i % 10) / 10}); };
-              run(10); canvas.toDataURL();
-              const t0 = performance.now(); run(120); canvas.toDataURL();
-              return (performance.now() - t0) / 120;
-            }""")
+            timing = page.evaluate(POSED_FRAME_MS)
+
             for name, weights in poses():
                 page.evaluate("w => window.parley.pose(w)", weights)
                 shots[name] = Image.open(io.BytesIO(page.locator("#stage").screenshot())).convert("RGB")

@@ -27,7 +27,7 @@ from parley.config.avatar import HEAD_BASE_MODEL, REPO_AVATARS
 from parley.face.make.fullhead import build_full_head
 from parley.face.make.photo import face_mesh, read_photo
 from parley.models.store import ModelStore
-from testbed.chromium import CHROMIUM_ARGS
+from testbed.chromium import CHROMIUM_ARGS, POSED_FRAME_MS
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTOS = [Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg",
@@ -37,14 +37,6 @@ VIEWS = [("front", 0, {}), ("45°", 45, {}), ("90°", 90, {}), ("-45°", -45, {}
          ("looking left", 20, {"eyeLookOutLeft": 1.0, "eyeLookInRight": 1.0, "mouthSmileLeft": 0.6,
                                "mouthSmileRight": 0.6})]
 TILE = 360
-FRAME_MS = """() => {
-  const names = ['viseme_aa', 'viseme_O', 'viseme_E', 'viseme_PP', 'viseme_U'];
-  const canvas = document.getElementById('stage');
-  const run = (n) => { for (let i = 0; i < n; i++) window.parley.pose({[names[i % 5]]: (i % 10) / 10}); };
-  run(10); canvas.toDataURL();
-  const t0 = performance.now(); run(120); canvas.toDataURL();
-  return (performance.now() - t0) / 120;
-}"""
 
 
 class _Files(http.server.SimpleHTTPRequestHandler):
@@ -67,7 +59,7 @@ def shoot(glbs: list[Path], served: Path) -> tuple[list[list[Image.Image]], list
                 page.wait_for_function("window.parley && (window.parley.ready || window.parley.error)", timeout=60_000)
                 if page.evaluate("window.parley.error"):
                     raise SystemExit(f"{glb}: {page.evaluate('window.parley.error')}")
-                frame_ms.append(page.evaluate(FRAME_MS))
+                frame_ms.append(page.evaluate(POSED_FRAME_MS))
                 row = []
                 for label, yaw, weights in VIEWS:
                     page.evaluate("y => window.parley.turn(y)", yaw)

@@ -9,6 +9,16 @@ CHROMIUM_ARGS = ["--no-sandbox", "--enable-unsafe-swiftshader", "--use-angle=swi
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--autoplay-policy=no-user-gesture-required"]
 
+# Run in the 3D page (web/avatar3d.html): the mean ms it takes to pose the head and draw a frame.
+POSED_FRAME_MS = """() => {
+  const names = ['viseme_aa', 'viseme_O', 'viseme_E', 'viseme_PP', 'viseme_U'];
+  const canvas = document.getElementById('stage');
+  const run = (n) => { for (let i = 0; i < n; i++) window.parley.pose({[names[i % 5]]: (i % 10) / 10}); };
+  run(10); canvas.toDataURL();
+  const t0 = performance.now(); run(120); canvas.toDataURL();
+  return (performance.now() - t0) / 120;
+}"""
+
 
 def chromium_args(wav) -> list[str]:
     """Headless Chromium as root, offline, with a fake microphone playing ``wav`` once."""
