@@ -154,15 +154,20 @@ def test_sigterm_drains_the_call_in_progress_and_exits_when_it_ends(tmp_path):
         assert "drained: no call left" in served.log()
 
 
+async def seconds_to_exit(served, limit_s: float = 30) -> float:
+    """How long the server took to exit after the signal just sent (``limit_s`` at most)."""
+    signalled = time.monotonic()
+    while served.process.poll() is None and time.monotonic() - signalled < limit_s:
+        await asyncio.sleep(0.1)
+    return time.monotonic() - signalled
+
+
 def test_the_grace_period_ends_calls_that_go_on(tmp_path):
     with serving(tmp_path, drain_s=3) as served:
         async def scenario():
             caller = await Caller(served.base).connect()
             os.kill(served.process.pid, signal.SIGTERM)
-            signalled = time.monotonic()
-            while served.process.poll() is None and time.monotonic() - signalled < 30:
-                await asyncio.sleep(0.1)
-            took = time.monotonic() - signalled
+            took = await seconds_to_exit(served)
             await caller.close()
             return took
 
@@ -178,10 +183,7 @@ def test_a_second_signal_ends_the_calls_at_once(tmp_path):
             os.kill(served.process.pid, signal.SIGTERM)
             await asyncio.sleep(1)
             os.kill(served.process.pid, signal.SIGINT)
-            signalled = time.monotonic()
-            while served.process.poll() is None and time.monotonic() - signalled < 30:
-                await asyncio.sleep(0.1)
-            took = time.monotonic() - signalled
+            took = await seconds_to_exit(served)
             await caller.close()
             return took
 
