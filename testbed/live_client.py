@@ -76,9 +76,11 @@ class Refused(Exception):
 
 
 class Caller:
-    def __init__(self, base: str, video: bool = True, microphone: Path | None = None) -> None:
+    def __init__(self, base: str, video: bool = True, microphone: Path | None = None,
+                 record: bool | None = None) -> None:
         self.base = base
         self.video = video
+        self.record = record  # the caller's answer to "record this call?"; None: not asked (as an old page)
         self.microphone = microphone  # an audio file the caller says, in real time; None: silence
         self.events: list[dict] = []
         self.frames = 0  # video frames decoded
@@ -108,6 +110,8 @@ class Caller:
             pc.on("track", lambda track: self._readers.append(asyncio.ensure_future(self._read(track))))
             await pc.setLocalDescription(await pc.createOffer())
             body = {"token": self.session["caller_token"], "sdp": pc.localDescription.sdp, "type": "offer"}
+            if self.record is not None:
+                body["record"] = self.record
             async with http.post(f"{self.base}/api/offer", json=body) as response:
                 if response.status != 200:
                     await pc.close()

@@ -84,7 +84,8 @@ def exported() -> dict[str, set[str]]:
     """Every series name the server's metrics registry exports, with its labels, from the real
     ``Metrics`` with each of its metrics observed once."""
     metrics = Metrics(lambda: {"sessions": 1, "max_sessions": 2, "draining": False, "refused": {"full": 1},
-                               "frames_sent": 10, "frames_skipped": 1, "fallbacks": {"llm": 1}, "reports_failed": 0})
+                               "frames_sent": 10, "frames_skipped": 1, "fallbacks": {"llm": 1}, "reports_failed": 0,
+                               "recordings_failed": 0, "recording_dropped": 0})
     timings = TurnTimings(first_audio_ms=300.0, llm_first_token_ms=100.0,
                           extra={key: 100.0 for key in _STAGES.values()})
     metrics.turn_done(TurnDone("", "", timings, grounding="answered"))

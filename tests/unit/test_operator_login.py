@@ -9,12 +9,13 @@ from types import SimpleNamespace
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from parley.config import ReportsConfig
+from parley.config import RecordingConfig, ReportsConfig
 from parley.live import operator
 from parley.live.admission import Admission
 from parley.live.metrics import Metrics
 from parley.live.operator import Operator
 from parley.live.protect import OPERATOR_COOKIE, OPERATOR_COOKIE_S, cookie_valid, operator_cookie
+from parley.live.recording import Recordings
 from parley.live.reports import Reports
 
 TOKEN = "operator-login-test"
@@ -40,6 +41,7 @@ def fake_server(settings, tmp_path, token=TOKEN):
     return SimpleNamespace(operator=token, settings=settings, sessions={"call1": FakeCall("call1")},
                            admission=Admission(2, 60), draining=False, metrics=Metrics(lambda: {}),
                            reports=Reports(ReportsConfig(folder=tmp_path / "reports"), tmp_path),
+                           recordings=Recordings(RecordingConfig(folder=tmp_path / "recordings"), tmp_path),
                            current_placements=current_placements)
 
 

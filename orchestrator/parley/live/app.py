@@ -37,6 +37,7 @@ from parley.live.offer import Offer, OfferError, check_offer
 from parley.live.operator import Operator
 from parley.live.placement import Placement, placements
 from parley.live.protect import caller_address, content_policy, operator_token, require_operator, secure_headers
+from parley.live.recording import Recordings
 from parley.live.report import CallReport
 from parley.live.reports import Reports
 from parley.live.tokens import TokenError, Tokens
@@ -74,6 +75,7 @@ class Server:
                                    settings.persona.name)
         self.operator = operator_token(cfg.operator_token)
         self.reports = Reports(stack.reports, settings.path.parent)
+        self.recordings = Recordings(stack.recording, settings.path.parent)
         self.sessions: dict[str, Call] = {}
         self._answering: Counter[str] = Counter()  # session id → its offers being answered right now
         self._ended = {"frames_sent": 0, "frames_skipped": 0}  # of calls that have ended
@@ -85,7 +87,7 @@ class Server:
         for p in self._placed[1]:
             log.info("%s runs %s (%s): %s", p.stage, p.label, p.engine, p.why)
 
-    def new_session(self, session_id: str) -> Call:
+    def new_session(self, session_id: str, record: bool = False) -> Call:  # record: the caller agreed
         stack = self.settings.stack
         return Call(session_id, self.parley.voice_session, self.faces, Ladder(stack.face.ladder, self.top_rung),
                     Broadcast(stack.broadcast, session_id, fps=stack.visemes.fps, ice=self.ice), self.ice,
@@ -93,7 +95,8 @@ class Server:
                     face_threads=self.parley.engines.executor("face"), idle_fps=stack.face.idle_fps,
                     metrics=self.metrics, mic_reorder_packets=stack.server.mic_reorder_packets,
                     report=CallReport(session_id, self.avatar.name, self.settings.persona.name, self._failovers,
-                                      self.reports.write))
+                                      self.reports.write),
+                    recorder=self.recordings.recorder(session_id, self.faces["warp2d"].size) if record else None)
 
     # --- routes --------------------------------------------------------------------------------
 
@@ -173,6 +176,7 @@ class Server:
             "viewer_url": f"/watch?token={viewer}" + (f"&node={self.node}" if self.node else ""),
             "persona": {"name": persona.name, "role": persona.role, "greeting": persona.greeting},
             "avatar3d": "/avatar3d.glb",
+            "recording": self.recordings.enabled,  # the page asks the caller's consent before the offer
         })
         self._stick(response)
         return response
@@ -191,6 +195,9 @@ class Server:
             session_id = self.tokens.check(body["token"], role="caller")
         except TokenError as exc:
             raise web.HTTPForbidden(text=str(exc)) from None
+        record = body.get("record", False)
+        if not isinstance(record, bool):
+            raise web.HTTPBadRequest(text="record is true (the caller agreed to be recorded) or false")
         try:
             offer = check_offer(body["sdp"], body["type"])
         except OfferError as exc:
@@ -200,16 +207,16 @@ class Server:
         # Held from here, before the first await: offers that arrive together cannot all see room.
         self._answering[session_id] += 1
         try:
-            answer = await self._answer(session_id, offer)
+            answer = await self._answer(session_id, offer, record)
         finally:
             self._answering[session_id] -= 1
             if not self._answering[session_id]:
                 del self._answering[session_id]
         return web.json_response({"sdp": answer.sdp, "type": answer.type})
 
-    async def _answer(self, session_id: str, offer: Offer) -> RTCSessionDescription:
+    async def _answer(self, session_id: str, offer: Offer, record: bool) -> RTCSessionDescription:
         """A call for the offer, kept in place of the session's last one only once it is answered."""
-        call = self.new_session(session_id)
+        call = self.new_session(session_id, record)
         try:
             answer = await call.answer(offer)
         except Exception as exc:  # aiortc found what the check did not: nothing is kept, nothing replaced
@@ -301,6 +308,7 @@ class Server:
         live = list(self.sessions.values())
         return {"sessions": len(live), "max_sessions": self.admission.max_sessions, "fallbacks": self._failovers(),
                 "refused": self.admission.refused, "draining": self.draining, "reports_failed": self.reports.failed,
+                "recordings_failed": self.recordings.failed, "recording_dropped": self.recordings.dropped,
                 "frames_sent": self._ended["frames_sent"] + sum(c.video.frames_sent for c in live),
                 "frames_skipped": self._ended["frames_skipped"] + sum(c.video.frames_skipped for c in live)}
 
@@ -325,6 +333,7 @@ class Server:
         app.router.add_post("/api/watch", self.watch)
         app.router.add_post("/api/watch/answer", self.watch_answer)
         app.router.add_routes(self.reports.routes(self.operator))
+        app.router.add_routes(self.recordings.routes(self.operator))
         app.router.add_routes(Operator(self).routes())
         app.router.add_static("/web/", REPO / "web")
         app.router.add_static("/avatars/", REPO / "avatars")

@@ -7,7 +7,9 @@
     data channel ──► typed text (VoiceSession), the caller's 2D/3D view (ladder)
 
 Everything a call starts (tasks, tracks, relay, broadcast, peer) is stopped by ``close``, which then
-hands the call's report (``live/report.py``, fed with the events read here) to be written.
+hands the call's report (``live/report.py``, fed with the events read here) to be written. A call
+whose caller agreed to be recorded hands its recorder (``live/recording.py``) what it already has: the
+microphone as decoded, the avatar's audio and video as sent, the captions and the finished turns.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from parley.live.broadcast import Broadcast
 from parley.live.ladder import Ladder
 from parley.live.media import RATE, AvatarAudioTrack, AvatarVideoTrack, MediaClock
 from parley.live.offer import Offer
+from parley.live.recording import CallRecorder
 from parley.live.report import CallReport
 from parley.session.voice import VoiceSession
 
@@ -58,15 +61,18 @@ class Call:
     def __init__(self, session_id: str, voice: Callable[[SpeechOutput], VoiceSession], faces: dict[str, Face],
                  ladder: Ladder, broadcast: Broadcast, ice: RTCConfiguration, echo: EchoGuard | None = None,
                  face_threads: StageExecutor | None = None, idle_fps: float | None = None, metrics=None,
-                 mic_reorder_packets: int = 4, report: CallReport | None = None) -> None:
+                 mic_reorder_packets: int = 4, report: CallReport | None = None,
+                 recorder: CallRecorder | None = None) -> None:
         self.id = session_id
         self.report = report
+        self.recorder = recorder
         self._session_failed = False
         self.ladder = ladder
         self.metrics = metrics
         self.broadcast = broadcast
         self.echo = echo
-        self.clock = MediaClock(on_sent=echo.sent if echo is not None else None, on_chunk_start=self._chunk_started)
+        self.clock = MediaClock(on_sent=self._audio_sent if echo is not None or recorder is not None else None,
+                                on_chunk_start=self._chunk_started)
         self.voice = voice(self.clock)
         # The face each video rung draws with (lipsync: the network, falling back to the warp frame by
         # frame; warp2d: the warp); the other rungs keep the last one for viewers.
@@ -74,7 +80,8 @@ class Call:
                       for rung, face in faces.items()}
         self.audio = AvatarAudioTrack(self.clock, on_late=self._audio_late)
         self.video = AvatarVideoTrack(self.clock, self.faces[ladder.rung], on_late=self._video_late,
-                                      rendering=self._rendering, executor=face_threads, idle_fps=idle_fps)
+                                      rendering=self._rendering, executor=face_threads, idle_fps=idle_fps,
+                                      on_frame=recorder.video if recorder is not None else None)
         self.mic_reorder_packets = mic_reorder_packets
         # Caller and broadcast targets each get their own copy of the tracks; a slow one drops
         # frames on its own copy only.
@@ -202,6 +209,8 @@ class Call:
                 self._spawn(self.close("hung_up" if isinstance(exc, MediaStreamError) else "connection_lost"))
                 break
             pcm = resampler.convert(frame)
+            if self.recorder is not None:  # what the caller said, before the echo guard silences any of it
+                self.recorder.caller_audio(pcm)
             self._offer_mic(self.echo.filter(pcm) if self.echo is not None else pcm)
         self._offer_mic(None)
 
@@ -221,6 +230,8 @@ class Call:
                     continue
                 if self.report is not None:
                     self.report.observe(event)
+                if self.recorder is not None:
+                    self.recorder.observe(event)
                 if self.metrics is not None and isinstance(event, TurnDone):
                     self.metrics.turn_done(event)
                 elif self.metrics is not None and isinstance(event, TurnFailed):
@@ -235,6 +246,14 @@ class Call:
 
     def _chunk_started(self, chunk: SpokenChunk) -> None:
         self.send(ChunkPlaying(chunk.speech.text, chunk.visemes))
+        if self.recorder is not None:
+            self.recorder.caption(chunk.speech.text, len(chunk.speech.audio) / chunk.speech.sample_rate)
+
+    def _audio_sent(self, pcm, rate: int) -> None:
+        if self.echo is not None:
+            self.echo.sent(pcm, rate)
+        if self.recorder is not None:
+            self.recorder.avatar_audio(pcm)
 
     def _audio_late(self, late_ms: float) -> None:
         self._rung_changed(self.ladder.observe("audio", late_ms, time.perf_counter()))
@@ -259,8 +278,8 @@ class Call:
                 "echo_frames_silenced": self.echo.frames_silenced if self.echo is not None else 0}
 
     async def close(self, how: str = "hung_up") -> None:
-        """Stop the turn, every task, the avatar's tracks, the broadcast and the peer; then write the
-        report of a call that connected, ended ``how`` (``live/report.py``: ENDINGS) or by its
+        """Stop the turn, every task, the avatar's tracks, the broadcast and the peer; close the
+        recording; then write the report of a call that connected, ended ``how`` (``live/report.py``: ENDINGS) or by its
         session's failure. An offer that never connected was no call: it has no report."""
         if self.closed.is_set():
             return
@@ -281,6 +300,8 @@ class Call:
         self.audio.stop()
         self.video.stop()
         await self.pc.close()
+        if self.recorder is not None:  # the tracks have stopped: nothing more comes to it
+            await asyncio.get_running_loop().run_in_executor(None, self.recorder.close)
         if self.report is not None and self.connected.is_set():
             lipsync = self.faces.get("lipsync")
             await self.report.end("failed" if self._session_failed else how, self.stats(), self.ladder.changes,

@@ -175,9 +175,10 @@ class AvatarVideoTrack(MediaStreamTrack):
 
     def __init__(self, clock: MediaClock, face: Face, on_late: Callable[[float], None] | None = None,
                  rendering: Callable[[], bool] = lambda: True, executor: StageExecutor | None = None,
-                 idle_fps: float | None = None) -> None:
+                 idle_fps: float | None = None, on_frame: Callable[[av.VideoFrame], None] | None = None) -> None:
         super().__init__()
         self.idle_fps = idle_fps
+        self.on_frame = on_frame  # told every frame as it is sent (a recording's video)
         self.clock = clock
         self.face = face  # the call switches it with the ladder's rung
         self.executor = executor or StageExecutor("face", 1)  # the face's threads (shared when given)
@@ -240,4 +241,6 @@ class AvatarVideoTrack(MediaStreamTrack):
         frame.pts = int(self._index * VIDEO_CLOCK / fps)
         frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
         self.frames_sent += 1
+        if self.on_frame is not None:
+            self.on_frame(frame)
         return frame

@@ -29,7 +29,7 @@ _BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 class Metrics:
     def __init__(self, state: Callable[[], dict]) -> None:
         """``state()`` gives the scrape-time numbers: sessions, capacity, draining, refused, frames, fallbacks,
-        reports that failed."""
+        reports and recordings that failed, frames recordings dropped."""
         self.registry = CollectorRegistry()
         self.turns = Counter("parley_turns", "Turns by outcome", ["outcome"], registry=self.registry)
         self.stage = Histogram("parley_stage_seconds", "Latency of each stage of a turn", ["stage"],
@@ -82,6 +82,12 @@ class Metrics:
         yield fallbacks
         yield CounterMetricFamily("parley_reports_failed", "Call reports that could not be written (disk full, a "
                                   "folder that cannot be written to); the calls went on", value=state["reports_failed"])
+        yield CounterMetricFamily("parley_recordings_failed", "Recordings of consenting callers that could not be "
+                                  "written (disk full, a folder that cannot be written to); the calls went on "
+                                  "unrecorded", value=state["recordings_failed"])
+        yield CounterMetricFamily("parley_recording_dropped", "Media frames left out of recordings because "
+                                  "the recorder fell behind (the call was never held up)",
+                                  value=state["recording_dropped"])
 
     def text(self) -> bytes:
         return generate_latest(self.registry)

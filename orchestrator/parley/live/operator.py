@@ -120,7 +120,9 @@ class Operator:
     async def state(self, request: web.Request) -> web.Response:
         require_operator(request, self.server.operator)
         server = self.server
-        reports = await asyncio.get_running_loop().run_in_executor(None, server.reports.listing)
+        loop = asyncio.get_running_loop()
+        reports = await loop.run_in_executor(None, server.reports.listing)
+        recordings = await loop.run_in_executor(None, server.recordings.listing)
         return web.json_response({
             "calls": [self._call(call) for call in list(server.sessions.values())],
             "max_sessions": server.admission.max_sessions, "draining": server.draining,
@@ -128,6 +130,8 @@ class Operator:
             "last_hour": server.metrics.trends.last_hour(),
             "reports": {"enabled": server.reports.enabled, "failed": server.reports.failed,
                         "recent": reports[:RECENT_REPORTS]},
+            "recordings": {"enabled": server.recordings.enabled, "failed": server.recordings.failed,
+                           "dropped": server.recordings.dropped, "recent": recordings[:RECENT_REPORTS]},
             "build": self.build, "models": self.models})
 
     @staticmethod

@@ -217,6 +217,11 @@ class CallRecorder:
         if isinstance(event, (TurnDone, TurnFailed)) and not self.failed and not self._closing.is_set():
             self._words.append(("turn", self._now(), event))
 
+    @property
+    def writing(self) -> bool:
+        """Whether its thread still runs (until ``close`` has finished the files)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def close(self) -> None:
         """Write what is queued and close the files (blocking: call it off the event loop)."""
         self._closing.set()
@@ -234,8 +239,7 @@ class CallRecorder:
             folder.mkdir(parents=True, exist_ok=True)
             self.transcript = {"schema": SCHEMA, "call": self.call_id, "started": utc(self.started), "ended": None,
                                "media": f"{self.id}.webm", "captions": f"{self.id}.vtt", "turns": [],
-                               "dropped": 0}
-            self._cues: list[dict] = []
+                               "cues": [], "dropped": 0}
             self._write_transcript()
             with open(folder / f"{self.id}.vtt", "w") as vtt:
                 vtt.write("WEBVTT\n\n")
@@ -306,12 +310,11 @@ class CallRecorder:
             if kind == "caption":
                 text, seconds = rest
                 cue = {"start_s": round(t, 3), "end_s": round(t + seconds, 3), "text": text}
-                self._cues.append(cue)
+                self.transcript["cues"].append(cue)
                 self._vtt.write(f"{_vtt_time(cue['start_s'])} --> {_vtt_time(cue['end_s'])}\n{text}\n\n")
                 self._vtt.flush()
             else:
-                self.transcript["turns"].append(_turn(t, rest[0], self._cues))
-                self._cues = []
+                self.transcript["turns"].append(_turn(t, rest[0]))
                 turned = True
         if turned:
             self._write_transcript()
@@ -333,9 +336,9 @@ def _vtt_time(seconds: float) -> str:
     return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
 
 
-def _turn(t: float, event: TurnDone | TurnFailed, captions: list[dict]) -> dict:
-    """A turn of the transcript: what its report keeps, and its words, the passages used and its captions."""
-    words = {"user": event.user, "captions": captions}
+def _turn(t: float, event: TurnDone | TurnFailed) -> dict:
+    """A turn of the transcript: what its report keeps, and its words and the passages used."""
+    words = {"user": event.user}
     if isinstance(event, TurnDone):
         words |= {"reply": event.reply, "passages": [{"text": text, "source": source} for text, source in event.passages]}
     return {**turn_entry(round(t, 3), event), **words}
