@@ -10,6 +10,7 @@ const $ = (id) => document.getElementById(id);
 const state = (window.parleyState = {
   connected: false, captions: [], turns: [], errors: [], visemeChunks: 0, rung: null, view: "2d",
   frames3d: 0, mouth3d: [], busy: [], camera: null,
+  recorded: null,  // the caller's answer to "may this call be recorded?", where the server asks
   // [page time ms, type, the server's audio-clock at/end] of recent events: where a turn's time goes.
   events: [],
 });
@@ -147,6 +148,25 @@ async function admitted(response) {
   return false;
 }
 
+// Where the server records calls it asks first, once: either answer starts the call, and the server
+// records it only with a yes (sent with the offer).
+function askConsent(recording) {
+  $("consent-text").textContent = `If you agree, this call is recorded: your voice, ${session.persona.name}'s ` +
+    `voice and face, and what you both say, kept for ${recording.keep_days} days for the people who run ` +
+    "this service. If you don't, the call is the same and none of it is kept.";
+  $("consent").hidden = false;
+  $("status").textContent = "waiting for your answer";
+  return new Promise((resolve) => {
+    const answer = (yes) => {
+      $("consent").hidden = true;
+      $("status").textContent = "connecting…";
+      resolve(yes);
+    };
+    $("consent-yes").onclick = () => answer(true);
+    $("consent-no").onclick = () => answer(false);
+  });
+}
+
 async function start() {
   $("start").disabled = true;
   $("status").textContent = "connecting…";
@@ -158,6 +178,9 @@ async function start() {
   state.viewerUrl = session.viewer_url;
   $("viewer").href = session.viewer_url;
   $("viewer").hidden = false;
+  if (session.recording && state.recorded === null) state.recorded = await askConsent(session.recording);
+  const record = Boolean(session.recording && state.recorded);
+  $("recorded").hidden = !record;
   const mic = await navigator.mediaDevices.getUserMedia({
     audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
   });
@@ -189,7 +212,7 @@ async function start() {
   const response = await fetch("/api/offer", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ token: session.caller_token, sdp: pc.localDescription.sdp, type: "offer" }),
+    body: JSON.stringify({ token: session.caller_token, sdp: pc.localDescription.sdp, type: "offer", record }),
   });
   if (!(await admitted(response))) {
     pc.close();

@@ -117,7 +117,7 @@ def test_a_consenting_callers_call_is_recorded_with_both_voices_the_video_in_syn
 
     caller = Caller("", microphone=wav, record=True)
     session, out = asyncio.run(a_call(server, caller, ask, fetch))
-    assert session["recording"] is True  # the page is told to ask
+    assert session["recording"] == {"keep_days": 30}  # the page is told to ask
     assert out["refused"] == 401
     (listed,) = out["listed"]["recordings"]
     assert out["operator"]["recent"] == [listed] and out["operator"]["failed"] == 0
@@ -171,7 +171,7 @@ def test_a_caller_who_declines_is_not_recorded(server, tmp_path):
 
     caller = Caller("", record=False)
     session, _ = asyncio.run(a_call(server, caller, ask, nothing))
-    assert session["recording"] is True and caller.of_type("turn_done")
+    assert session["recording"] and caller.of_type("turn_done")
     assert not recordings.folder.exists() and recordings.failed == 0
 
 

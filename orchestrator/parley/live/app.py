@@ -176,7 +176,8 @@ class Server:
             "viewer_url": f"/watch?token={viewer}" + (f"&node={self.node}" if self.node else ""),
             "persona": {"name": persona.name, "role": persona.role, "greeting": persona.greeting},
             "avatar3d": "/avatar3d.glb",
-            "recording": self.recordings.enabled,  # the page asks the caller's consent before the offer
+            # Where calls are recorded, the page asks the caller's consent before the offer.
+            "recording": {"keep_days": self.recordings.keep_days} if self.recordings.enabled else None,
         })
         self._stick(response)
         return response

@@ -65,6 +65,7 @@ class Recordings:
         """``base``: the stack file's folder, which a relative ``recording.folder`` is relative to."""
         self.enabled = config.enabled
         self.folder = base / config.folder if config.folder is not None else parley_home() / "recordings"
+        self.keep_days = config.keep_days
         self.keep_s = config.keep_days * 86400
         self.failed = 0  # recordings that could not be written (or went on being written)
         self.dropped = 0  # media items dropped because the recorder fell behind
