@@ -86,10 +86,15 @@ function render(data) {
   $("draining").classList.toggle("warn", data.draining);
   $("reports-failed").textContent = data.reports.enabled ? data.reports.failed : "reports off";
   $("reports-failed").classList.toggle("warn", data.reports.failed > 0);
+  const recordings = data.recordings;
+  $("recordings-failed").textContent = recordings.enabled ? recordings.failed : "recording off";
+  $("recordings-failed").classList.toggle("warn", recordings.failed > 0);
+  $("recordings-dropped").textContent = recordings.dropped ? `${recordings.dropped} frames dropped` : "";
   renderCalls(data.calls);
   renderTable($("stages"), data.stages.map((s) => [s.stage, s.runs, s.device, s.engine, s.why]));
   renderTable($("models"), Object.entries(data.models));
   renderReports(data.reports.recent);
+  renderRecordings(recordings.recent);
   drawLatency($("latency-chart"), data.last_hour);
   drawGrounding($("grounding-chart"), data.last_hour);
 }
@@ -118,6 +123,26 @@ function renderCalls(calls) {
     tr.append(el("td", lastTurn(call.last_turn), "turn"), cell(button));
     if (!call.connected) tr.classList.add("muted");
     return tr;
+  }));
+}
+
+// Each recording's three files, downloaded with the login cookie: the video (WebM with both voices),
+// its captions and the transcript.
+function renderRecordings(list) {
+  $("no-recordings").hidden = list.length > 0;
+  $("recordings").replaceChildren(...list.map((recording) => {
+    const base = `/api/recordings/${encodeURIComponent(recording.id)}`;
+    const li = el("li", recording.id);
+    li.dataset.recording = recording.id;
+    for (const [label, path] of [["video", "/media"], ["captions", "/captions"], ["transcript", ""]]) {
+      const link = el("a", label);
+      link.href = base + path;
+      if (!path) link.target = "_blank";
+      li.append(" · ", link);
+    }
+    const size = `${(recording.bytes / 1e6).toFixed(1)} MB`;
+    li.append(el("span", ` ${new Date(recording.written * 1000).toLocaleString()} · ${size}`, "muted"));
+    return li;
   }));
 }
 

@@ -1,9 +1,11 @@
 """The caller's page asks before a call is recorded, in headless Chromium under the pages'
 Content-Security-Policy, against `parley serve` with recording on: nothing is offered before the
 caller answers; a yes is sent with the offer, the page says the call is recorded and the call is
-recorded; a no is sent too, and that call, answered all the same, is not recorded.
+recorded; a no is sent too, and that call, answered all the same, is not recorded. The operator's
+page lists the recording, with its files downloadable, after its login only.
 
-PARLEY_SCREENSHOTS=DIR keeps the screenshots (the question, the recorded call), to look at.
+PARLEY_SCREENSHOTS=DIR keeps the screenshots (the question, the recorded call, the operator's list),
+to look at.
 """
 
 import json
@@ -16,7 +18,7 @@ import numpy as np
 from playwright.sync_api import sync_playwright
 
 from testbed.chromium import chromium_args, wait_until
-from testbed.live_client import serving
+from testbed.live_client import OPERATOR, serving
 
 QUESTION = "Where is the library?"
 
@@ -61,6 +63,28 @@ def a_call(browser, base: str, agree: bool, shots: Path | None) -> dict:
         page.close()
 
 
+def operator_sees(browser, base: str, shots: Path) -> dict:
+    """The operator's page before and after logging in: what its API answers, the recordings listed and
+    what their links download."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1400})
+    try:
+        page.goto(f"{base}/operator")
+        wait_until(page, "window.parleyOperator.view === 'login'", 10_000)
+        out = {"before": page.evaluate("fetch('/api/recordings').then((r) => r.status)")}
+        page.fill("#token", OPERATOR)
+        page.click("#login-form button")
+        wait_until(page, "document.querySelectorAll('#recordings li').length === 1", 10_000)
+        out["listed"] = page.evaluate("[...document.querySelectorAll('#recordings li')].map((li) => li.dataset.recording)")
+        links = page.evaluate("[...document.querySelectorAll('#recordings li a')].map((a) => a.getAttribute('href'))")
+        out["links"] = links
+        out["downloads"] = [page.evaluate("""(url) => fetch(url).then(async (r) =>
+            [r.status, r.headers.get('Content-Type'), (await r.arrayBuffer()).byteLength])""", link) for link in links]
+        page.screenshot(path=str(shots / "operator-recordings.png"), full_page=True)
+        return out
+    finally:
+        page.close()
+
+
 def recordings(served) -> list[dict]:
     return served.get("/api/recordings", operator=True)["recordings"]
 
@@ -84,6 +108,7 @@ def test_the_page_asks_before_recording_and_only_a_yes_is_recorded(tmp_path):
             (recorded,) = until(lambda: recordings(served), 30)
             no = a_call(browser, served.base, False, None)
             until(lambda: not served.get("/api/stats", operator=True)["sessions"], 30)
+            operator = operator_sees(browser, served.base, shots)
         finally:
             browser.close()
         assert [r["id"] for r in recordings(served)] == [recorded["id"]]  # the call that said no left none
@@ -94,3 +119,9 @@ def test_the_page_asks_before_recording_and_only_a_yes_is_recorded(tmp_path):
     assert yes["recorded"] and not no["recorded"] and not yes["consent"] and not no["consent"]
     assert yes["csp"] == [] and no["csp"] == []
     assert [t["user"] for t in transcript["turns"]] == [QUESTION]
+    rid = recorded["id"]
+    assert operator["before"] == 401 and operator["listed"] == [rid]
+    assert operator["links"] == [f"/api/recordings/{rid}/media", f"/api/recordings/{rid}/captions", f"/api/recordings/{rid}"]
+    (video, captions, transcript) = operator["downloads"]
+    assert video[:2] == [200, "video/webm"] and video[2] > 10_000
+    assert captions[:2] == [200, "text/vtt"] and transcript[:2] == [200, "application/json"]

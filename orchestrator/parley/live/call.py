@@ -279,8 +279,8 @@ class Call:
 
     async def close(self, how: str = "hung_up") -> None:
         """Stop the turn, every task, the avatar's tracks, the broadcast and the peer; close the
-        recording; then write the report of a call that connected, ended ``how`` (``live/report.py``: ENDINGS) or by its
-        session's failure. An offer that never connected was no call: it has no report."""
+        recording; then write the report of a call that connected, ended ``how`` (``live/report.py``:
+        ENDINGS) or by its session's failure. An offer that never connected was no call: it has no report."""
         if self.closed.is_set():
             return
         self.closed.set()
