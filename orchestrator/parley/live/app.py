@@ -176,8 +176,7 @@ class Server:
             "viewer_url": f"/watch?token={viewer}" + (f"&node={self.node}" if self.node else ""),
             "persona": {"name": persona.name, "role": persona.role, "greeting": persona.greeting},
             "avatar3d": "/avatar3d.glb",
-            # Where calls are recorded, the page asks the caller's consent before the offer.
-            "recording": {"keep_days": self.recordings.keep_days} if self.recordings.enabled else None,
+            "recording": self.recordings.terms(),
         })
         self._stick(response)
         return response

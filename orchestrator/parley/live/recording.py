@@ -71,6 +71,11 @@ class Recordings:
         self.dropped = 0  # media items dropped because the recorder fell behind
         self._lock = threading.Lock()
 
+    def terms(self) -> dict | None:
+        """What the caller's page is told before it asks for consent (how long a recording is kept);
+        None where calls are not recorded, and the page asks nothing."""
+        return {"keep_days": self.keep_days} if self.enabled else None
+
     def recorder(self, call_id: str, video_size: int) -> CallRecorder | None:
         """The recorder of a call whose caller agreed; None when recording is off."""
         return CallRecorder(self, call_id, video_size) if self.enabled else None
