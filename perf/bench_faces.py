@@ -148,7 +148,7 @@ def contact_sheet(face, shots: dict, path: Path) -> None:
     for name in labels:
         weights = curves_of[name]
         if name == "blink":
-            two_d = face.frame(face._blinks[0])
+            two_d = face.frame(face.idle.blink_times[0])
         else:  # the 2D face moves by the ARKit curves a viseme stands for
             two_d = face.frame(0.5, held(face.fps, **weights, **ARKIT_MIX.get(name, {})))
         pairs.append((name, Image.fromarray(two_d).resize((TILE, TILE)), shots[name].resize((TILE, TILE))))

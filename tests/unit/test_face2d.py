@@ -52,7 +52,7 @@ def test_width_follows_smile_and_pucker(renderer):
 def test_the_face_is_never_frozen_and_blinks(renderer):
     a, b = renderer.frame(1.0), renderer.frame(2.0)
     assert np.abs(a.astype(int) - b.astype(int)).mean() > 0.5  # head sway and breathing
-    blink = renderer._blinks[0]
+    blink = renderer.idle.blink_times[0]
     top, bottom = (renderer.to_output(renderer.avatar.landmarks.p(f"left_eye_{k}")).astype(int)
                    for k in ("top", "bottom"))
     eye = lambda f: f[top[1] : bottom[1], top[0] - 8 : top[0] + 8].astype(int)  # noqa: E731

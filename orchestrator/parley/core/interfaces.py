@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from parley.core.mood import Mood
 from parley.core.speech import SpeechSegment, SpokenChunk, VisemeTrack
 
 
@@ -120,9 +121,11 @@ class Face(Protocol):
     fps: float
     size: int  # frames are size × size
 
-    def frame(self, t: float, chunk: SpokenChunk | None = None, chunk_t: float = 0.0) -> np.ndarray:
-        """The face at ``t`` seconds of its life (head motion, blinks) as an RGB uint8 image, its mouth
-        saying ``chunk`` at ``chunk_t`` seconds into that chunk's audio (closed when ``chunk`` is None)."""
+    def frame(self, t: float, chunk: SpokenChunk | None = None, chunk_t: float = 0.0,
+              mood: Mood | None = None) -> np.ndarray:
+        """The face at ``t`` seconds of its life (head motion, blinks, gaze) as an RGB uint8 image, its
+        mouth saying ``chunk`` at ``chunk_t`` seconds into that chunk's audio (closed when ``chunk`` is
+        None), showing ``mood`` (a nod while the caller speaks, a smile for the greeting) where it can."""
 
     def frames(self, chunk: SpokenChunk) -> Iterator[np.ndarray]:
         """Every frame of ``chunk`` at ``fps``, from its start (a lip-sync network renders them in

@@ -14,6 +14,7 @@ import numpy as np
 
 from parley.core.errors import EngineUnavailable
 from parley.core.interfaces import Face
+from parley.core.mood import Mood
 from parley.core.speech import SpokenChunk
 
 log = logging.getLogger("parley.face")
@@ -28,9 +29,10 @@ class FallbackFace:
         self.failed = False  # the last frame was drawn by the backup
         self.failures = 0
 
-    def frame(self, t: float, chunk: SpokenChunk | None = None, chunk_t: float = 0.0) -> np.ndarray:
+    def frame(self, t: float, chunk: SpokenChunk | None = None, chunk_t: float = 0.0,
+              mood: Mood | None = None) -> np.ndarray:
         try:
-            image = self.face.frame(t, chunk, chunk_t)
+            image = self.face.frame(t, chunk, chunk_t, mood)
             self.failed = False
             return image
         except EngineUnavailable as exc:
@@ -38,7 +40,7 @@ class FallbackFace:
                 log.warning("the face's network failed; drawing with the warp meanwhile: %s", exc)
             self.failures += 1
             self.failed = True
-            return self.backup.frame(t, chunk, chunk_t)
+            return self.backup.frame(t, chunk, chunk_t, mood)
 
     def frames(self, chunk: SpokenChunk) -> Iterator[np.ndarray]:
         return self.face.frames(chunk)

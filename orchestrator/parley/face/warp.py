@@ -6,7 +6,8 @@ once from the landmarks: jaw drop (lower lip and chin), mouth width (corners), l
 rounding. Each field is scaled per frame by a curve value, so a frame costs a few multiply-adds over
 the image plus the remap. Where the jaw opens, a mouth interior (dark cavity with a row of upper
 teeth) is drawn inside the displaced inner-lip contour; for a blink, lids of the person's skin
-(parley.face.lids).
+(parley.face.lids). Between words the face lives (parley.face.idle): the eyes' contents shift
+inside their openings for saccades, the head nods while the caller speaks, the mouth smiles a greeting.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import cv2
 import numpy as np
 
 from parley.config.avatar import Avatar
+from parley.core.mood import Mood
 from parley.core.speech import SpokenChunk, VisemeTrack
 from parley.face.avatars import AvatarError
+from parley.face.idle import Idle
 from parley.face.lids import Eyelids
 from parley.face.video import frames_on_clock
 
@@ -30,6 +33,20 @@ def _gauss(d2: np.ndarray, sigma: float) -> np.ndarray:
 def _smoothstep(x: np.ndarray) -> np.ndarray:
     x = np.clip(x, 0.0, 1.0)
     return (x * x * (3 - 2 * x)).astype(np.float32)
+
+
+def _aperture(fx: np.ndarray, fy: np.ndarray, outer, inner, top, bottom) -> np.ndarray:
+    """1 inside an eye's opening (an almond through its corners, top and bottom), fading to 0 at the
+    lids, so what moves inside it (iris, pupil, whites) never drags the lids along."""
+    span = inner[0] - outer[0]
+    u = (fx - outer[0]) / (span if abs(span) > 1 else 1.0)
+    arch = 2 * np.sqrt(np.clip(u * (1 - u), 0.0, None))
+    corners = outer[1] + u * (inner[1] - outer[1])
+    middle, h = (outer[1] + inner[1]) / 2, max(bottom[1] - top[1], 2.0)
+    feather = 0.25 * h
+    upper = corners - (middle - top[1]) * arch
+    lower = corners + (bottom[1] - middle) * arch
+    return _smoothstep((fy - upper) / feather) * _smoothstep((lower - fy) / feather)
 
 
 class WarpFace:
@@ -92,6 +109,17 @@ class WarpFace:
         rest = cv2.remap(self.image, (self._origin[0] + xx * self._scale).astype(np.float32),
                          (self._origin[1] + yy * self._scale).astype(np.float32), cv2.INTER_LINEAR)
         self._lids = Eyelids(P, rest)
+        # Each eye's corners, top and bottom, and the box it can be seen in wherever the head moves.
+        self._eyes = [tuple(P[f"{side}_eye_{k}"] for k in ("outer", "inner", "top", "bottom"))
+                      for side in ("left", "right")]
+        self._eye_boxes = []
+        for outer, inner, top, bottom in self._eyes:
+            pad = 0.03 * n  # the head's sway, nod and breath move an eye by less
+            box = [min(outer[1], inner[1], top[1]) - pad, max(outer[1], inner[1], bottom[1]) + pad,
+                   min(outer[0], inner[0]) - pad, max(outer[0], inner[0]) + pad]
+            self._eye_boxes.append(tuple(int(v) for v in np.clip(box, 0, n)))
+        # An iris travels about a tenth of the eye's width between a glance aside and the camera.
+        self._gaze_px = 0.1 * float(np.mean([abs(e[1][0] - e[0][0]) for e in self._eyes]))
 
         self._jaw_drop = 0.42 * s  # pixels of chin travel at jawOpen = 1
         # Where the mouth's controls at their largest move a pixel by more than a twentieth of one:
@@ -105,16 +133,11 @@ class WarpFace:
         # Where the mouth can be, whatever it does: lips, the widest opening, a little sway.
         box = [mouth_c[0] - 0.6 * w, mouth_c[1] - 0.25 * w, mouth_c[0] + 0.6 * w, mouth_c[1] + 0.5 * s]
         self.mouth_box = tuple(int(v) for v in np.clip(box, 0, n))
-        self._rng = np.random.default_rng(seed)
-        self._blinks = self._blink_times(600.0)
+        self.idle = Idle(seed)
 
     def to_output(self, point) -> np.ndarray:
         """Image pixels → this renderer's output pixels (before head motion)."""
         return (np.asarray(point, np.float64) - self._origin) / self._scale
-
-    def _blink_times(self, horizon: float) -> np.ndarray:
-        gaps = self._rng.uniform(2.5, 5.5, size=int(horizon / 2.5) + 1)
-        return np.cumsum(gaps)
 
     @staticmethod
     def _curve(track: VisemeTrack | None, name: str, t: float) -> float:
@@ -126,27 +149,25 @@ class WarpFace:
         i = int(round(t * track.fps))
         return float(values[i]) if 0 <= i < len(values) else 0.0
 
-    def _blink(self, t: float) -> float:
-        """Eyelid closure in [0, 1]: a 160 ms blink every few seconds."""
-        i = np.searchsorted(self._blinks, t)
-        near = min((abs(t - self._blinks[j]) for j in (i - 1, i) if 0 <= j < len(self._blinks)), default=1.0)
-        return float(max(0.0, 1.0 - near / 0.08))
-
-    def _head_affine(self, t: float) -> np.ndarray:
-        """Output → face coordinates: a slow sway, nod and breath, so the face is never still."""
+    def _head_affine(self, t: float, nod: float = 0.0) -> np.ndarray:
+        """Output → face coordinates: a slow sway, nod and breath, so the face is never still, and
+        ``nod`` (0 to 1) of a listener's nod."""
         angle = 0.9 * np.sin(2 * np.pi * 0.11 * t) + 0.4 * np.sin(2 * np.pi * 0.27 * t + 1.3)
         tx = 2.0 * np.sin(2 * np.pi * 0.07 * t + 0.5)
         ty = 1.5 * np.sin(2 * np.pi * 0.17 * t) + 1.0 * np.sin(2 * np.pi * 0.25 * t)  # nod + breath
+        ty += 0.012 * self.size * nod
         scale = 1.0 + 0.004 * np.sin(2 * np.pi * 0.25 * t)
         m = cv2.getRotationMatrix2D((float(self._centre[0]), float(self._centre[1] * 1.3)), angle, scale)
         m[:, 2] += (tx, ty)
         return cv2.invertAffineTransform(m)
 
-    def mouth_controls(self, t: float, track: VisemeTrack | None) -> dict[str, float]:
+    def mouth_controls(self, t: float, track: VisemeTrack | None, smile: float = 0.0) -> dict[str, float]:
+        """The mouth's controls from the visemes at ``t``, with ``smile`` (the greeting's) under them."""
         c = lambda name: self._curve(track, name, t)  # noqa: E731
         return {
             "jaw": c("jawOpen"),
-            "width": 0.22 * c("mouthSmile") - 0.3 * c("mouthPucker") - 0.18 * c("mouthFunnel"),
+            "width": 0.22 * max(c("mouthSmile"), smile) - 0.3 * c("mouthPucker") - 0.18 * c("mouthFunnel"),
+            "lift": smile * (1.0 - min(1.0, 2.0 * c("jawOpen"))),  # the corners go up in a smile at rest
             "close": min(1.0, c("mouthClose") / 0.6),
             "round": c("mouthFunnel") + 0.5 * c("mouthPucker"),
         }
@@ -154,38 +175,55 @@ class WarpFace:
     def frames(self, chunk: SpokenChunk) -> Iterator[np.ndarray]:
         return (frame for _, frame in frames_on_clock(self, chunk))
 
-    def frame(self, t: float, chunk: SpokenChunk | None = None, chunk_t: float | None = None) -> np.ndarray:
-        """The face at time ``t`` (head motion, blinks); the mouth saying ``chunk`` at ``chunk_t``
-        (default ``t``), so a live session can keep one clock for life and one per chunk."""
+    def frame(self, t: float, chunk: SpokenChunk | None = None, chunk_t: float | None = None,
+              mood: Mood | None = None) -> np.ndarray:
+        """The face at time ``t`` (head motion, blinks, gaze; a nod or a smile as ``mood`` has it);
+        the mouth saying ``chunk`` at ``chunk_t`` (default ``t``), so a live session can keep one
+        clock for life and one per chunk."""
         track = chunk.visemes if chunk is not None else None
-        k = self.mouth_controls(t if chunk_t is None else chunk_t, track)
-        a = self._head_affine(t)
+        k = self.mouth_controls(t if chunk_t is None else chunk_t, track, self.idle.smile(t, mood))
+        a = self._head_affine(t, self.idle.nod(t, mood))
         # The head's motion alone is one affine map of the photo: drawn whole, cheaply. The mouth's
-        # bending is redrawn only where it can move anything (``_moving``).
+        # bending and the eyes' gaze are redrawn only where they can move anything.
         to_image = a * self._scale
         to_image[:, 2] += self._origin
         out = cv2.warpAffine(self.image, to_image, (self.size, self.size),
                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT)
         jaw_px = k["jaw"] * self._jaw_drop
         close_px = k["close"] * self._rest_gap / 2
-        if jaw_px or close_px or k["round"] or k["width"]:
-            y0, y1, x0, x1 = self._moving
-            xx, yy = (g[y0:y1, x0:x1] for g in self._grid)
+        if jaw_px or close_px or k["round"] or k["width"] or k["lift"]:
+            box = self._moving
+            y0, y1, x0, x1 = box
             w_jaw, w_upper, w_lower, w_corner = (w[y0:y1, x0:x1] for w in
                                                  (self._w_jaw, self._w_upper, self._w_lower, self._w_corner))
-            fx = a[0, 0] * xx + a[0, 1] * yy + a[0, 2]
-            fy = a[1, 0] * xx + a[1, 1] * yy + a[1, 2]
-            dy = jaw_px * w_jaw + close_px * (w_upper - w_lower) - 0.08 * self._mouth_w * k["round"] * w_upper
+            dy = (jaw_px * w_jaw + close_px * (w_upper - w_lower) - 0.08 * self._mouth_w * k["round"] * w_upper
+                  - 0.05 * self._mouth_w * k["lift"] * np.abs(w_corner))
             dx = 0.5 * k["width"] * self._mouth_w * w_corner
-            map_x = (self._origin[0] + (fx - dx) * self._scale).astype(np.float32)
-            map_y = (self._origin[1] + (fy - dy) * self._scale).astype(np.float32)
-            out[y0:y1, x0:x1] = cv2.remap(self.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            self._redraw(out, a, box, lambda fx, fy: (dx, dy))
             if jaw_px > 0.02 * self._mouth_w:
                 self._draw_mouth(out, a, jaw_px, dx, dy)
-        blink = self._blink(t)
+        across, up = self.idle.gaze(t) * self._gaze_px
+        for eye, box in zip(self._eyes, self._eye_boxes):
+            def shift(fx, fy, eye=eye):
+                inside = _aperture(fx, fy, *eye)
+                return across * inside, -up * inside
+            self._redraw(out, a, box, shift)
+        blink = self.idle.blink(t)
         if blink > 0:
             self._lids.draw(out, cv2.invertAffineTransform(a), blink)
         return out
+
+    def _redraw(self, out: np.ndarray, affine: np.ndarray, box, moves) -> None:
+        """Redraws ``box`` (output pixels: y0, y1, x0, x1) of ``out`` with the photo's points moved by
+        ``moves(fx, fy) → (dx, dy)``, given where each output pixel is in the face (fx, fy)."""
+        y0, y1, x0, x1 = box
+        xx, yy = (g[y0:y1, x0:x1] for g in self._grid)
+        fx = affine[0, 0] * xx + affine[0, 1] * yy + affine[0, 2]
+        fy = affine[1, 0] * xx + affine[1, 1] * yy + affine[1, 2]
+        dx, dy = moves(fx, fy)
+        map_x = (self._origin[0] + (fx - dx) * self._scale).astype(np.float32)
+        map_y = (self._origin[1] + (fy - dy) * self._scale).astype(np.float32)
+        out[y0:y1, x0:x1] = cv2.remap(self.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
     def _draw_mouth(self, out: np.ndarray, affine: np.ndarray, jaw_px: float, dx: np.ndarray, dy: np.ndarray) -> None:
         """The gap the jaw opened: a cavity, darker towards the back and shadowed under the lips, and,

@@ -163,6 +163,7 @@ class Call:
         return self.relay.subscribe(track, buffered=False)
 
     def send(self, event: Event) -> None:
+        self.video.observe(event)  # the 2D face learns what the page learns (listening, greeted)
         if self.channel is None or self.channel.readyState != "open":
             return
         try:

@@ -24,7 +24,9 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
 from parley.core.audio import resample
+from parley.core.events import Event
 from parley.core.interfaces import Face
+from parley.core.mood import Mood
 from parley.core.speech import SpokenChunk
 from parley.core.threads import StageExecutor
 from parley.face.fallback import FallbackFace
@@ -181,6 +183,7 @@ class AvatarVideoTrack(MediaStreamTrack):
         self.on_frame = on_frame  # told every frame as it is sent (a recording's video)
         self.clock = clock
         self.face = face  # the call switches it with the ladder's rung
+        self.mood = Mood()  # what the face shows of the call; replaced whole, so a frame reads one
         self.executor = executor or StageExecutor("face", 1)  # the face's threads (shared when given)
         self.on_late = on_late  # each frame's lateness in ms
         self.rendering = rendering
@@ -194,12 +197,16 @@ class AvatarVideoTrack(MediaStreamTrack):
         # Every encoder (the caller's, each broadcast's) shares this frame: converted once here, none of
         # them converts it again. (PyAV frames also must not be converted from two threads at once.)
         face = self.face
-        image = face.frame(t, chunk, chunk_t)
+        image = face.frame(t, chunk, chunk_t, self.mood)
         # A frame the network could not draw, drawn by its fallback, counts as late (see FallbackFace).
         failed = isinstance(face, FallbackFace) and face.failed
         if chunk is None:
             self._still = image
         return _yuv(image), failed
+
+    def observe(self, event: Event) -> None:
+        """The call's events as the page sees them: the face listens, nods and greets on its own clock."""
+        self.mood = self.mood.after(event, time.perf_counter() - self.clock.started_at)
 
     async def recv(self) -> av.VideoFrame:
         if self.readyState != "live":

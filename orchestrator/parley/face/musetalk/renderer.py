@@ -20,6 +20,7 @@ import numpy as np
 
 from parley.config.avatar import Avatar
 from parley.core.audio import resample
+from parley.core.mood import Mood
 from parley.core.speech import SpokenChunk
 from parley.face.avatars import face_extent
 from parley.face.musetalk import AUDIO_ONNX, ENCODER_ONNX, FACE, FRAME_ONNX
@@ -112,9 +113,11 @@ class MuseTalkFace:
         out[y0:y1, x0:x1] = (region * (1 - self.mask) + resized * self.mask).round().astype(np.uint8)
         return out
 
-    def frame(self, t: float, chunk: SpokenChunk | None = None, chunk_t: float | None = None) -> np.ndarray:
+    def frame(self, t: float, chunk: SpokenChunk | None = None, chunk_t: float | None = None,
+              mood: Mood | None = None) -> np.ndarray:
         """The ``Face`` of one frame: the loop's head at ``t`` with the mouth MuseTalk draws from
-        ``chunk``'s audio at ``chunk_t`` (default ``t``); a batch of one."""
+        ``chunk``'s audio at ``chunk_t`` (default ``t``); a batch of one. The loop was encoded once, so
+        it keeps its own blinks and gaze and shows no ``mood``."""
         i = self._index(t)
         if chunk is None:
             return self.loop[self._loop_index(i)].copy()

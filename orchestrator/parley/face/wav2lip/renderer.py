@@ -16,6 +16,7 @@ import numpy as np
 
 from parley.config.avatar import Avatar
 from parley.core.audio import SAMPLE_RATE, resample
+from parley.core.mood import Mood
 from parley.core.speech import SpokenChunk
 from parley.face.avatars import face_extent
 from parley.face.network import ChunkFeatures, Network
@@ -73,10 +74,11 @@ class Wav2LipFace:
         out[y0:y1, x0:x1] = (region * (1 - self.mask) + resized * self.mask).astype(np.uint8)
         return out
 
-    def frame(self, t: float, chunk: SpokenChunk | None = None, chunk_t: float | None = None) -> np.ndarray:
-        """The ``Face`` of one frame: the warp's head (mouth closed) with the mouth Wav2Lip draws from
-        ``chunk``'s audio at ``chunk_t`` (default ``t``); a batch of one."""
-        base = self.base.frame(t)
+    def frame(self, t: float, chunk: SpokenChunk | None = None, chunk_t: float | None = None,
+              mood: Mood | None = None) -> np.ndarray:
+        """The ``Face`` of one frame: the warp's head (mouth closed, living as ``mood`` has it) with
+        the mouth Wav2Lip draws from ``chunk``'s audio at ``chunk_t`` (default ``t``); a batch of one."""
+        base = self.base.frame(t, mood=mood)
         if chunk is None:
             return base
         index = int((t if chunk_t is None else chunk_t) * self.fps)
