@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--voice", help="the voice this person speaks with, a tts model of configs/models.yaml "
                       "(hibari-heart: a woman's; piper-en_US-joe-medium: a man's); without it, the stack's "
                       "tts.default_voice")
+    init.add_argument("--enhance", action="store_true",
+                      help="upscale the portrait's face 4x with Real-ESRGAN (once, on the CPU; fetches the "
+                           "model realesrgan-x4plus): a small face stays sharp at the size a page shows it")
     init.add_argument("--out-root", help="where avatar folders go (default: the repository's avatars/)")
     init.set_defaults(func=cmd_avatar)
 

@@ -101,8 +101,9 @@ def cmd_avatar(args) -> int:
     voice = voice_for(args.config, args.voice, out_root / args.name / "avatar.yaml", "--voice")
     base, note = head_base(args.config)
     try:
+        upscaler = _upscaler(args.config) if args.enhance else None
         portrait, head = init_avatars(Path(args.image), args.name, args.licence, out_root, voice=args.voice,
-                                      name_3d=args.name_3d, base=base)
+                                      name_3d=args.name_3d, upscaler=upscaler, base=base)
     except AvatarError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -127,6 +128,15 @@ def head_base(config) -> tuple[Path | None, str]:
         return state.path / entry.files[0].name, "a whole head on the MakeHuman base mesh"
     return None, (f"the MakeHuman base mesh is not fetched, so a face-mesh head without ears, hair or neck; "
                   f"`parley models fetch {HEAD_BASE_MODEL}` and run this again for a whole head")
+
+
+def _upscaler(config) -> Path:
+    """The folder of ``--enhance``'s model, fetched now if need be (``AvatarError`` naming the fix)."""
+    from parley.config import load_settings
+    from parley.face.make.enhance import upscaler
+    from parley.models.store import ModelStore
+
+    return upscaler(ModelStore(load_settings(config).registry))
 
 
 def _voice_note(voice, files: str) -> str:

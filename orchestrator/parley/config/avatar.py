@@ -77,6 +77,9 @@ class Avatar(BaseModel):
     image: str
     licence: str
     voice: str | None = None  # the TTS voice (a model of the registry) this person speaks with
+    # The upscaler (a model of the registry) that made the image from the photo's face; unset: the
+    # image is the photo itself.
+    enhanced: str | None = None
     # The square of the image shown, [x, y, size] in image pixels, and the rendered size.
     crop: tuple[int, int, int]
     size: int = Field(512, ge=64, le=2048)

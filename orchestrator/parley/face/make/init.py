@@ -7,16 +7,22 @@ import os
 import shutil
 from pathlib import Path
 
+import cv2
 import yaml
 
 from parley.config.avatar import REPO_AVATARS
 from parley.face.make.fullhead import build_full_head
+from parley.face.make.enhance import MODEL as UPSCALER
+from parley.face.make.enhance import sharpen_portrait
 from parley.face.make.head3d import build_head
 from parley.face.make.photo import check_face, face_crop, face_mesh, landmarks_of, read_photo
 
+SIZE = 512  # the portrait's rendered size, in pixels a side
+
 
 def init_avatars(image_file: Path, name: str, licence: str, out_root: Path = REPO_AVATARS,
-                 voice: str | None = None, name_3d: str | None = None, base: Path | None = None) -> tuple[Path, Path]:
+                 voice: str | None = None, name_3d: str | None = None, *,
+                 upscaler: Path | None = None, base: Path | None = None) -> tuple[Path, Path]:
     """Both avatars of one photo: ``out_root/name`` (the 2D portrait) and ``out_root/name_3d`` (default
     ``name-3d``: the 3D head), speaking with ``voice`` (a TTS model of the registry) if given. The head
     is the whole one on the MakeHuman base in the wheel ``base`` (``parley.face.make.fullhead``), or
@@ -27,15 +33,21 @@ def init_avatars(image_file: Path, name: str, licence: str, out_root: Path = REP
     mesh = face_mesh(rgb)
     landmarks = landmarks_of(mesh)
     check_face(landmarks)
+    crop = face_crop(landmarks, rgb.shape[1], rgb.shape[0])
+    # With ``upscaler`` (parley.face.make.enhance's model folder) the portrait is the face upscaled.
+    sharp = sharpen_portrait(rgb, crop, landmarks, SIZE, upscaler) if upscaler else None
+    if sharp:
+        crop, landmarks = sharp.crop, sharp.landmarks
     header = "# Written by `parley avatar init`"
     portrait = {
         "name": name,
         "kind": "portrait",
-        "image": f"portrait{image_file.suffix.lower()}",
+        "image": "portrait.png" if sharp else f"portrait{image_file.suffix.lower()}",
         "licence": licence,
         **({"voice": voice} if voice else {}),
-        "crop": list(face_crop(landmarks, rgb.shape[1], rgb.shape[0])),
-        "size": 512,
+        **({"enhanced": UPSCALER} if sharp else {}),
+        "crop": list(crop),
+        "size": SIZE,
         "landmarks": {
             "points": {k: list(v) for k, v in landmarks.points.items()},
             "inner_lip_upper": [list(p) for p in landmarks.inner_lip_upper],
@@ -49,7 +61,10 @@ def init_avatars(image_file: Path, name: str, licence: str, out_root: Path = REP
     try:
         for partial in partials.values():
             partial.mkdir()
-        shutil.copyfile(image_file, partials[name] / portrait["image"])
+        if sharp:
+            cv2.imwrite(str(partials[name] / portrait["image"]), cv2.cvtColor(sharp.image, cv2.COLOR_RGB2BGR))
+        else:
+            shutil.copyfile(image_file, partials[name] / portrait["image"])
         (partials[name] / "avatar.yaml").write_text(
             f"{header}; landmarks are MediaPipe face-mesh points in image pixels.\n"
             + yaml.safe_dump(portrait, sort_keys=False, default_flow_style=None))
