@@ -53,7 +53,7 @@ async function showFace() {
   $("head").hidden = !draw;
   $("audio-only").hidden = state.rung !== "audio";
   if (!draw || !session) return;
-  loadingHead ??= loadHead($("head"), session.avatar3d).then((h) => (head = h)).catch((err) => {
+  loadingHead ??= loadHead($("head"), session.avatar3d, { idle: true }).then((h) => (head = h)).catch((err) => {
     state.errors.push(err.message);
     $("status").textContent = err.message;
   });
@@ -97,6 +97,7 @@ function onMessage(message) {
   state.events.push([performance.now(), data.type, data.at ?? null, data.end ?? null]);
   if (state.events.length > 1000) state.events.splice(0, 500);
   // The server's events, each tagged with its type (parley/events.py defines them all).
+  head?.observe(data);  // the 3D head listens, nods and greets as the call goes
   if (data.type === "text_delta") addCaption("avatar", data.text, false);
   else if (data.type === "partial_transcript" || data.type === "pause_transcript") addCaption("caller", data.text, false);
   else if (data.type === "utterance" || data.type === "typed") addCaption("caller", data.text, true);

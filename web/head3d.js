@@ -3,6 +3,7 @@
 // (avatar3d.js) and by the conversation page's 3D view (app.js).
 import * as THREE from "three";
 import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
+import { idleLife, moodAfter } from "./idle3d.js";
 
 const VISEMES = ["sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "I", "O", "U"];
 const REQUIRED = VISEMES.map((v) => `viseme_${v}`);
@@ -78,14 +79,6 @@ async function vrmBindings(parser) {
   return null;
 }
 
-// Blinks every 2.5–5.5 s, 160 ms long, so the face is never frozen.
-let nextBlink = 3;
-function blinkAt(t) {
-  if (t > nextBlink + 0.16) nextBlink = t + 2.5 + Math.random() * 3;
-  const d = Math.abs(t - (nextBlink + 0.08));
-  return Math.max(0, 1 - d / 0.08);
-}
-
 export function weightsAt(timeline, t) {
   // The nearest curve frame, as the 2D renderer samples them (visemes.lead_ms is tuned for that).
   const i = Math.max(0, Math.min(Math.round(t * timeline.fps), timeline.frames - 1));
@@ -94,8 +87,16 @@ export function weightsAt(timeline, t) {
     if (SKIP_WITH_VISEMES.has(name)) continue;
     out[name] = values[i];
   }
-  const blink = blinkAt(t);
-  out.eyeBlinkLeft = out.eyeBlinkRight = blink;
+  return out;
+}
+
+// The idle pose under the visemes: the visemes win on the mouth, so the greeting's smile gives way
+// as soon as the mouth speaks.
+const SMILES = ["mouthSmile", "mouthSmileLeft", "mouthSmileRight"];
+function layered(idle, weights) {
+  const speaking = Object.entries(weights).some(([k, w]) => k.startsWith("viseme_") && k !== "viseme_sil" && w > 0.05);
+  const out = { ...idle, ...weights };
+  if (speaking) for (const k of SMILES) out[k] = weights[k] ?? 0;
   return out;
 }
 
@@ -107,10 +108,13 @@ export function timelineFrom(data, source) {
 }
 
 /**
- * Loads the model at `url` into `canvas`. Resolves to { targets, pose(weights) }; rejects with a
- * message a person can act on when the model cannot be loaded or has nothing to speak with.
+ * Loads the model at `url` into `canvas`. Resolves to { targets, pose(weights), turn(degrees),
+ * observe(event), applied() }; rejects with a message a person can act on when the model cannot be
+ * loaded or has nothing to speak with. With `idle`, every pose is laid over the head's life between
+ * words (idle3d.js) at the page's clock, in the mood the call's events (`observe`) set; without it a
+ * pose is exactly its weights, the same pixels every time.
  */
-export async function loadHead(canvas, url) {
+export async function loadHead(canvas, url, { idle = false } = {}) {
   const renderer = new THREE.WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer: true });
   renderer.setSize(canvas.width, canvas.height, false);
   const scene = new THREE.Scene();
@@ -148,25 +152,46 @@ export async function loadHead(canvas, url) {
                       "A 3D avatar needs the 15 Ready Player Me / Oculus visemes as morph targets, or VRM expressions.");
     }
   }
-  scene.add(gltf.scene);
   // Frame the head, whatever the model's size and origin.
   const box = new THREE.Box3().setFromObject(gltf.scene);
   const size = box.getSize(new THREE.Vector3());
   const centre = box.getCenter(new THREE.Vector3());
   camera.position.set(centre.x, centre.y, centre.z + size.y * 2.2);
   camera.lookAt(centre);
+  // The head nods and sways about a point low in the model, near a neck, not about its centre (a
+  // bust's whole body turns with it: its head is not a node of its own).
+  const neck = new THREE.Group();
+  neck.position.set(centre.x, centre.y - 0.25 * size.y, centre.z);
+  gltf.scene.position.sub(neck.position);
+  neck.add(gltf.scene);
+  scene.add(neck);
   const head = { morphMeshes, vrm };
+  const life = idle ? idleLife() : null;
+  let mood = { greetedAt: performance.now() / 1000 };  // a head greets when it appears
   let last = {};
+  let applied = { weights: {}, turn: null };
   const pose = (weights) => {
     last = weights;
-    setWeights(head, weights);
+    if (life) {
+      const now = life(performance.now() / 1000, mood);
+      applied = { weights: layered(now.weights, weights), turn: now.turn, gaze: now.gaze };
+      neck.rotation.set(now.turn.pitch, now.turn.yaw, now.turn.roll);
+      neck.position.y = centre.y - 0.25 * size.y + now.turn.rise * size.y;
+    } else {
+      applied = { weights, turn: null };
+    }
+    setWeights(head, applied.weights);
     renderer.render(scene, camera);
   };
+  const observe = (event) => { mood = moodAfter(mood, event, performance.now() / 1000); };
+  // Each target's weight as drawn (the largest over the meshes that have it): what a test can read.
+  const influence = (name) => Math.max(0, ...morphMeshes.filter((m) => name in m.morphTargetDictionary)
+    .map((m) => m.morphTargetInfluences[m.morphTargetDictionary[name]]));
   // Turns the head about its vertical axis (degrees, + to the avatar's left), keeping the pose.
   const turn = (degrees) => {
     gltf.scene.rotation.y = (degrees * Math.PI) / 180;
     pose(last);
   };
   pose({});
-  return { targets, pose, turn };
+  return { targets, pose, turn, observe, applied: () => applied, influence };
 }
