@@ -120,3 +120,25 @@ def test_the_mood_follows_the_calls_events():
     assert mood.after(SpeechStarted(start=5.0, at=5.2), 6.0).listening_since == 4.0  # still the same speech
     assert mood.after(SpeechEnded(start=3.0, end=6.0, at=6.5), 7.0) == Mood(greeted_at=1.0)
     assert mood.after(FaceChanged("browser3d", "late"), 8.0) == mood
+
+
+def test_the_live_video_track_draws_the_face_in_the_calls_mood(face):
+    import asyncio
+
+    from parley.live.media import AvatarVideoTrack, MediaClock
+
+    async def run():
+        track = AvatarVideoTrack(MediaClock(), face)
+        track.observe(SpeechStarted(start=0.0, at=0.2))
+        since = track.mood.listening_since
+        track.mood = Mood(listening_since=10.0)
+        peak = 10.0 + face.idle._nods[0] + NOD_S / 2
+        frame, _ = track._render(peak, None, None)
+        return since, frame.to_ndarray(format="rgb24")
+
+    since, drawn = asyncio.run(run())
+    assert since is not None and 0 <= since < 5
+    peak = 10.0 + face.idle._nods[0] + NOD_S / 2
+    nodding, still = face.frame(peak, mood=Mood(listening_since=10.0)), face.frame(peak)
+    # The frame went through YUV 4:2:0: compare it with each, not for equality.
+    assert np.abs(drawn.astype(int) - nodding).mean() < np.abs(drawn.astype(int) - still).mean() / 2
