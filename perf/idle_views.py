@@ -1,13 +1,21 @@
-"""The 2D face between words, looked at: one contact sheet of its idle frames (fixations at the
+"""The face between words, looked at. In 2D, one contact sheet of its idle frames (fixations at the
 camera and aside, mid-blink, a listener's nod at its lowest, the greeting's smile, each with its
-eyes enlarged beneath) from the face's own schedule.
+eyes enlarged beneath) from the face's own schedule. With ``--glb``, the 3D page's idle head
+(``avatar3d.html?idle=1``) in headless Chromium: each moment read from the canvas in the animation
+frame where it first happens (the greeting, a glance, mid-blink, a nod, a viseme over the smile).
 
     .venv/bin/python -m perf.idle_views [--avatar portrait] [--out docs/faces/idle2d.jpg]
+    .venv/bin/python -m perf.idle_views --glb avatars/head3d/head.glb [--glb OTHER.glb] --out docs/faces/idle3d.jpg
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import functools
+import http.server
+import io
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +25,7 @@ from parley.core.mood import Mood
 from parley.face.avatars import load_avatar
 from parley.face.idle import NOD_S
 from parley.face.warp import WarpFace
+from testbed.chromium import CHROMIUM_ARGS
 
 REPO = Path(__file__).resolve().parents[1]
 TILE = 320
@@ -54,12 +63,68 @@ def sheet(face: WarpFace) -> Image.Image:
     return out
 
 
+# (label, when: a condition on the page's last drawn sample s, before: what the page is told first)
+MOMENTS_3D = [("greeting", "s.weights.mouthSmile > 0.6", None),
+              ("glance", "Math.abs(s.weights.eyeLookOutLeft - s.weights.eyeLookInLeft) > 0.2", None),
+              ("mid-blink", "s.weights.eyeBlinkLeft > 0.6", None),
+              ("nod (listening)", "s.turn.pitch > 0.075", "window.parley.observe({type: 'speech_started'})"),
+              ("viseme aa", "s.weights.viseme_aa === 1", "window.parley.pose({viseme_aa: 1})")]
+DRAWN_WHEN = """(when) => new Promise((done) => {
+  const holds = new Function("s", "return " + when);
+  const step = () => {
+    const s = window.parley.samples.at(-1);
+    if (s && holds(s)) done(document.getElementById("stage").toDataURL("image/png"));
+    else requestAnimationFrame(step);
+  };
+  requestAnimationFrame(step);
+})"""
+
+
+def sheet_3d(glbs: list[Path]) -> Image.Image:
+    from playwright.sync_api import sync_playwright
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        """The repository, and /glb/N: the N-th head shown, wherever it is."""
+
+        def translate_path(self, path):
+            if path.startswith("/glb/"):
+                return str(glbs[int(path.removeprefix("/glb/"))].resolve())
+            return super().translate_path(path)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(REPO)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    out = Image.new("RGB", (TILE * len(MOMENTS_3D), (TILE + 24) * len(glbs)), "white")
+    draw = ImageDraw.Draw(out)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for row, glb in enumerate(glbs):
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{server.server_address[1]}/web/avatar3d.html?idle=1&glb=/glb/{row}")
+            page.wait_for_function("window.parley && (window.parley.ready || window.parley.error)", timeout=60_000)
+            for i, (label, when, before) in enumerate(MOMENTS_3D):
+                if before:
+                    page.evaluate(f"() => {before}")
+                png = base64.b64decode(page.evaluate(DRAWN_WHEN, when).split(",")[1])
+                tile = Image.open(io.BytesIO(png)).convert("RGB").resize((TILE, TILE), Image.LANCZOS)
+                out.paste(tile, (i * TILE, row * (TILE + 24) + 24))
+                draw.text((i * TILE + 6, row * (TILE + 24) + 6), f"{label}: {glb.name}", fill="black")
+            page.close()
+        browser.close()
+    server.shutdown()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--avatar", default="portrait")
+    parser.add_argument("--glb", type=Path, action="append", help="a 3D head to show instead (repeatable)")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "faces" / "idle2d.jpg")
     args = parser.parse_args()
-    sheet(WarpFace(load_avatar(args.avatar), fps=30)).save(args.out, quality=88)
+    image = sheet_3d(args.glb) if args.glb else sheet(WarpFace(load_avatar(args.avatar), fps=30))
+    image.save(args.out, quality=88)
     print(f"wrote {args.out}")
 
 
