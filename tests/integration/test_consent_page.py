@@ -39,7 +39,8 @@ def a_call(browser, base: str, agree: bool, shots: Path | None) -> dict:
     console: list[str] = []
     page.on("console", lambda message: console.append(message.text))
     offers: list[dict] = []
-    page.on("request", lambda request: request.url.endswith("/api/offer") and offers.append(json.loads(request.post_data)))
+    page.on("request", lambda request: request.url.endswith("/api/offer")
+            and offers.append(json.loads(request.post_data)))
     try:
         page.goto(base)
         page.click("#start")
@@ -74,7 +75,8 @@ def operator_sees(browser, base: str, shots: Path) -> dict:
         page.fill("#token", OPERATOR)
         page.click("#login-form button")
         wait_until(page, "document.querySelectorAll('#recordings li').length === 1", 10_000)
-        out["listed"] = page.evaluate("[...document.querySelectorAll('#recordings li')].map((li) => li.dataset.recording)")
+        out["listed"] = page.evaluate("[...document.querySelectorAll('#recordings li')]"
+                                      ".map((li) => li.dataset.recording)")
         links = page.evaluate("[...document.querySelectorAll('#recordings li a')].map((a) => a.getAttribute('href'))")
         out["links"] = links
         out["downloads"] = [page.evaluate("""(url) => fetch(url).then(async (r) =>
@@ -102,7 +104,8 @@ def test_the_page_asks_before_recording_and_only_a_yes_is_recorded(tmp_path):
     shots.mkdir(parents=True, exist_ok=True)
     stack = {"recording.enabled": True, "recording.folder": str(tmp_path / "recordings"), "recording.keep_days": 7}
     with serving(tmp_path, stack) as served, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=chromium_args(quiet_wav(tmp_path / "quiet.wav")))
+        microphone = quiet_wav(tmp_path / "quiet.wav")
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=chromium_args(microphone))
         try:
             yes = a_call(browser, served.base, True, shots)
             (recorded,) = until(lambda: recordings(served), 30)
@@ -121,7 +124,8 @@ def test_the_page_asks_before_recording_and_only_a_yes_is_recorded(tmp_path):
     assert [t["user"] for t in transcript["turns"]] == [QUESTION]
     rid = recorded["id"]
     assert operator["before"] == 401 and operator["listed"] == [rid]
-    assert operator["links"] == [f"/api/recordings/{rid}/media", f"/api/recordings/{rid}/captions", f"/api/recordings/{rid}"]
+    base = f"/api/recordings/{rid}"
+    assert operator["links"] == [f"{base}/media", f"{base}/captions", base]
     (video, captions, transcript) = operator["downloads"]
     assert video[:2] == [200, "video/webm"] and video[2] > 10_000
     assert captions[:2] == [200, "text/vtt"] and transcript[:2] == [200, "application/json"]
