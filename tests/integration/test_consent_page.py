@@ -51,7 +51,7 @@ def a_call(browser, base: str, agree: bool, shots: Path | None) -> dict:
         if shots is not None:
             page.screenshot(path=str(shots / "consent-question.png"))
         page.click("#consent-yes" if agree else "#consent-no")
-        wait_until(page, "window.parleyState.connected", 30_000)
+        wait_until(page, "window.parleyState.connected", 60_000)
         page.fill("#text", QUESTION)
         page.click("#typed button")
         wait_until(page, "window.parleyState.turns.length >= 1", 120_000)

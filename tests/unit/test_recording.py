@@ -95,38 +95,34 @@ def test_a_recording_is_written_while_the_call_runs_with_both_voices_and_the_vid
         assert [(s.type, s.metadata.get("title")) for s in container.streams] == \
             [("video", "avatar"), ("audio", "avatar"), ("audio", "caller")]
         assert container.streams.video[0].width == SIZE
-    # The avatar's voice and its brighter face start together, the caller's voice before both.
+    # The avatar's voice, its brighter face and its caption start together, the caller's voice before.
     voice, face, caller = loud_from(media, audio=0), loud_from(media, video=0), loud_from(media, audio=1)
-    assert voice == pytest.approx(1.0, abs=0.05) and face == pytest.approx(voice, abs=0.05)
-    assert caller < 0.1
+    transcript = json.loads(the(recordings.folder, ".json").read_text())
+    (cue,) = transcript["cues"]
+    assert voice == pytest.approx(cue["start_s"], abs=0.05) and face == pytest.approx(voice, abs=0.05)
+    assert caller < 0.1 and voice > 0.9
 
     cues = the(recordings.folder, ".vtt").read_text()
-    assert cues.startswith("WEBVTT\n\n00:00:01.0") and "--> 00:00:03.0" in cues
-    assert "The library opens at nine.\n" in cues
-    transcript = json.loads(the(recordings.folder, ".json").read_text())
+    assert cues.startswith("WEBVTT\n\n00:00:0") and "\nThe library opens at nine.\n" in cues
     assert transcript["media"] == media.name and transcript["ended"] and transcript["dropped"] == 0
     answered, failed = transcript["turns"]
     assert answered["user"] == done.user and answered["reply"] == done.reply and answered["grounding"] == "quoted"
     assert answered["input"] == "typed" and answered["timings"]["first_audio_ms"] == 120.0
     assert answered["passages"] == [{"text": "The library opens at nine.", "source": "facts"}]
     assert failed["outcome"] == "failed" and failed["error"] == "the LLM failed" and "reply" not in failed
-    (cue,) = transcript["cues"]
-    assert cue["text"] == done.reply and cue["start_s"] == pytest.approx(1.0, abs=0.05)
+    assert cue["text"] == done.reply and cue["end_s"] - cue["start_s"] == pytest.approx(2.0, abs=0.05)
 
 
 def test_a_recorder_that_falls_behind_drops_and_counts_instead_of_waiting(tmp_path, monkeypatch):
     monkeypatch.setattr(recording, "QUEUE_ITEMS", 4)
     recordings = Recordings(RecordingConfig(enabled=True, folder=tmp_path), tmp_path)
     recorder = recordings.recorder("burst", SIZE)
-    started = time.perf_counter()
-    for level in range(200):  # far faster than VP8 encodes them
+    for level in range(200):  # far faster than VP8 encodes them: a put that waited would never drop
         recorder.video(frame(level))
-    handed_over_s = time.perf_counter() - started
     recorder.close()
     with av.open(str(the(tmp_path, ".webm"))) as container:
         kept = sum(1 for _ in container.decode(video=0))
     assert recorder.dropped > 0 and kept + recorder.dropped == 200 and recordings.dropped == recorder.dropped
-    assert handed_over_s < 1.0
     assert json.loads(the(tmp_path, ".json").read_text())["dropped"] == recorder.dropped
 
 
