@@ -46,8 +46,10 @@ from parley.models.store import parley_home
 log = logging.getLogger("parley.recording")
 SCHEMA = 1
 _ID = re.compile(r"\d{8}T\d{9}Z-[A-Za-z0-9_-]{1,64}")
-KINDS = {"media": (".webm", "video/webm"), "captions": (".vtt", "text/vtt"), "transcript": (".json", "application/json")}
-# Seconds of media the queue holds (30 video frames and 100 audio frames a second) before it drops.
+KINDS = {"media": (".webm", "video/webm"), "captions": (".vtt", "text/vtt"),
+         "transcript": (".json", "application/json")}
+# Four seconds of media (30 video frames and 100 audio frames, both voices, a second): past that the
+# recorder is behind for good, and what comes is dropped.
 QUEUE_ITEMS = 130 * 4
 VIDEO_KBPS = 800
 KEYFRAME_S = 1  # a cluster starts at a keyframe: what a crash can lose
@@ -346,5 +348,6 @@ def _turn(t: float, event: TurnDone | TurnFailed) -> dict:
     """A turn of the transcript: what its report keeps, and its words and the passages used."""
     words = {"user": event.user}
     if isinstance(event, TurnDone):
-        words |= {"reply": event.reply, "passages": [{"text": text, "source": source} for text, source in event.passages]}
+        passages = [{"text": text, "source": source} for text, source in event.passages]
+        words |= {"reply": event.reply, "passages": passages}
     return {**turn_entry(round(t, 3), event), **words}
