@@ -20,7 +20,7 @@ from parley.config import LadderConfig, RecordingConfig
 from parley.live import app
 from parley.live.app import Server
 from parley.live.ladder import Ladder
-from parley.live.recording import Recordings
+from parley.live.recordings import Recordings
 from testbed.live_client import Caller
 from testbed.speech import silence, speak
 

@@ -15,7 +15,7 @@ from parley.live.admission import Admission
 from parley.live.metrics import Metrics
 from parley.live.operator import Operator
 from parley.live.protect import OPERATOR_COOKIE, OPERATOR_COOKIE_S, cookie_valid, operator_cookie
-from parley.live.recording import Recordings
+from parley.live.recordings import Recordings
 from parley.live.reports import Reports
 
 TOKEN = "operator-login-test"

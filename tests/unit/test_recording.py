@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from parley.config import RecordingConfig, StackConfig
 from parley.core.events import TurnDone, TurnFailed, TurnTimings
 from parley.live import recording
-from parley.live.recording import Recordings
+from parley.live.recordings import Recordings
 
 SIZE = 128
 FRAME_S = 0.02

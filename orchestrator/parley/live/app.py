@@ -37,7 +37,7 @@ from parley.live.offer import Offer, OfferError, check_offer
 from parley.live.operator import Operator
 from parley.live.placement import Placement, placements
 from parley.live.protect import caller_address, content_policy, operator_token, require_operator, secure_headers
-from parley.live.recording import Recordings
+from parley.live.recordings import Recordings
 from parley.live.report import CallReport
 from parley.live.reports import Reports
 from parley.live.tokens import TokenError, Tokens

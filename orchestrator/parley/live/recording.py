@@ -23,29 +23,24 @@ import json
 import logging
 import os
 import queue
-import re
 import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Protocol
 
 import av
 import numpy as np
-from aiohttp import web
 
-from parley.config import RecordingConfig
 from parley.core.audio import SAMPLE_RATE
 from parley.core.events import Event, TurnDone, TurnFailed
 from parley.core.threads import start_worker
 from parley.live.media import RATE
-from parley.live.protect import require_operator
 from parley.live.report import turn_entry, utc
-from parley.live.reports import file_id, prune_older
-from parley.models.store import parley_home
+from parley.live.reports import file_id
 
 log = logging.getLogger("parley.recording")
 SCHEMA = 1
-_ID = re.compile(r"\d{8}T\d{9}Z-[A-Za-z0-9_-]{1,64}")
 KINDS = {"media": (".webm", "video/webm"), "captions": (".vtt", "text/vtt"),
          "transcript": (".json", "application/json")}
 # Four seconds of media (30 video frames and 100 audio frames, both voices, a second): past that the
@@ -57,86 +52,17 @@ GAP_S = 0.2  # audio that comes this much later than the last ended is placed th
 CLOSE_TIMEOUT_S = 10.0
 # Below the face's threads (face.nice): when the cores are short, the recording drops frames first.
 RECORD_NICE = 15
-MAX_LISTED = 1000
 
 
-class Recordings:
-    """The folder of recordings: a recorder for each consenting call, the listing and the downloads."""
+class Folder(Protocol):
+    """Where a recorder writes, and whom it tells of what it dropped and of a failure (``Recordings``)."""
 
-    def __init__(self, config: RecordingConfig, base: Path) -> None:
-        """``base``: the stack file's folder, which a relative ``recording.folder`` is relative to."""
-        self.enabled = config.enabled
-        self.folder = base / config.folder if config.folder is not None else parley_home() / "recordings"
-        self.keep_days = config.keep_days
-        self.keep_s = config.keep_days * 86400
-        self.failed = 0  # recordings that could not be written (or went on being written)
-        self.dropped = 0  # media items dropped because the recorder fell behind
-        self._lock = threading.Lock()
+    folder: Path
+    dropped: int
 
-    def terms(self) -> dict | None:
-        """What the caller's page is told before it asks for consent (how long a recording is kept);
-        None where calls are not recorded, and the page asks nothing."""
-        return {"keep_days": self.keep_days} if self.enabled else None
+    def failure(self, exc: BaseException) -> None: ...
 
-    def recorder(self, call_id: str, video_size: int) -> CallRecorder | None:
-        """The recorder of a call whose caller agreed; None when recording is off."""
-        return CallRecorder(self, call_id, video_size) if self.enabled else None
-
-    def failure(self, exc: BaseException) -> None:
-        with self._lock:
-            if not self.failed:
-                log.warning("calls cannot be recorded in %s (%s); they go on unrecorded, and "
-                            "parley_recordings_failed counts them", self.folder, exc)
-            self.failed += 1
-
-    def prune(self) -> None:
-        for suffix, _ in KINDS.values():
-            prune_older(self.folder, self.keep_s, f"*{suffix}")
-
-    def listing(self) -> list[dict]:
-        """The newest recordings first (at most ``MAX_LISTED``): id, when last written, the media's bytes."""
-        found = []
-        for path in self.folder.glob("*.webm") if self.folder.is_dir() else ():
-            if _ID.fullmatch(path.stem):
-                stat = path.stat()
-                found.append({"id": path.stem, "written": round(stat.st_mtime, 3), "bytes": stat.st_size})
-        return sorted(found, key=lambda r: r["id"], reverse=True)[:MAX_LISTED]
-
-    def path(self, rid: str, kind: str) -> Path:
-        """One file of a recording; ``ValueError`` for what is no recording id, ``FileNotFoundError``
-        for one not kept."""
-        if not _ID.fullmatch(rid):
-            raise ValueError(f"{rid!r} is not a recording id (as /api/recordings lists them: "
-                             "20250101T120000000Z-SESSION)")
-        path = self.folder / f"{rid}{KINDS[kind][0]}"
-        if not path.is_file():
-            raise FileNotFoundError(path)
-        return path
-
-    def routes(self, operator: str | None) -> list[web.RouteDef]:
-        """The operator's view: the list, a transcript, the media and the captions, behind the operator token."""
-        async def listing(request: web.Request) -> web.Response:
-            require_operator(request, operator)
-            return web.json_response({"folder": str(self.folder), "enabled": self.enabled, "failed": self.failed,
-                                      "dropped": self.dropped, "recordings": self.listing()})
-
-        def one(kind: str):
-            async def handler(request: web.Request) -> web.StreamResponse:
-                require_operator(request, operator)
-                try:
-                    path = self.path(request.match_info["id"], kind)
-                except ValueError as exc:
-                    raise web.HTTPBadRequest(text=str(exc)) from None
-                except FileNotFoundError:
-                    raise web.HTTPNotFound(text="no such recording (it may be past recording.keep_days)") from None
-                disposition = "inline" if kind == "transcript" else f'attachment; filename="{path.name}"'
-                return web.FileResponse(path, headers={"Content-Type": KINDS[kind][1],
-                                                       "Content-Disposition": disposition})
-            return handler
-
-        return [web.get("/api/recordings", listing), web.get("/api/recordings/{id}", one("transcript")),
-                web.get("/api/recordings/{id}/media", one("media")),
-                web.get("/api/recordings/{id}/captions", one("captions"))]
+    def prune(self) -> None: ...
 
 
 class _AudioLane:
@@ -172,7 +98,7 @@ class CallRecorder:
     """One call's recording. Fed from the event loop (``avatar_audio``, ``caller_audio``, ``video``,
     ``caption``, ``observe``), never waiting; its thread starts with the first item and ends at ``close``."""
 
-    def __init__(self, recordings: Recordings, call_id: str, video_size: int) -> None:
+    def __init__(self, recordings: Folder, call_id: str, video_size: int) -> None:
         self.recordings = recordings
         self.call_id = call_id
         self.video_size = video_size
@@ -235,7 +161,7 @@ class CallRecorder:
         self._closing.set()
         if self._thread is not None:
             self._thread.join(CLOSE_TIMEOUT_S)
-            if self._thread.is_alive():
+            if self.writing:  # far behind: it finishes on its own, the call's end does not wait for it
                 log.warning("recording of %s still writing after %g s", self.call_id, CLOSE_TIMEOUT_S)
 
     # --- the recorder's thread ------------------------------------------------------------------

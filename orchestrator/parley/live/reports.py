@@ -24,7 +24,7 @@ from parley.live.protect import require_operator
 from parley.models.store import parley_home
 
 log = logging.getLogger("parley.reports")
-_ID = re.compile(r"\d{8}T\d{9}Z-[A-Za-z0-9_-]{1,64}")  # the start (UTC, to the millisecond) and the session
+FILE_ID = re.compile(r"\d{8}T\d{9}Z-[A-Za-z0-9_-]{1,64}")  # file_id: the start (UTC, to the ms), the session
 MAX_LISTED = 1000
 
 
@@ -89,14 +89,14 @@ class Reports:
         """The newest reports first (at most ``MAX_LISTED``): id, when written, bytes."""
         found = []
         for path in self.folder.glob("*.json") if self.folder.is_dir() else ():
-            if _ID.fullmatch(path.stem):
+            if FILE_ID.fullmatch(path.stem):
                 stat = path.stat()
                 found.append({"id": path.stem, "written": round(stat.st_mtime, 3), "bytes": stat.st_size})
         return sorted(found, key=lambda r: r["id"], reverse=True)[:MAX_LISTED]
 
     def read(self, rid: str) -> bytes:
         """One report's JSON; ``ValueError`` for what is no report id, ``FileNotFoundError`` for one not kept."""
-        if not _ID.fullmatch(rid):
+        if not FILE_ID.fullmatch(rid):
             raise ValueError(f"{rid!r} is not a report id (as /api/reports lists them: 20250101T120000000Z-SESSION)")
         return (self.folder / f"{rid}.json").read_bytes()
 
