@@ -43,7 +43,7 @@ def newest(pattern: str) -> Path | None:
 
 def cpu_stack(report: dict) -> dict:
     """Per-call costs on the CPU stack: the most callers at full rate on the measured machine, and the
-    cores and memory each takes (memory: what each caller added to the one-caller baseline)."""
+    cores and memory each takes (memory: the slope of the server's memory over the counts measured)."""
     rows = sorted(report["rows"], key=lambda r: r["callers"])
     top = rows[0]["video_fps"]["mean"]
     full = [r for r in rows if r["video_fps"]["min"] >= FULL_RATE * top]
@@ -51,7 +51,9 @@ def cpu_stack(report: dict) -> dict:
         raise SystemExit("bench_capacity's report has no count of callers served at full rate: rerun it")
     most = full[-1]
     cores = report["machine"]["cpu_count"]
-    per_call_mb = ((most["rss_mb"] - rows[0]["rss_mb"]) / (most["callers"] - 1)) if most["callers"] > 1 else 0.0
+    # What each caller adds to memory does not depend on the frame rate: every count measured tells.
+    per_call_mb = float(np.polyfit([r["callers"] for r in rows], [r["rss_mb"] for r in rows], 1)[0]) \
+        if len(rows) > 1 else 0.0
     return {"callers_at_full_rate": most["callers"], "machine_cores": cores,
             "cores_per_call": cores / most["callers"], "memory_per_call_mb": round(per_call_mb, 1),
             "server_base_mb": round(rows[0]["rss_mb"] - per_call_mb, 1), "fps": top}
