@@ -24,7 +24,8 @@ def test_models_list_and_verify():
     assert "gemma3-270m" in listed.stdout and "qwen2.5-0.5b-instruct" in listed.stdout and "Apache-2.0" in listed.stdout
     verified = parley("models", "verify")
     assert verified.returncode == 0, verified.stdout
-    assert verified.stdout.count(": ok") == 6  # LLM, voice, the aligner's reference voice, ASR, VAD, embeddings
+    # LLM, voice, the aligner's reference voice, ASR, VAD, embeddings, the 3D head's base mesh
+    assert verified.stdout.count(": ok") == 7
 
 
 def test_verify_and_fetch_fail_clearly_for_a_hub_only_model_offline(tmp_path):
