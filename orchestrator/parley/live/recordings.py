@@ -14,11 +14,10 @@ from aiohttp import web
 from parley.config import RecordingConfig
 from parley.live.protect import require_operator
 from parley.live.recording import KINDS, CallRecorder
-from parley.live.reports import FILE_ID, prune_older
+from parley.live.reports import FILE_ID, newest_files, prune_older
 from parley.models.store import parley_home
 
 log = logging.getLogger("parley.recording")
-MAX_LISTED = 1000
 
 
 class Recordings:
@@ -55,13 +54,8 @@ class Recordings:
             prune_older(self.folder, self.keep_s, f"*{suffix}")
 
     def listing(self) -> list[dict]:
-        """The newest recordings first (at most ``MAX_LISTED``): id, when last written, the media's bytes."""
-        found = []
-        for path in self.folder.glob("*.webm") if self.folder.is_dir() else ():
-            if FILE_ID.fullmatch(path.stem):
-                stat = path.stat()
-                found.append({"id": path.stem, "written": round(stat.st_mtime, 3), "bytes": stat.st_size})
-        return sorted(found, key=lambda r: r["id"], reverse=True)[:MAX_LISTED]
+        """The newest recordings first (as ``newest_files``): id, when last written, the media's bytes."""
+        return newest_files(self.folder, ".webm")
 
     def path(self, rid: str, kind: str) -> Path:
         """One file of a recording; ``ValueError`` for what is no recording id, ``FileNotFoundError``

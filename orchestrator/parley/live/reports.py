@@ -50,6 +50,17 @@ def prune_older(folder: Path, keep_s: float, pattern: str) -> None:
             pass
 
 
+def newest_files(folder: Path, suffix: str) -> list[dict]:
+    """The files of ``folder`` named ``<id><suffix>``, newest first (at most ``MAX_LISTED``): id, when
+    last written, bytes."""
+    found = []
+    for path in folder.glob(f"*{suffix}") if folder.is_dir() else ():
+        if FILE_ID.fullmatch(path.stem):
+            stat = path.stat()
+            found.append({"id": path.stem, "written": round(stat.st_mtime, 3), "bytes": stat.st_size})
+    return sorted(found, key=lambda r: r["id"], reverse=True)[:MAX_LISTED]
+
+
 class Reports:
     def __init__(self, config: ReportsConfig, base: Path) -> None:
         """``base``: the stack file's folder, which a relative ``reports.folder`` is relative to."""
@@ -87,12 +98,7 @@ class Reports:
 
     def listing(self) -> list[dict]:
         """The newest reports first (at most ``MAX_LISTED``): id, when written, bytes."""
-        found = []
-        for path in self.folder.glob("*.json") if self.folder.is_dir() else ():
-            if FILE_ID.fullmatch(path.stem):
-                stat = path.stat()
-                found.append({"id": path.stem, "written": round(stat.st_mtime, 3), "bytes": stat.st_size})
-        return sorted(found, key=lambda r: r["id"], reverse=True)[:MAX_LISTED]
+        return newest_files(self.folder, ".json")
 
     def read(self, rid: str) -> bytes:
         """One report's JSON; ``ValueError`` for what is no report id, ``FileNotFoundError`` for one not kept."""
