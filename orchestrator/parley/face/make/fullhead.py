@@ -115,7 +115,7 @@ class FullHead:
         triangles = _triangles(local.reshape(quads.shape))
         normals = vertex_normals(positions, triangles)
         colours = linear(np.asarray(srgb)[None, :] * shade(normals)[:, None])
-        return MeshData(name, positions, triangles, colours, {k: d[used] for k, d in self.shapes.items()})
+        return MeshData(name, positions, triangles, colours, _moving({k: d[used] for k, d in self.shapes.items()}))
 
     def _settle_edge(self, positions: np.ndarray, quads: np.ndarray) -> np.ndarray:
         """The hair cap's edge laid on the scalp and the ring inside it half way there, so the hair
@@ -162,17 +162,20 @@ class FullHead:
         centre = centre - [0, 0, 0.1 * radius]  # a little behind the lids, which the fit moved on their own
         iris = np.median(self.colours.at(self.colours.px[468:478], 1), axis=0)  # both irises: one colour
         positions, triangles, colours, turns = eyeball(radius, iris, side)
-        zero = np.zeros_like(positions)
-        targets = {k: turns.get(k, zero) for k in self.shapes}
-        return MeshData(f"Eye{side}", positions, triangles, linear(colours), targets, origin=centre)
+        return MeshData(f"Eye{side}", positions, triangles, linear(colours), turns, origin=centre)
+
+
+def _moving(targets: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A part's targets that move it: a vertex shader visits every target a mesh has, every frame,
+    and the head (which keeps all, so every name is there) already pays for the rest."""
+    return {name: d for name, d in targets.items() if np.any(d)}
 
 
 def _band(x: np.ndarray, width: float) -> np.ndarray:
     return np.clip(0.5 + x / (2 * width), 0, 1)
 
 
-
 def build_full_head(image: np.ndarray, mesh: np.ndarray, wheel: Path, out: Path) -> None:
     """Write the whole head of the face ``mesh`` of ``image`` (RGB) on the base in ``wheel`` to ``out``."""
     meshes, texture = FullHead(image, mesh, read_base_mesh(wheel)).build()
-    write_glb(out, meshes, texture=texture, unlit=True)
+    write_glb(out, meshes, texture=texture, unlit=True, closed_skin=True)

@@ -84,10 +84,12 @@ class _Binary:
 
 
 def write_glb(path: Path, meshes: list[MeshData], extensions: dict | None = None, texture: bytes | None = None,
-              unlit: bool = False) -> None:
+              unlit: bool = False, closed_skin: bool = False) -> None:
     """Write ``meshes`` as one scene. ``texture`` (JPEG or PNG bytes) paints the meshes that have UVs;
     ``unlit`` shows colours and texture as they are (KHR_materials_unlit): right for a photo, whose
-    light is already in it."""
+    light is already in it. ``closed_skin``: the textured mesh is closed and wound outwards, so it is
+    drawn one-sided; a software renderer (a headless browser, a laptop without a GPU) then shades
+    its far side's pixels no more."""
     binary = _Binary()
     add, add_target = binary.add, binary.add_target
     gltf_meshes, nodes = [], []
@@ -125,7 +127,7 @@ def write_glb(path: Path, meshes: list[MeshData], extensions: dict | None = None
         images.append({"bufferView": binary.view(np.frombuffer(texture, np.uint8), None), "mimeType": mime})
         materials.append({"name": "photo", "pbrMetallicRoughness": {
             "baseColorTexture": {"index": 0}, "metallicFactor": 0.0, "roughnessFactor": 0.8},
-            "doubleSided": True})
+            "doubleSided": not closed_skin})
     extensions = dict(extensions or {})
     if unlit:
         for material in materials:
