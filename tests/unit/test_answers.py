@@ -10,7 +10,7 @@ import pytest
 
 from parley.config import load_settings
 from parley.core.events import TurnDone
-from parley.reply.asks import asked_kind, days_asked, gives
+from parley.reply.asks import asked_kind, cut_to_days, days_asked, gives
 from parley.reply.history import History
 from parley.reply.knowledge import Knowledge, Passage, answer_units
 from testbed.serve import write_stack
@@ -89,9 +89,39 @@ def test_asked_about_one_part_of_the_week_the_other_parts_hours_are_not_said():
     k = knowledge()
     assert k.answer("Is the library open at 9 on a Thursday night?", library) == (
         "The main library is in Hartley Hall, open 8 am to 10 pm on weekdays.")
-    assert k.answer("Is the library open on Sunday?", library) == FACTS[0]  # what comes first stays
+    # The weekdays come first: their hours go, the subject stays.
+    assert k.answer("Is the library open on Sunday?", library) == (
+        "The main library is in Hartley Hall, open 10 am to 6 pm at weekends.")
     assert k.answer("When is the library open?", library) == FACTS[0]
     assert days_asked("on Saturdays and Mondays") == {"weekday", "weekend"}
+    # Nothing told of the days asked about: the sentence stays as it is.
+    urgent = "Urgent problems: call extension 4000, staffed 7 am to 7 pm on weekdays."
+    assert cut_to_days(urgent, "Can I call on Saturday?") == urgent
+    assert cut_to_days("Open 9 to 5 at weekends; on weekdays open 8 to 8.", "on Saturday?") == "Open 9 to 5 at weekends."
+
+
+LIGHTS = "A red light means no internet from the provider; a blinking white light means the router is starting."
+CIRCLE = "Area of a circle is pi times the radius squared; circumference is two times pi times the radius."
+
+
+def test_of_a_sentence_of_alike_clauses_the_one_asked_about_is_said_alone():
+    """Two clauses that tell alike facts of two things: said whole, one is the wrong answer."""
+    senses = [{"circumference", "around", "far"}, {"red", "light"}]
+    k = Knowledge([Passage(LIGHTS, "facts"), Passage(CIRCLE, "facts"), Passage(FACTS[3], "facts")],
+                  embed=SenseEmbedder(senses).embed, min_similarity=CLOSE, domain="home routers")
+    lights, circle = ([Passage(t, "facts")] for t in (LIGHTS, CIRCLE))
+    assert k.answer("What does a red light on my router mean?", lights) == (
+        "A red light means no internet from the provider.")  # "router": every fact's, names none
+    # "circle" is in the area's clause only, because the circumference's leaves it out: by meaning.
+    assert k.answer("How far is it around a circle?", circle) == "Circumference is two times pi times the radius."
+    # Named both: both; named neither: both, and a guess.
+    assert k.answer("Red light or blinking white light, which means starting?", lights) == LIGHTS
+    assert k.answer("What does a solid blue light mean?", lights) == LIGHTS
+    assert not k.names_which("What does a solid blue light mean?", LIGHTS)
+    assert k.names_which("What does a red light mean?", "A red light means no internet from the provider.")
+    # Clauses that tell different things of one subject are no alike facts, nor are they when one
+    # points back ("from there"): those sentences are not split.
+    assert k._alike(FACTS[3]) is None and k._alike(FACTS[2]) is None and k._alike(LIGHTS) is not None
 
 
 def test_a_follow_up_takes_the_clause_its_own_words_ask_for():

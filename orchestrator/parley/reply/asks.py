@@ -47,6 +47,7 @@ def gives(text: str, kind: str | None) -> bool:
 _WEEKDAY = re.compile(r"\b(?:weekdays?|mondays?|tuesdays?|wednesdays?|thursdays?|fridays?|mon|tue|tues|wed|thu|thur|"
                       r"thurs|fri)\b", re.I)
 _WEEKEND = re.compile(r"\b(?:weekends?|saturdays?|sundays?|sat|sun)\b", re.I)
+_TIME = re.compile(rf"{_CLOCK}|\b\d")  # where a conjunct's hours begin
 _JOINT = re.compile(r"(?:,\s*|\s+)(?:and|but|while)\s+|;\s*")  # where a sentence's conjuncts meet
 
 
@@ -56,17 +57,28 @@ def days_asked(text: str) -> set[str]:
 
 
 def cut_to_days(sentence: str, question: str) -> str:
-    """``sentence`` without its last conjuncts when they are about the other part of the week than the
-    one ``question`` asks about ("… on weekdays and 10 am to 6 pm at weekends" asked about a Thursday):
-    said whole, the other days' hours are a wrong answer waiting to be misheard."""
+    """``sentence`` without its conjuncts about the other part of the week than the one ``question``
+    asks about: "… on weekdays and 10 am to 6 pm at weekends" asked about a Thursday loses the
+    weekend's hours, asked about a Sunday the weekdays' ("… open 10 am to 6 pm at weekends"). Said
+    whole, the other days' hours are a wrong answer waiting to be misheard. The first conjunct names
+    the subject, so only its times go, and only when a later conjunct tells the days asked about."""
     asked = days_asked(question)
     if len(asked) != 1:
         return sentence
     body = sentence.rstrip(".!? ")
-    end = len(body)
-    for joint in reversed(list(_JOINT.finditer(body))):
-        told = days_asked(body[joint.end():end])
-        if not told or told & asked:
-            break
-        end = joint.start()
-    return sentence if end == len(body) else body[:end] + "."
+    joints = list(_JOINT.finditer(body))
+    spans = list(zip([0] + [j.end() for j in joints], [j.start() for j in joints] + [len(body)]))
+    told = [days_asked(body[start:end]) for start, end in spans]
+    other = [bool(t) and not t & asked for t in told]
+    head, joined = body[: spans[0][1]], True
+    first_time = _TIME.search(head)
+    if other[0] and first_time and any(t & asked for t in told[1:]):
+        head, joined = head[: first_time.start()], False  # "…, open " + the asked days' hours
+    elif not any(other[1:]):
+        return sentence
+    out = head
+    for n in range(1, len(spans)):
+        if not other[n]:
+            out += body[spans[n - 1][1] if joined else spans[n][0] : spans[n][1]]
+            joined = True
+    return out.rstrip(" ,") + "."

@@ -81,8 +81,12 @@ class Knowledge:
 
     def __init__(self, passages: list[Passage], min_coverage: float = 0.3, max_passages: int = 2,
                  embed: Callable[..., np.ndarray] | None = None, min_similarity: float = 0.3,
-                 min_margin: float = 0.03, sure_coverage: float = 0.5, sure_similarity: float = 0.45) -> None:
+                 min_margin: float = 0.03, sure_coverage: float = 0.5, sure_similarity: float = 0.45,
+                 domain: str = "") -> None:
         self.passages = passages
+        # The words of what the whole knowledge is about ("routers", for a router's support): they
+        # tell no fact from another.
+        self.domain = content_terms(domain)
         self.min_coverage = min_coverage
         self.max_passages = max_passages
         self.min_similarity = min_similarity
@@ -114,7 +118,7 @@ class Knowledge:
             passages += list(read_documents(Path(persona.documents)))
         grounding = persona.grounding
         return cls(passages, grounding.min_coverage, grounding.max_passages, embed, grounding.min_similarity,
-                   grounding.min_margin, grounding.sure_coverage, grounding.sure_similarity)
+                   grounding.min_margin, grounding.sure_coverage, grounding.sure_similarity, persona.role)
 
     @staticmethod
     def _tokens(texts: list[str]):
@@ -176,6 +180,9 @@ class Knowledge:
         """Whether ``question`` tells ``answer`` from the other clauses of the knowledge that share its
         words with it: asked what "a solid green light" means, the clauses about the red and the white
         light both share "light", and only a word of one of them ("red") says which the caller means."""
+        alike = self._alike(answer)
+        if alike is not None and not self._named(question, alike):
+            return False  # "what does a blue light mean?" and the red and the white one, said whole
         forms = self._forms(content_terms(question))
         mine = content_terms(answer)
         shared = set().union(set(), *(f & mine for f in forms.values()))
@@ -204,16 +211,51 @@ class Knowledge:
         follow-up were found with ``topic`` (the question with the one before it); which of their
         sentences answers is up to what the follow-up itself asks ("and the distance around it?"),
         unless it names nothing. Asked about one part of the week, the other's hours are cut off."""
-        units = [unit for p in passages for unit in answer_units(p.text)]
+        sentence_of = {unit: sentence for p in passages for sentence in _sentences(p.text)
+                       for unit in answer_units(sentence)}
         kind = asked_kind(question)
-        units = [u for u in units if gives(u, kind)] or units
+        units = [u for u in sentence_of if gives(u, kind)] or list(sentence_of)
         asks = question if content_terms(question) else topic or question
         wanted = self._forms(content_terms(asks))
         words = np.array([_covered(wanted, content_terms(u)) if wanted else 0.0 for u in units])
         if self._unit_vectors is None or len(units) == 1:
             return cut_to_days(units[int(np.argmax(words))], asks)
-        closeness = np.stack([self._unit_vectors[u] for u in units]) @ self._embed([asks])[0]
-        return cut_to_days(units[int(np.argmax(closeness + words / 4))], asks)
+        asked = self._embed([asks])[0]
+        closeness = np.stack([self._unit_vectors[u] for u in units]) @ asked
+        best = units[int(np.argmax(closeness + words / 4))]
+        return cut_to_days(self._one_of_alike(sentence_of[best], best, asks, kind, asked), asks)
+
+    def _one_of_alike(self, sentence: str, best: str, asks: str, kind: str | None, asked: np.ndarray) -> str:
+        """Of a sentence whose clauses tell alike facts about different things ("a red light means …;
+        a blinking white light means …", "area is …; circumference is …"), the clause closest in
+        meaning to a question that names what is particular to one of them: said whole, the others
+        are the confusable answers; chosen by the words they share with the question, the one that
+        names the sentence's subject ("area of a circle") wins whatever was asked. A question that
+        names two is answered with the whole sentence, and so is one that names none (a guess:
+        ``names_which``)."""
+        alike = self._alike(sentence)
+        named = None if alike is None else self._named(asks, alike)
+        if named != 1:
+            return sentence if named == 0 and gives(sentence, kind) else best
+        clauses = [c for c in alike if gives(c, kind)] or list(alike)
+        return max(clauses, key=lambda c: float(self._unit_vectors[c] @ asked))
+
+    def _alike(self, sentence: str) -> dict[str, set[str]] | None:
+        """The clauses of ``sentence`` with the words particular to each, when every clause can be said
+        alone and two share words (the mark of alike facts); else None. Clauses that tell different
+        things of one subject ("has a pool and a gym; a student card gets you in") stay together."""
+        clauses = answer_units(sentence)[1:]
+        if len(clauses) < 2 or len(clauses) != len(sentence.split(";")):
+            return None  # one clause, or one that points back: the sentence is said whole
+        terms = [content_terms(c) - self.domain for c in clauses]
+        if not any(a & b for n, a in enumerate(terms) for b in terms[n + 1 :]):
+            return None
+        return {c: mine - set().union(*(t for t in terms if t is not mine)) for c, mine in zip(clauses, terms)}
+
+    def _named(self, question: str, alike: dict[str, set[str]]) -> int:
+        """How many of the alike clauses ``question`` names by a word particular to it."""
+        forms = set().union(set(), *self._forms(content_terms(question) - self.domain).values())
+        return sum(bool(forms & own) for own in alike.values())
 
 
 # A clause that points back to what its sentence named before it cannot be said alone.
