@@ -43,10 +43,10 @@ def test_it_nods_while_the_caller_speaks_and_smiles_a_greeting_under_the_visemes
     page.evaluate("() => window.parley.observe({type: 'speech_ended'})")
     page.evaluate("() => window.parley.observe({type: 'face_changed', rung: 'browser3d', reason: 'start'})")
     page.wait_for_timeout(600)
-    assert page.evaluate("window.parley.influence('mouthSmile')") > 0.5
+    assert page.evaluate("window.parley.influence('mouthSmileLeft')") > 0.5
     page.evaluate("() => window.parley.pose({viseme_aa: 1})")
     page.wait_for_timeout(100)
-    drawn = page.evaluate("[window.parley.influence('viseme_aa'), window.parley.influence('mouthSmile')]")
+    drawn = page.evaluate("[window.parley.influence('viseme_aa'), window.parley.influence('mouthSmileLeft')]")
     assert drawn == [1, 0]  # the visemes win on the mouth
     page.close()
 

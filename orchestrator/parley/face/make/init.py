@@ -20,6 +20,10 @@ from parley.face.make.photo import check_face, face_crop, face_mesh, landmarks_o
 SIZE = 512  # the portrait's rendered size, in pixels a side
 
 
+# The whole head is the photo on the base mesh: the file says where both came from.
+BASE_LICENCE = "the head's shape: the MakeHuman base mesh and the Face Units shapes (CC0-1.0)"
+
+
 def init_avatars(image_file: Path, name: str, licence: str, out_root: Path = REPO_AVATARS,
                  voice: str | None = None, name_3d: str | None = None, *,
                  upscaler: Path | None = None, base: Path | None = None) -> tuple[Path, Path]:
@@ -70,6 +74,7 @@ def init_avatars(image_file: Path, name: str, licence: str, out_root: Path = REP
             + yaml.safe_dump(portrait, sort_keys=False, default_flow_style=None))
         if base is not None:
             build_full_head(rgb, mesh, base, partials[name_3d] / "head.glb")
+            head["licence"] = f"{licence}; {BASE_LICENCE}"
             made = ("the MakeHuman base head fitted to the photo's face and painted with it "
                     "(parley/face/make/fullhead.py)")
         else:
