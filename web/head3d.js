@@ -47,6 +47,38 @@ function setWeights({ morphMeshes, vrm }, weights) {
   }
 }
 
+// Morph targets blended here, on the CPU, instead of in three.js's vertex shader. The shader visits
+// every target of every vertex each frame, a cost a software renderer (headless Chromium, a laptop
+// without a GPU) pays in full, while a pose moves a few targets; blending those few here is cheap on
+// any machine. The mesh keeps its morphTargetDictionary and morphTargetInfluences, so poses, VRM
+// bindings and tests read and write weights as before.
+function blendOnCpu(mesh) {
+  const geometry = mesh.geometry;
+  const parts = Object.entries(geometry.morphAttributes).map(([key, targets]) => ({
+    attribute: geometry.attributes[key],
+    rest: geometry.attributes[key].array.slice(),
+    deltas: targets.map((t) => t.array),
+  }));
+  const relative = geometry.morphTargetsRelative;
+  geometry.morphAttributes = {};
+  return () => {
+    const influences = mesh.morphTargetInfluences;
+    for (const { attribute, rest, deltas } of parts) {
+      const out = attribute.array;
+      out.set(rest);
+      for (let i = 0; i < deltas.length; i++) {
+        const w = influences[i];
+        if (!w) continue;
+        const d = deltas[i];
+        // glTF targets are offsets; absolute targets (relative false) blend from the rest shape.
+        if (relative) for (let j = 0; j < out.length; j++) out[j] += w * d[j];
+        else for (let j = 0; j < out.length; j++) out[j] += w * (d[j] - rest[j]);
+      }
+      attribute.needsUpdate = true;
+    }
+  };
+}
+
 async function meshesOf(parser, kind, index) {
   const object = await parser.getDependency(kind, index);
   const found = [];
@@ -166,6 +198,7 @@ export async function loadHead(canvas, url, { idle = false } = {}) {
   neck.add(gltf.scene);
   scene.add(neck);
   const head = { morphMeshes, vrm };
+  const blends = morphMeshes.map(blendOnCpu);
   const life = idle ? idleLife() : null;
   let mood = { greetedAt: performance.now() / 1000 };  // a head greets when it appears
   let last = {};
@@ -181,6 +214,7 @@ export async function loadHead(canvas, url, { idle = false } = {}) {
       applied = { weights, turn: null };
     }
     setWeights(head, applied.weights);
+    for (const blend of blends) blend();
     renderer.render(scene, camera);
   };
   const observe = (event) => { mood = moodAfter(mood, event, performance.now() / 1000); };
