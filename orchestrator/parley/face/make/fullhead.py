@@ -62,9 +62,21 @@ def with_visemes(shapes: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {**{k: shapes[k] for k in ARKIT_SHAPES}, **visemes}
 
 
-def _bust(quads: np.ndarray, vertices: np.ndarray) -> np.ndarray:
-    corners = vertices[quads[:, :, 0]]
-    return quads[(corners[:, :, 1] > CUT_Y).all(axis=1) & (np.abs(corners[:, :, 0]) < CUT_HALF_WIDTH).all(axis=1)]
+def _inside(points: np.ndarray) -> np.ndarray:
+    return (points[..., 1] > CUT_Y) & (np.abs(points[..., 0]) < CUT_HALF_WIDTH)
+
+
+def _bust(quads: np.ndarray, vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The quads that reach into the bust, and the base's points with those quads' outside corners
+    laid on the cut: its edge runs straight along the chest and down the shoulders, not in steps
+    of whole quads."""
+    kept = quads[_inside(vertices[quads[:, :, 0]]).any(axis=1)]
+    edge = np.unique(kept[:, :, 0])
+    edge = edge[~_inside(vertices[edge])]
+    cut = vertices.copy()
+    cut[edge, 1] = np.maximum(cut[edge, 1], CUT_Y)
+    cut[edge, 0] = np.clip(cut[edge, 0], -CUT_HALF_WIDTH, CUT_HALF_WIDTH)
+    return kept, cut
 
 
 def _triangles(quads: np.ndarray) -> np.ndarray:
@@ -76,12 +88,12 @@ class FullHead:
 
     def __init__(self, image: np.ndarray, mesh: np.ndarray, base: BaseMesh) -> None:
         self.base, self.colours = base, PhotoColours(image, mesh)
-        self.skin = _bust(base.quads["body"], base.vertices)
+        self.skin, cut = _bust(base.quads["body"], base.vertices)
         eyes = np.concatenate([base.quads["helper-l-eye"], base.quads["helper-r-eye"]])[:, :, 0]
         src = base_landmarks(base, self.skin[:, :, 0], eyes)[:468]
         dst = np.c_[mesh[:468, 0], -mesh[:468, 1], -mesh[:468, 2]]  # the photo: y up, z towards the camera
         self.fit, self.landmarks = LandmarkFit(src, dst), src
-        self.vertices, shapes = self.fit.apply(base.vertices, base.shapes)
+        self.vertices, shapes = self.fit.apply(cut, base.shapes)
         for name in RIGID:  # a little smaller and further back, so the fitted lips still cover them
             part = np.unique(base.quads[HELPERS[name]][:, :, 0])
             moved = self.fit.apply_rigid(base.vertices[part])
