@@ -10,7 +10,8 @@
 - render cost per frame (p50, p95).
 3D (the GLB in headless Chromium, SwiftShader): frames per second while posing.
 Contact sheet: the face at rest, at each viseme and blinking, 2D and 3D side by side; the 3D head
-also turned 25° each way.
+also turned 30° and 60°, and living between words (``perf.idle_views``: the greeting, a glance,
+mid-blink, a listener's nod, a viseme over the smile).
 
     .venv/bin/python -m perf.bench_faces [--avatar portrait --avatar3d head3d] [--sheet docs/faces/portrait.jpg]
 """
@@ -35,6 +36,7 @@ from parley.face.avatars import load_avatar
 from parley.face.video import frame_count
 from parley.speak.visemes import ARKIT_MIX, VISEMES
 from perf.harness import REPO, arguments, load, machine, percentiles, report_path, save
+from perf.idle_views import sheet_3d
 from testbed.chromium import CHROMIUM_ARGS, POSED_FRAME_MS
 
 TEXT = ("Welcome to Northfield University! The main library is in Hartley Hall, open from eight in the "
@@ -130,7 +132,7 @@ def bench_3d(glb: Path) -> tuple[dict, dict]:
             for name, weights in poses():
                 page.evaluate("w => window.parley.pose(w)", weights)
                 shots[name] = Image.open(io.BytesIO(page.locator("#stage").screenshot())).convert("RGB")
-            for yaw in (-25, 25):
+            for yaw in (30, 60):
                 page.evaluate("y => window.parley.turn(y)", yaw)
                 page.evaluate("w => window.parley.pose(w)", {"viseme_aa": 0.6})
                 shots[f"turned {yaw:+d}°"] = Image.open(io.BytesIO(page.locator("#stage").screenshot())).convert("RGB")
@@ -140,8 +142,9 @@ def bench_3d(glb: Path) -> tuple[dict, dict]:
     return {"ms_per_frame": round(timing, 2), "fps": round(1000 / timing, 1)}, shots
 
 
-def contact_sheet(face, shots: dict, path: Path) -> None:
-    """Each pose: the 2D frame and the 3D render side by side, labelled; the turned heads at the end."""
+def contact_sheet(face, shots: dict, idle: Image.Image, path: Path) -> None:
+    """Each pose: the 2D frame and the 3D render side by side, labelled; then the turned heads, and
+    the idle 3D head below."""
     labels = [name for name, _ in poses()]
     curves_of = dict(poses())
     pairs = []
@@ -155,7 +158,9 @@ def contact_sheet(face, shots: dict, path: Path) -> None:
     turned = [(k, v.resize((TILE, TILE))) for k, v in shots.items() if k.startswith("turned")]
     columns = 4
     rows = -(-len(pairs) // columns) + 1
-    sheet = Image.new("RGB", (columns * 2 * TILE, rows * (TILE + 18)), (24, 26, 32))
+    idle = idle.resize((columns * 2 * TILE, round(idle.height * columns * 2 * TILE / idle.width)))
+    sheet = Image.new("RGB", (columns * 2 * TILE, rows * (TILE + 18) + idle.height), (24, 26, 32))
+    sheet.paste(idle, (0, rows * (TILE + 18)))
     draw = ImageDraw.Draw(sheet)
     for i, (name, a, b) in enumerate(pairs):
         x, y = (i % columns) * 2 * TILE, (i // columns) * (TILE + 18)
@@ -184,7 +189,7 @@ def main() -> None:
     three_d, shots = bench_3d(head.model_path.resolve())
     report = report_path(f"faces-{avatar.name}", args.out)
     sheet = args.sheet or report.with_suffix(".jpg")
-    contact_sheet(face, shots, sheet)
+    contact_sheet(face, shots, sheet_3d([head.model_path.resolve()]), sheet)
     result = {"avatar": avatar.name, "avatar3d": head.name, "2d": two_d, "3d": three_d, "sheet": str(sheet),
               "machine": machine()}
     print(json.dumps(result, indent=2))
