@@ -23,6 +23,8 @@ FACTS = [
     "Admissions is on the ground floor of the Old Building; campus tours leave from there at 11 am and 2 pm.",
     "The sports centre has a pool and a gym; a student card gets you in.",
 ]
+LIGHTS = "A red light means no internet from the provider; a blinking white light means the router is starting."
+CIRCLE = "Area of a circle is pi times the radius squared; circumference is two times pi times the radius."
 SENSES = [{"lunch", "eat", "cafeteria", "food"}, {"workout", "gym", "exercise"}, {"books", "library", "read"}]
 # The fake's vectors are plainer than a network's: a shared sense among a fact's many words is a
 # smaller cosine than MiniLM gives it.
@@ -54,6 +56,16 @@ def test_a_question_near_two_passages_alike_matches_neither():
     """Meaning alone must lead the next passage by the margin: a tie is no match."""
     k = knowledge(min_margin=0.5)
     assert k.match("Where can I eat and exercise?") == ([], False)
+
+
+def test_words_the_knowledge_never_uses_make_a_match_by_words_a_guess():
+    """Half the question's words found, the other half unknown to every fact: the unknown half may be
+    what is asked about ("a blue light"), so the match is only a guess; known words are no such doubt."""
+    k = Knowledge([Passage(LIGHTS, "facts"), Passage("Restart: unplug the router for 30 seconds.", "facts")],
+                  embed=SenseEmbedder([]).embed, min_similarity=0.99, sure_similarity=0.99)
+    assert k.match("What does a solid blue light mean?") == ([Passage(LIGHTS, "facts")], False)
+    assert k.match("What does a blinking light mean?") == ([Passage(LIGHTS, "facts")], True)
+    assert k.match("What does the red light mean for the router?")[1]
 
 
 def test_the_answer_is_the_clause_that_answers():
@@ -98,10 +110,6 @@ def test_asked_about_one_part_of_the_week_the_other_parts_hours_are_not_said():
     urgent = "Urgent problems: call extension 4000, staffed 7 am to 7 pm on weekdays."
     assert cut_to_days(urgent, "Can I call on Saturday?") == urgent
     assert cut_to_days("Open 9 to 5 at weekends; on weekdays open 8 to 8.", "on Saturday?") == "Open 9 to 5 at weekends."
-
-
-LIGHTS = "A red light means no internet from the provider; a blinking white light means the router is starting."
-CIRCLE = "Area of a circle is pi times the radius squared; circumference is two times pi times the radius."
 
 
 def test_of_a_sentence_of_alike_clauses_the_one_asked_about_is_said_alone():
