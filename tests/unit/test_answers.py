@@ -68,6 +68,20 @@ def test_words_the_knowledge_never_uses_make_a_match_by_words_a_guess():
     assert k.match("What does the red light mean for the router?")[1]
 
 
+def test_the_word_for_what_all_the_knowledge_is_about_does_not_pick_the_fact():
+    """"router" in a router's support pulls a question to the facts that say it: asked again without
+    it, the question matches what it asks about, as a guess."""
+    restart = Passage("Restart: unplug the router, wait, plug the router back in.", "facts")
+    free = Passage("Replacements within two years are free.", "facts")
+    question = "My router broke, do I pay for a new one?"
+    senses = [{"pay", "free"}]
+    for domain, found in (("", restart), ("home routers", free)):
+        k = Knowledge([restart, free], embed=SenseEmbedder(senses).embed, min_similarity=CLOSE, domain=domain)
+        assert k.match(question) == ([found], False)
+    k = Knowledge([restart, free], embed=SenseEmbedder(senses).embed, min_similarity=CLOSE, domain="home routers")
+    assert k.match("How do I restart the router?") == ([restart], True)  # nothing else to match: as it was
+
+
 def test_the_answer_is_the_clause_that_answers():
     k = knowledge()
     assert k.answer("What do I need for the workout room?", [Passage(FACTS[3], "facts")]) in (

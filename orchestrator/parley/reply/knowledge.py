@@ -154,6 +154,16 @@ class Knowledge:
         (``grounding.sure_similarity``), and the question has fewer words the knowledge never uses
         than words it shares with them. A passage that matches less than the best one is left out: a
         small model mixes the facts of a second, weaker match into its answer."""
+        found = self._match(question)
+        bare = self._without_domain(question)
+        if bare == question:
+            return found
+        # "router" may have pulled the question to the facts that say it: asked without it, a question
+        # that matches other facts matches them, as a guess.
+        again = self._match(bare)
+        return (again[0], False) if again[0] and again[0] != found[0] else found
+
+    def _match(self, question: str) -> tuple[list[Passage], bool]:
         if not self.passages:
             return [], False
         coverage = self._coverages(content_terms(question))
@@ -181,6 +191,12 @@ class Knowledge:
         worded = {i for i in worded if len(unknown) < coverage[i] * len(wanted)}
         sure = any(i in worded or similarity[i] >= self.sure_similarity for i in chosen)
         return [self.passages[i] for i in chosen], sure
+
+    def _without_domain(self, question: str) -> str:
+        """``question`` without the words of what the whole knowledge is about: asked about a router,
+        "router" pulls the question towards the facts that say it, whatever it asks about them."""
+        kept = [w for w in question.split() if not content_terms(w) & self.domain]
+        return " ".join(kept) if content_terms(" ".join(kept)) else question
 
     def names_which(self, question: str, answer: str) -> bool:
         """Whether ``question`` tells ``answer`` from the other clauses of the knowledge that share its
