@@ -11,6 +11,7 @@ const REQUIRED = VISEMES.map((v) => `viseme_${v}`);
 // the mouth twice, so only the visemes drive the mouth (VRM models map them to their vowels).
 const SKIP_WITH_VISEMES = new Set(["jawOpen", "mouthFunnel", "mouthPucker", "mouthSmile", "mouthClose"]);
 
+const BACKGROUND = [0x20, 0x24, 0x2b];  // the page's own background, sRGB
 const VRM_VOWELS = ["aa", "ih", "ou", "ee", "oh"];
 // How much each viseme opens each vowel shape (consonants: a little of the nearest vowel).
 const VISEME_TO_VOWELS = {
@@ -77,6 +78,31 @@ function blendOnCpu(mesh) {
       attribute.needsUpdate = true;
     }
   };
+}
+
+// An unlit model (a photo's head: the light is already in its texture) is drawn with its colours as
+// stored: no sRGB decode of every texel fetched and no encode of every pixel, which a software
+// renderer does one by one, and the same picture. Its vertex colours, linear in glTF, are encoded
+// once here, and the background is given as the pixels it should be.
+function showAsStored(renderer, scene, model) {
+  let unlit = true;
+  model.traverse((o) => { if (o.isMesh && !o.material.isMeshBasicMaterial) unlit = false; });
+  if (!unlit) return;
+  renderer.outputColorSpace = THREE.LinearSRGBColorSpace;
+  scene.background = new THREE.Color().setRGB(...BACKGROUND.map((c) => c / 255), THREE.LinearSRGBColorSpace);
+  const encode = (c) => (c <= 0.0031308 ? 12.92 * c : 1.055 * Math.pow(c, 1 / 2.4) - 0.055);
+  model.traverse((o) => {
+    if (!o.isMesh) return;
+    if (o.material.map) {
+      o.material.map.colorSpace = THREE.NoColorSpace;
+      o.material.map.needsUpdate = true;
+    }
+    const colours = o.geometry.attributes.color;
+    if (colours) {
+      for (let i = 0; i < colours.array.length; i++) colours.array[i] = encode(colours.array[i]);
+      colours.needsUpdate = true;
+    }
+  });
 }
 
 async function meshesOf(parser, kind, index) {
@@ -150,7 +176,7 @@ export async function loadHead(canvas, url, { idle = false } = {}) {
   const renderer = new THREE.WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer: true });
   renderer.setSize(canvas.width, canvas.height, false);
   const scene = new THREE.Scene();
-  scene.background = new THREE.Color(0x20242b);
+  scene.background = new THREE.Color().setRGB(...BACKGROUND.map((c) => c / 255), THREE.SRGBColorSpace);
   const camera = new THREE.PerspectiveCamera(30, canvas.width / canvas.height, 0.01, 10);
   scene.add(new THREE.HemisphereLight(0xffffff, 0x404050, 2.2));
   const key = new THREE.DirectionalLight(0xffffff, 1.6);
@@ -163,6 +189,7 @@ export async function loadHead(canvas, url, { idle = false } = {}) {
   } catch (err) {
     throw new Error(`cannot load the model ${url}: ${err.message || err}`);
   }
+  showAsStored(renderer, scene, gltf.scene);
   // Every mesh's morph dictionary: a name may live on several meshes (eyes, teeth, head).
   const morphMeshes = [];
   gltf.scene.traverse((obj) => {
