@@ -151,9 +151,10 @@ class Knowledge:
     def match(self, question: str) -> tuple[list[Passage], bool]:
         """The passages that match ``question`` best, and whether the match is sure: their words cover
         enough of the question (``grounding.sure_coverage``), or their meaning is close to it
-        (``grounding.sure_similarity``), and the question has fewer words the knowledge never uses
-        than words it shares with them. A passage that matches less than the best one is left out: a
-        small model mixes the facts of a second, weaker match into its answer."""
+        (``grounding.sure_similarity``); a match by words, only when the question has at most half as
+        many words the knowledge never uses as words it shares with them. A passage that matches less
+        than the best one is left out: a small model mixes the facts of a second, weaker match into
+        its answer."""
         found = self._match(question)
         bare = self._without_domain(question)
         if bare == question:
@@ -185,10 +186,10 @@ class Knowledge:
         chosen = [i for i in sorted(worded | meant, key=lambda i: -score[i]) if score[i] >= best - self.min_margin]
         chosen = chosen[: self.max_passages]
         # Words the knowledge never uses may be what the question is about ("the area of a triangle",
-        # "a solid blue light"): a match by words is sure only when the words it shares outnumber them.
+        # "a solid blue light"): a match by words is sure only when it shares twice as many words.
         wanted = content_terms(question)
         unknown = [t for t, f in self._forms(wanted).items() if not f & self._known and not t.isdigit()]
-        worded = {i for i in worded if len(unknown) < coverage[i] * len(wanted)}
+        worded = {i for i in worded if 2 * len(unknown) <= coverage[i] * len(wanted)}
         sure = any(i in worded or similarity[i] >= self.sure_similarity for i in chosen)
         return [self.passages[i] for i in chosen], sure
 
