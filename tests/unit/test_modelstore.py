@@ -1,8 +1,8 @@
 """The model store against real sources: a package directory on sys.path and a local HTTP server."""
 
 import hashlib
-import importlib.util
 import http.server
+import importlib.util
 import sys
 import threading
 from pathlib import Path

@@ -21,8 +21,14 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from parley.core.events import Problem
-from parley.live.protect import (OPERATOR_COOKIE, OPERATOR_COOKIE_S, operator_cookie, require_operator,
-                                 require_same_origin, token_matches)
+from parley.live.protect import (
+    OPERATOR_COOKIE,
+    OPERATOR_COOKIE_S,
+    operator_cookie,
+    require_operator,
+    require_same_origin,
+    token_matches,
+)
 
 if TYPE_CHECKING:
     from parley.config import Settings

@@ -11,9 +11,9 @@ import cv2
 import yaml
 
 from parley.config.avatar import REPO_AVATARS
-from parley.face.make.fullhead import build_full_head
 from parley.face.make.enhance import MODEL as UPSCALER
 from parley.face.make.enhance import sharpen_portrait
+from parley.face.make.fullhead import build_full_head
 from parley.face.make.head3d import build_head
 from parley.face.make.photo import check_face, face_crop, face_mesh, landmarks_of, read_photo
 
