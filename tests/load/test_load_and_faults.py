@@ -207,6 +207,9 @@ def test_an_audio_only_client_is_answered(server):
         caller = await Caller(server.base, video=False).connect()
         caller.type("Where is the library?")
         answer = await caller.answered(1, timeout=120)
+        # A fact is said without the LLM: its turn can be done before the first audio packet has
+        # crossed the connection, so the caller listens on for it.
+        await caller.wait_until(lambda: caller.audio_frames > 0, 10)
         await caller.close()
         return answer, caller.frames, caller.audio_frames
 
