@@ -53,8 +53,15 @@ function setWeights({ morphMeshes, vrm }, weights) {
 // without a GPU) pays in full, while a pose moves a few targets; blending those few here is cheap on
 // any machine. The mesh keeps its morphTargetDictionary and morphTargetInfluences, so poses, VRM
 // bindings and tests read and write weights as before.
+// Quantised or interleaved attributes (KHR_mesh_quantization, some exporters) stay with the shader,
+// which reads them as stored.
+const plainFloats = (a) => a && !a.isInterleavedBufferAttribute && !a.normalized && a.array instanceof Float32Array;
+
 function blendOnCpu(mesh) {
   const geometry = mesh.geometry;
+  const plain = Object.entries(geometry.morphAttributes)
+    .every(([key, targets]) => plainFloats(geometry.attributes[key]) && targets.every(plainFloats));
+  if (!plain) return () => {};
   const parts = Object.entries(geometry.morphAttributes).map(([key, targets]) => ({
     attribute: geometry.attributes[key],
     rest: geometry.attributes[key].array.slice(),

@@ -178,8 +178,8 @@ class FullHead:
 
 
 def _moving(targets: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """A part's targets that move it: a vertex shader visits every target a mesh has, every frame,
-    and the head (which keeps all, so every name is there) already pays for the rest."""
+    """A part's targets that move it: a viewer's vertex shader visits every target a mesh has, every
+    frame, and the head (which keeps all, so every name is there) already pays for the rest."""
     return {name: d for name, d in targets.items() if np.any(d)}
 
 
