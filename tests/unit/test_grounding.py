@@ -11,7 +11,8 @@ from parley.config.loader import load_persona
 from parley.core.events import TextChunk, TextDelta, TurnDone
 from parley.reply.grounding import Grounding
 from parley.reply.history import History
-from parley.reply.knowledge import Knowledge, Passage, split_document
+from parley.reply.knowledge import Knowledge, Passage
+from parley.reply.passages import split_document
 from parley.reply.prompt import PromptBuilder
 from parley.reply.words import content_terms, name_phrases, names, numbers
 from tests.fakes import ScriptedLLM, ToneTTS, fake_parley

@@ -1,7 +1,6 @@
-"""What a persona knows, as passages, the passages that match a question, and the sentence that answers it.
+"""The passages that match a question, and the sentence that answers it.
 
-A persona's knowledge is its facts (one per line of ``knowledge``) and the Markdown and text files
-of its ``documents`` folder, split into passages of a few sentences. They are indexed once, at start,
+A persona's passages (``parley.reply.passages``: its facts and its documents) are indexed once, at start,
 with BM25 (bm25s, English stemming) and, with a sentence-embedding model, by meaning (each passage's
 vector, kept on disk by its text's hash), so a knowledge base far larger than the LLM's context costs
 nothing per question but the search.
@@ -21,60 +20,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 import bm25s
 import numpy as np
 
-from parley.config import ConfigError, Persona
+from parley.config import Persona
 from parley.reply.asks import asked_kind, cut_to_days, gives
+from parley.reply.passages import Passage, persona_passages, sentences
 from parley.reply.words import STOPWORDS, content_terms, name_phrases, stemmer
-
-DOCUMENT_SUFFIXES = (".md", ".markdown", ".txt")
-# A passage is cut at about this many words: each retrieved passage costs prompt tokens per question.
-_PASSAGE_WORDS = 60
-
-
-@dataclass(frozen=True)
-class Passage:
-    text: str
-    source: str  # "facts" or the document's path relative to the documents folder
-
-
-def _sentences(paragraph: str) -> list[str]:
-    return [s for s in re.split(r"(?<=[.!?])\s+", paragraph.strip()) if s]
-
-
-def split_document(text: str) -> list[str]:
-    """Passages of a Markdown or text document: paragraphs (list items each on their own), long ones
-    cut between sentences; a heading is kept in front of the passages under it, for context."""
-    passages: list[str] = []
-    heading = ""
-    for block in re.split(r"\n\s*\n|\n(?=\s*(?:[-*+] |\d+[.)] |#))", text):
-        block = " ".join(block.split())
-        if not block:
-            continue
-        if block.startswith("#"):
-            heading = block.lstrip("#").strip()
-            continue
-        block = re.sub(r"^(?:[-*+]|\d+[.)])\s+", "", block)
-        current: list[str] = []
-        for sentence in _sentences(block):
-            if current and len(" ".join(current + [sentence]).split()) > _PASSAGE_WORDS:
-                passages.append(" ".join(current))
-                current = []
-            current.append(sentence)
-        if current:
-            passages.append(" ".join(current))
-    return [f"{heading}: {p}" if heading and not p.startswith(heading) else p for p in passages]
-
-
-def facts(persona: Persona) -> list[str]:
-    """The persona's own facts: one per line of ``knowledge``, bullets removed."""
-    lines = (re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", line).strip() for line in persona.knowledge.splitlines())
-    return [line for line in lines if line]
-
 
 class Knowledge:
     """The passages of one persona, indexed; ``search`` gives those that match a question."""
@@ -104,7 +57,7 @@ class Knowledge:
         # ``embed`` (texts → unit rows; ``remember``: kept on disk). None: words alone.
         self._embed = embed
         self._units = {unit for p in passages for unit in answer_units(p.text)}
-        self._clauses = [content_terms(c) for p in passages for sentence in _sentences(p.text)
+        self._clauses = [content_terms(c) for p in passages for sentence in sentences(p.text)
                          for c in sentence.split(";")]
         self._vectors = self._unit_vectors = None
         if embed is not None and passages:
@@ -114,9 +67,7 @@ class Knowledge:
 
     @classmethod
     def of(cls, persona: Persona, embed: Callable[..., np.ndarray] | None = None) -> "Knowledge":
-        passages = [Passage(text, "facts") for text in facts(persona)]
-        if persona.documents is not None:
-            passages += list(read_documents(Path(persona.documents)))
+        passages = persona_passages(persona)
         grounding = persona.grounding
         return cls(passages, grounding.min_coverage, grounding.max_passages, embed, grounding.min_similarity,
                    grounding.min_margin, grounding.sure_coverage, grounding.sure_similarity, persona.role)
@@ -234,7 +185,7 @@ class Knowledge:
         follow-up were found with ``topic`` (the question with the one before it); which of their
         sentences answers is up to what the follow-up itself asks ("and the distance around it?"),
         unless it names nothing. Asked about one part of the week, the other's hours are cut off."""
-        sentence_of = {unit: sentence for p in passages for sentence in _sentences(p.text)
+        sentence_of = {unit: sentence for p in passages for sentence in sentences(p.text)
                        for unit in answer_units(sentence)}
         kind = asked_kind(question)
         units = [u for u in sentence_of if gives(u, kind)] or list(sentence_of)
@@ -289,7 +240,7 @@ def answer_units(passage: str) -> list[str]:
     """What may be said of a passage: each sentence, and each clause of it (between semicolons) that
     does not point back to the rest of the sentence."""
     units = []
-    for sentence in _sentences(passage):
+    for sentence in sentences(passage):
         clauses = [c.strip() for c in sentence.split(";") if c.strip()]
         units.append(sentence)
         if len(clauses) > 1:
@@ -303,20 +254,3 @@ def _ended(clause: str) -> str:
 
 def _covered(forms: dict[str, set[str]], terms: set[str]) -> float:
     return sum(bool(f & terms) for f in forms.values()) / len(forms)
-
-
-def read_documents(folder: Path):
-    """Every passage of the Markdown and text files under ``folder``."""
-    if not folder.is_dir():
-        raise ConfigError(f"persona documents: {folder} is not a folder; point `documents` at a folder of "
-                          f"{', '.join(DOCUMENT_SUFFIXES)} files (relative to the persona file)")
-    for path in sorted(folder.rglob("*")):
-        if path.suffix.lower() not in DOCUMENT_SUFFIXES or not path.is_file():
-            continue
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"persona documents: cannot read {path} as UTF-8 text ({exc}); "
-                              "convert it to UTF-8 or move it out of the folder") from None
-        for passage in split_document(text):
-            yield Passage(passage, str(path.relative_to(folder)))
