@@ -84,6 +84,24 @@ def test_the_word_for_what_all_the_knowledge_is_about_does_not_pick_the_fact():
     assert k.match("How do I restart the router?") == ([restart], True)  # nothing else to match: as it was
 
 
+def test_a_question_that_pairs_what_no_fact_pairs_is_a_guess():
+    """"Is the bookshop in Hartley Hall?" shares two words with the library's fact and asks of the
+    bookshop, which another fact names: the library's fact is no sure answer. A question word's own
+    noun ("which building") and one that points back ("that building") name the kind of answer or
+    the last topic, not what is asked of."""
+    k = knowledge()
+    assert k.match("When does the library in Hartley Hall open?") == ([Passage(FACTS[0], "facts")], True)
+    assert k.match("Is the bookshop in Hartley Hall?") == ([Passage(FACTS[0], "facts")], False)
+    assert k.match("Which building is the main library in?") == ([Passage(FACTS[0], "facts")], True)
+
+
+def test_a_name_the_knowledge_never_uses_makes_the_match_a_guess():
+    k = knowledge(domain="Ada, the campus guide")
+    assert k.match("When does the library in Hartley Hall open?")[1]
+    assert k.match("Ada, when does the library in Hartley Hall open?")[1]  # the persona's own name
+    assert k.match("When does the library in Hartley Hall open during Ramadan?") == ([Passage(FACTS[0], "facts")], False)
+
+
 def test_the_answer_is_the_clause_that_answers():
     k = knowledge()
     assert k.answer("What do I need for the workout room?", [Passage(FACTS[3], "facts")]) in (

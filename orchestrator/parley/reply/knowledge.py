@@ -27,7 +27,8 @@ import numpy as np
 from parley.config import Persona
 from parley.reply.asks import asked_kind, cut_to_days, gives
 from parley.reply.passages import Passage, persona_passages, sentences
-from parley.reply.words import STOPWORDS, content_terms, name_phrases, stemmer
+from parley.reply.words import STOPWORDS, WORD, asked_clause, bare, content_terms, name_phrases, names, nouns, stemmer
+
 
 class Knowledge:
     """The passages of one persona, indexed; ``search`` gives those that match a question."""
@@ -37,8 +38,8 @@ class Knowledge:
                  min_margin: float = 0.03, sure_coverage: float = 0.5, sure_similarity: float = 0.45,
                  domain: str = "") -> None:
         self.passages = passages
-        # The words of what the whole knowledge is about ("routers", for a router's support): they
-        # tell no fact from another.
+        # The words of what the whole knowledge is about ("routers", for a router's support) and the
+        # persona's name: they tell no fact from another.
         self.domain = content_terms(domain)
         self.min_coverage = min_coverage
         self.max_passages = max_passages
@@ -48,9 +49,11 @@ class Knowledge:
         self.sure_similarity = sure_similarity
         self._terms = [content_terms(p.text) for p in passages]
         self._vocabulary = sorted(set().union(set(), *self._terms))
+        self._words = {bare(w) for text in [domain, *(p.text for p in passages)] for w in WORD.findall(text)}
         self._known = set(self._vocabulary)
         self._index = None
         if passages:
+            nouns("")  # the tagger is loaded with the index, not when the first caller asks
             self._index = bm25s.BM25()
             self._index.index(self._tokens([p.text for p in passages]), show_progress=False)
         # Meaning: a vector per passage and per unit that may be said of it (``answer_units``), from
@@ -70,7 +73,8 @@ class Knowledge:
         passages = persona_passages(persona)
         grounding = persona.grounding
         return cls(passages, grounding.min_coverage, grounding.max_passages, embed, grounding.min_similarity,
-                   grounding.min_margin, grounding.sure_coverage, grounding.sure_similarity, persona.role)
+                   grounding.min_margin, grounding.sure_coverage, grounding.sure_similarity,
+                   f"{persona.name}, {persona.role}")
 
     @staticmethod
     def _tokens(texts: list[str]):
@@ -105,15 +109,31 @@ class Knowledge:
         (``grounding.sure_similarity``); a match by words, only when the question has at most half as
         many words the knowledge never uses as words it shares with them. A passage that matches less
         than the best one is left out: a small model mixes the facts of a second, weaker match into
-        its answer."""
+        its answer. A question that names something the knowledge never names is a guess."""
         found = self._match(question)
-        bare = self._without_domain(question)
-        if bare == question:
+        without = self._without_domain(question)
+        if without != question:
+            # "router" may have pulled the question to the facts that say it: asked without it, a
+            # question that matches other facts matches them, as a guess.
+            again = self._match(without)
+            found = (again[0], False) if again[0] and again[0] != found[0] else found
+        passages, sure = self._about(question, found)
+        # A name the knowledge never uses ("at the top of Everest") is what the question is about.
+        return passages, sure and not names(question) - self._words
+
+    def _about(self, question: str, found: tuple[list[Passage], bool]) -> tuple[list[Passage], bool]:
+        """Whether the passages found are about what the question asks of: the first thing its asked
+        clause names, when another passage names it and they do not ("is the bookshop in Hartley
+        Hall?" or "until when is the cafeteria open?" shares its other words, "Hartley Hall", "open",
+        with the library's fact). Such a question pairs what no fact pairs: the match is a guess."""
+        passages, sure = found
+        held = set().union(set(), *(content_terms(p.text) for p in passages))
+        known = [n for n in nouns(question) if n in self._known and n not in self.domain]
+        if not sure or set(known) <= held:
             return found
-        # "router" may have pulled the question to the facts that say it: asked without it, a question
-        # that matches other facts matches them, as a guess.
-        again = self._match(bare)
-        return (again[0], False) if again[0] and again[0] != found[0] else found
+        clause = asked_clause(question)
+        asked = [n for n in nouns(clause) if n in known] or (known if clause == question else [])
+        return passages, not asked or asked[0] in held
 
     def _match(self, question: str) -> tuple[list[Passage], bool]:
         if not self.passages:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
 from functools import lru_cache
+from importlib import resources
 
 import Stemmer
 
@@ -36,6 +39,10 @@ _NUMBER_WORDS = {
 _AMBIGUOUS = {"one"}
 # A sentence ends at . ! ? ; or : but not after a title or an initial ("Dr. J. Smith").
 _SENTENCE = re.compile(r"(?<=[.!?;:])(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bMrs\.)(?<!\bSt\.)(?<!\b[A-Z]\.)\s+")
+# The words that open the clause a question asks ("…, but where do I add a printer?").
+_ASKS = re.compile(r"\b(?:what|where|when|which|who|whom|whose|how|why)\b", re.IGNORECASE)
+_POINTERS = {"that", "this", "those", "these", "which", "what", "many", "much"}
+_TOKEN = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?|[^\sA-Za-z0-9]")
 # Capitalised for grammar, not because they name anything.
 _NOT_NAMES = {"i", "i'm", "i'll", "i've", "i'd", "ok", "okay"}
 
@@ -49,6 +56,41 @@ def content_terms(text: str) -> set[str]:
     """The stemmed content words of ``text``: what a passage and a question must share."""
     words = [w.replace("’", "'").split("'")[0] for w in _TERM.findall(text.lower())]  # "where's": "where"
     return set(stemmer().stemWords([w for w in words if w not in STOPWORDS]))
+
+
+@lru_cache(maxsize=1)
+def _tagger():
+    """hibari's part-of-speech tagger (Penn Treebank tags; it ships with the TTS voice's front end)."""
+    from hibari.g2p.tagger import Tagger
+
+    table = (resources.files("hibari") / "assets" / "tagger.json.gz").read_bytes()
+    return Tagger(json.loads(gzip.decompress(table)))
+
+
+def nouns(text: str) -> list[str]:
+    """The stemmed content words of ``text`` used as nouns, in the order they come: what it is about
+    ("the cafeteria" in "until what time is the cafeteria open?", not "open"). Not the noun a question
+    word asks for ("which building", "how many minutes": the kind of answer) nor one that points back
+    ("that building": the one just talked about)."""
+    tokens = _TOKEN.findall(text)
+    tags = _tagger()(tokens)
+    found, skip = [], False
+    for token, tag in zip(tokens, tags):
+        if tag.startswith("NN") and not skip:
+            found.append(token)
+        if token.lower() in _POINTERS or tag == "WDT":
+            skip = True
+        elif not tag.startswith(("NN", "JJ")):
+            skip = False
+    return list(dict.fromkeys(term for t in found for term in sorted(content_terms(t))))
+
+
+def asked_clause(text: str) -> str:
+    """The part of ``text`` that asks, from its last question word on ("where do I add a printer
+    from?" of "I know laptops go to the Civic Centre, but where do I add a printer from?"); all of
+    it when it has none (a yes/no question)."""
+    found = list(_ASKS.finditer(text))
+    return text[found[-1].start():] if found else text
 
 
 def numbers(text: str) -> set[str]:
