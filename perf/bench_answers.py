@@ -7,7 +7,8 @@ its prompt, as before grounding, no retrieval and no check). The sets: ``own`` (
 <persona>.yaml, the project's, tuned on), ``dev`` and ``test`` (the two halves of perf/answers/
 heldout/<persona>.yaml, written before tuning; only ``dev`` is for tuning), ``fresh`` and ``probe``
 (perf/answers/fresh/ and probe/<persona>.yaml, each written before tuning on it, after the one before;
-for tuning). Each reply is classed:
+for tuning) and ``unseen`` (perf/answers/unseen/<persona>.yaml: a second set nobody tunes on, the size
+of a ``test`` half, written by a session that did not tune and never read by one that does). Each reply is classed:
 - a question whose answer is in the facts: right (the reply contains an expected answer, none of the
   item's wrong ones, and a yes or no of the true polarity), wrong (a wrong fact: one of the item's
   wrong answers, or the opposite yes or no), declined, or missed (none of these);
@@ -18,7 +19,7 @@ It prints, per persona and in all, the four outcomes that matter (right fact, ri
 fact, invented) with the rest, and text → first audio (p50, p95), and saves them with every reply
 under perf/results/.
 
-    .venv/bin/python -m perf.bench_answers [--set own|dev|fresh|probe|test] [--personas campus-guide tutor] [--seed 1]
+    .venv/bin/python -m perf.bench_answers [--set own|dev|fresh|probe|test|unseen] [--personas campus-guide tutor] [--seed 1]
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def items(name: str, which: str) -> list[dict]:
         questions = yaml.safe_load((SETS / f"{name}.yaml").read_text())
         return ([{"turns": [i["q"]], "expect": i["expect"], "wrong": []} for i in questions["in_facts"]]
                 + [{"turns": [q], "expect": None, "wrong": []} for q in questions["not_in_facts"]])
-    if which in ("fresh", "probe"):
+    if which in ("fresh", "probe", "unseen"):
         half = yaml.safe_load((SETS / which / f"{name}.yaml").read_text())
     else:
         half = yaml.safe_load((SETS / "heldout" / f"{name}.yaml").read_text())[which]
@@ -176,9 +177,10 @@ def main() -> None:
     parser = arguments(__doc__)
     parser.add_argument("--personas", nargs="*", default=sorted(p.stem for p in SETS.glob("*.yaml")))
     parser.add_argument("--seed", type=int, default=1, help="the LLM's seed (the default stack samples)")
-    parser.add_argument("--set", dest="which", choices=("own", "dev", "fresh", "probe", "test"), default="own",
+    parser.add_argument("--set", dest="which", choices=("own", "dev", "fresh", "probe", "test", "unseen"), default="own",
                         help="own: the project's questions; dev, test: the held-out halves (tune on dev only); "
-                             "fresh, probe: a second and a third set to tune on")
+                             "fresh, probe: a second and a third set to tune on; unseen: a second test set, "
+                             "written by a session that does not tune (counts only: --quiet)")
     parser.add_argument("--modes", nargs="*", choices=("grounded", "baseline"), default=["grounded", "baseline"])
     parser.add_argument("--quiet", action="store_true", help="print no reply (for the test half: no peeking)")
     args = parser.parse_args()
