@@ -27,7 +27,17 @@ import numpy as np
 from parley.config import Persona
 from parley.reply.asks import asked_kind, cut_to_days, gives
 from parley.reply.passages import Passage, persona_passages, sentences
-from parley.reply.words import STOPWORDS, WORD, asked_clause, bare, content_terms, name_phrases, names, nouns, stemmer
+from parley.reply.words import (
+    STOPWORDS,
+    WORD,
+    asked_clause,
+    bare,
+    content_terms,
+    name_phrases,
+    names,
+    stemmer,
+    subject_terms,
+)
 
 
 class Knowledge:
@@ -53,7 +63,6 @@ class Knowledge:
         self._known = set(self._vocabulary)
         self._index = None
         if passages:
-            nouns("")  # the tagger is loaded with the index, not when the first caller asks
             self._index = bm25s.BM25()
             self._index.index(self._tokens([p.text for p in passages]), show_progress=False)
         # Meaning: a vector per passage and per unit that may be said of it (``answer_units``), from
@@ -128,11 +137,11 @@ class Knowledge:
         with the library's fact). Such a question pairs what no fact pairs: the match is a guess."""
         passages, sure = found
         held = set().union(set(), *(content_terms(p.text) for p in passages))
-        known = [n for n in nouns(question) if n in self._known and n not in self.domain]
+        known = [n for n in subject_terms(question) if n in self._known and n not in self.domain]
         if not sure or set(known) <= held:
             return found
         clause = asked_clause(question)
-        asked = [n for n in nouns(clause) if n in known] or (known if clause == question else [])
+        asked = [n for n in subject_terms(clause) if n in known] or (known if clause == question else [])
         return passages, not asked or asked[0] in held
 
     def _match(self, question: str) -> tuple[list[Passage], bool]:

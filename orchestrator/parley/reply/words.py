@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 import re
 from functools import lru_cache
-from importlib import resources
 
 import Stemmer
 
@@ -58,31 +55,18 @@ def content_terms(text: str) -> set[str]:
     return set(stemmer().stemWords([w for w in words if w not in STOPWORDS]))
 
 
-@lru_cache(maxsize=1)
-def _tagger():
-    """hibari's part-of-speech tagger (Penn Treebank tags; it ships with the TTS voice's front end)."""
-    from hibari.g2p.tagger import Tagger
-
-    table = (resources.files("hibari") / "assets" / "tagger.json.gz").read_bytes()
-    return Tagger(json.loads(gzip.decompress(table)))
-
-
-def nouns(text: str) -> list[str]:
-    """The stemmed content words of ``text`` used as nouns, in the order they come: what it is about
-    ("the cafeteria" in "until what time is the cafeteria open?", not "open"). Not the noun a question
-    word asks for ("which building", "how many minutes": the kind of answer) nor one that points back
-    ("that building": the one just talked about)."""
-    tokens = _TOKEN.findall(text)
-    tags = _tagger()(tokens)
+def subject_terms(text: str) -> list[str]:
+    """The stemmed content words of ``text`` in the order they come, less the one a question word
+    asks for ("which building", "how many minutes": the kind of answer) and one that points back
+    ("that building": the one just talked about): what it asks of ("the cafeteria", "open" in
+    "until what time is the cafeteria open?")."""
     found, skip = [], False
-    for token, tag in zip(tokens, tags):
-        if tag.startswith("NN") and not skip:
-            found.append(token)
-        if token.lower() in _POINTERS or tag == "WDT":
-            skip = True
-        elif not tag.startswith(("NN", "JJ")):
-            skip = False
-    return list(dict.fromkeys(term for t in found for term in sorted(content_terms(t))))
+    for word in _TOKEN.findall(text):
+        terms = content_terms(word)
+        if terms and not skip:
+            found += sorted(terms)
+        skip = word.lower() in _POINTERS if not terms else False
+    return list(dict.fromkeys(found))
 
 
 def asked_clause(text: str) -> str:
