@@ -131,10 +131,10 @@ class Knowledge:
         return passages, sure and not names(question) - self._words
 
     def _about(self, question: str, found: tuple[list[Passage], bool]) -> tuple[list[Passage], bool]:
-        """Whether the passages found are about what the question asks of: the first thing its asked
-        clause names, when another passage names it and they do not ("is the bookshop in Hartley
-        Hall?" or "until when is the cafeteria open?" shares its other words, "Hartley Hall", "open",
-        with the library's fact). Such a question pairs what no fact pairs: the match is a guess."""
+        """``found``, as a guess when its passages leave out what the question asks of (the first known
+        word of its asked clause) and another passage names it: "is the bookshop in Hartley Hall?" or
+        "until when is the cafeteria open?" shares its other words ("Hartley Hall", "open") with the
+        library's fact. Such a question pairs what no fact pairs."""
         passages, sure = found
         held = set().union(set(), *(content_terms(p.text) for p in passages))
         known = [n for n in subject_terms(question) if n in self._known and n not in self.domain]
