@@ -96,6 +96,9 @@ def test_offers_that_never_connect_hold_a_place_only_until_the_connect_timeout(t
         await asyncio.gather(*(c.close() for c in group))
 
     run(room_again())
+    # The calls just closed are let go after their peers hang up: the next test on this server must
+    # not find their places still taken.
+    assert wait_for_sessions(two_calls, 0) == 0
 
 
 def test_malformed_offers_leave_no_place_taken(two_calls):
