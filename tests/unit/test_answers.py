@@ -93,6 +93,8 @@ def test_a_question_that_pairs_what_no_fact_pairs_is_a_guess():
     assert k.match("When does the library in Hartley Hall open?") == ([Passage(FACTS[0], "facts")], True)
     assert k.match("Is the bookshop in Hartley Hall?") == ([Passage(FACTS[0], "facts")], False)
     assert k.match("Which building is the main library in?") == ([Passage(FACTS[0], "facts")], True)
+    # A follow-up's clause asks of what was asked before ("it"), whatever its verb names elsewhere.
+    assert k.match("Is there a gym with a pool? When does it open?") == ([Passage(FACTS[3], "facts")], True)
 
 
 def test_a_name_the_knowledge_never_uses_makes_the_match_a_guess():

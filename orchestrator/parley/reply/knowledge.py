@@ -141,6 +141,8 @@ class Knowledge:
         if not sure or set(known) <= held:
             return found
         clause = asked_clause(question)
+        if _POINTS_BACK.search(clause):  # "where does it leave from?": it asks of what was asked before
+            return found
         asked = [n for n in subject_terms(clause) if n in known] or (known if clause == question else [])
         return passages, not asked or asked[0] in held
 
