@@ -234,6 +234,15 @@ def test_a_follow_up_is_answered_from_the_question_before_it(stack):
     assert "Hartley Hall" in done.reply and done.grounding in ("quoted", "unsure")
 
 
+def test_a_short_question_that_matches_nothing_alone_gets_the_one_before_its_match_as_a_guess(stack):
+    """"Will I need a pass?" may follow up the library, or be a new subject the knowledge does not cover
+    ("I'm starving, anywhere to eat?"): either way the library's fact is not said as a sure answer."""
+    history = ("When does the main library in Hartley Hall open?", "8 am to 10 pm on weekdays.")
+    for question in ("Will I need a pass?", "Quiet rooms?"):
+        done, _ = reply(stack, question, history=history)
+        assert done.grounding == "unsure" and "Hartley Hall" in done.reply
+
+
 def test_a_price_asked_of_a_passage_without_one_is_a_guess(stack):
     done, _ = reply(stack, "How much does the gym cost?")
     assert done.grounding == "unsure" and "sports centre" in done.reply

@@ -38,7 +38,8 @@ log = logging.getLogger("parley.reply")
 # ("is there" only asks whether something exists).
 _FOLLOW_UP = re.compile(r"^\W*(and|what about|how about|so|also|then)\b|\b(it|its|that|they|them|those|this|one)\b"
                         r"|(?<!\bis )(?<!\bare )\bthere\b", re.IGNORECASE)
-# A question this short that matches nothing alone is taken as a follow-up too ("Will I have to pay?").
+# A question this short that matches nothing alone is taken as a follow-up too ("Will I have to pay?"),
+# its match a guess.
 _SHORT_WORDS = 8
 
 
@@ -120,7 +121,9 @@ class Generation:
             return joined, self.knowledge.match(joined)
         found = self.knowledge.match(user_text)
         if not found[0] and before and len(user_text.split()) <= _SHORT_WORDS:
-            return joined, self.knowledge.match(joined)
+            # Maybe a follow-up in few words ("Sundays too?"), maybe a new subject the knowledge does
+            # not cover ("I'm starving, anywhere to eat?"): what the question before matches is a guess.
+            return joined, (self.knowledge.match(joined)[0], False)
         return user_text, found
 
     async def recite(self, plan: Plan, out: Clauses) -> None:
