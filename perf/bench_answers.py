@@ -67,6 +67,8 @@ def classify(reply: str, grounding: str, persona, knowledge: Knowledge, item: di
     declined = persona.decline in reply or bool(DOES_NOT_KNOW.search(reply))
     wrong = any(contains(reply, w) for w in item.get("wrong") or [])
     if item["expect"] is not None:
+        if persona.decline in reply:  # its own words may name an item's answer or a wrong one ("Admissions")
+            return "declined"
         said = polarity(reply)
         if wrong or ("answer" in item and said is not None and said != item["answer"]):
             return "wrong"
