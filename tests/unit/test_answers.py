@@ -102,6 +102,7 @@ def test_a_name_the_knowledge_never_uses_makes_the_match_a_guess():
     assert k.match("When does the library in Hartley Hall open?")[1]
     assert k.match("Ada, when does the library in Hartley Hall open?")[1]  # the persona's own name
     assert k.match("When does the library in Hartley Hall open during Ramadan?") == ([Passage(FACTS[0], "facts")], False)
+    assert k.match("When does the library in Hartley Hall open on Sunday?")[1]  # a day, not a name
 
 
 def test_the_answer_is_the_clause_that_answers():

@@ -25,7 +25,7 @@ import bm25s
 import numpy as np
 
 from parley.config import Persona
-from parley.reply.asks import asked_kind, cut_to_days, gives
+from parley.reply.asks import asked_kind, cut_to_days, days_asked, gives
 from parley.reply.passages import Passage, persona_passages, sentences
 from parley.reply.words import (
     STOPWORDS,
@@ -127,8 +127,10 @@ class Knowledge:
             again = self._match(without)
             found = (again[0], False) if again[0] and again[0] != found[0] else found
         passages, sure = self._about(question, found)
-        # A name the knowledge never uses ("at the top of Everest") is what the question is about.
-        return passages, sure and not names(question) - self._words
+        # A name the knowledge never uses ("at the top of Everest") is what the question is about; a
+        # day's is only capitalised ("on Sunday": ``cut_to_days`` reads it).
+        unknown = [name for name in names(question) - self._words if not days_asked(name)]
+        return passages, sure and not unknown
 
     def _about(self, question: str, found: tuple[list[Passage], bool]) -> tuple[list[Passage], bool]:
         """``found``, as a guess when its passages leave out what the question asks of (the first known
