@@ -8,7 +8,8 @@ its prompt, as before grounding, no retrieval and no check). The sets: ``own`` (
 heldout/<persona>.yaml, written before tuning; only ``dev`` is for tuning), ``fresh`` and ``probe``
 (perf/answers/fresh/ and probe/<persona>.yaml, each written before tuning on it, after the one before;
 for tuning) and ``unseen`` (perf/answers/unseen/<persona>.yaml: a second set nobody tunes on, the size
-of a ``test`` half, written by a session that did not tune and never read by one that does). Each reply is classed:
+of a ``test`` half, written by a session that did not tune and never read by one that does). Each reply
+is classed:
 - a question whose answer is in the facts: right (the reply contains an expected answer, none of the
   item's wrong ones, and a yes or no of the true polarity), wrong (a wrong fact: one of the item's
   wrong answers, or the opposite yes or no), declined, or missed (none of these);
@@ -64,10 +65,11 @@ def polarity(reply: str) -> str | None:
 
 
 def classify(reply: str, grounding: str, persona, knowledge: Knowledge, item: dict) -> str:
-    declined = persona.decline in reply or bool(DOES_NOT_KNOW.search(reply))
+    decline_line = persona.decline in reply
+    declined = decline_line or bool(DOES_NOT_KNOW.search(reply))
     wrong = any(contains(reply, w) for w in item.get("wrong") or [])
     if item["expect"] is not None:
-        if persona.decline in reply:  # its own words may name an item's answer or a wrong one ("Admissions")
+        if decline_line:  # its own words may name an item's answer or a wrong one ("Admissions")
             return "declined"
         said = polarity(reply)
         if wrong or ("answer" in item and said is not None and said != item["answer"]):
@@ -179,7 +181,8 @@ def main() -> None:
     parser = arguments(__doc__)
     parser.add_argument("--personas", nargs="*", default=sorted(p.stem for p in SETS.glob("*.yaml")))
     parser.add_argument("--seed", type=int, default=1, help="the LLM's seed (the default stack samples)")
-    parser.add_argument("--set", dest="which", choices=("own", "dev", "fresh", "probe", "test", "unseen"), default="own",
+    parser.add_argument("--set", dest="which", choices=("own", "dev", "fresh", "probe", "test", "unseen"),
+                        default="own",
                         help="own: the project's questions; dev, test: the held-out halves (tune on dev only); "
                              "fresh, probe: a second and a third set to tune on; unseen: a second test set, "
                              "written by a session that does not tune (counts only: --quiet)")
